@@ -1,0 +1,191 @@
+"""The cost as a function of one flat float64 vector, and the one perturbation loop.
+
+:class:`Objective` owns a private copy of the parameters (``theta0``) and a
+working buffer whose views are handed to the user's cost in the user's own
+container. Perturbing element ``i`` writes one number into the buffer and
+restores it exactly afterwards, even if the cost raises; the caller's arrays are
+never seen by the cost at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .errors import CostError, InputError
+from .params import Layout
+
+EPS = float(np.finfo(np.float64).eps)
+#: Random points, besides the base point, at which the cost's round-off is measured.
+NOISE_SAMPLES = 8
+
+
+def cost_value(value: Any, *, where: str) -> float:
+    """Convert what a cost returned into a float, or raise :class:`CostError` saying why."""
+    if isinstance(value, (bool, np.bool_)):
+        raise CostError(f"`cost` returned a boolean {where}; it must return one real number.")
+    arr = np.asarray(value)
+    if arr.ndim != 0:
+        raise CostError(
+            f"`cost` returned an array of shape {arr.shape} {where}; it must return one real"
+            " number (reduce it with np.sum or np.mean)."
+        )
+    if arr.dtype.kind not in "fiu":
+        raise CostError(f"`cost` returned {type(value).__name__} {where}; expected a real number.")
+    return float(arr)
+
+
+class Objective:
+    """A cost bound to a parameter layout and a base point.
+
+    Parameters
+    ----------
+    cost : callable
+        ``cost(params) -> float``, with ``params`` in the caller's container.
+    layout : Layout
+        From :func:`verifier.params.layout_of`.
+    theta0 : ndarray, shape (P,)
+        The base point (float64). It is copied.
+    rng : numpy.random.Generator, optional
+        Source of the random points at which round-off is sampled (default: seed 0).
+
+    Attributes
+    ----------
+    value0 : float
+        The cost at ``theta0``. A non-finite cost there raises :class:`CostError`.
+    nfev : int
+        Number of cost evaluations made through this object.
+    """
+
+    def __init__(
+        self,
+        cost: Callable[[Any], Any],
+        layout: Layout,
+        theta0: np.ndarray,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        if not callable(cost):
+            raise InputError(f"`cost` must be callable, got {type(cost).__name__}.")
+        self.cost = cost
+        self.layout = layout
+        self.theta0 = np.array(theta0, dtype=np.float64, copy=True)
+        self.theta0.setflags(write=False)
+        self._buffer = self.theta0.copy()
+        self._views = layout.unflatten(self._buffer)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self._noise: tuple[float, bool] | None = None
+        self.nfev = 0
+        self.value0 = self._eval_base()
+        if not np.isfinite(self.value0):
+            raise CostError(
+                f"`cost` is {self.value0} at the given parameters; a gradient check needs a"
+                " finite cost (for cross-entropy: is a sigmoid output exactly 0 or 1?)."
+            )
+
+    def structure(self, flat: np.ndarray | None = None) -> Any:
+        """A fresh copy of ``flat`` (default ``theta0``) in the caller's container."""
+        src = self.theta0 if flat is None else flat
+        return self.layout.unflatten(np.array(src, dtype=np.float64, copy=True))
+
+    def _eval_base(self) -> float:
+        self._buffer[...] = self.theta0
+        self.nfev += 1
+        return cost_value(self.cost(self._views), where="at the given parameters")
+
+    def __call__(self, x: np.ndarray) -> float:
+        """The cost at flat point ``x`` (NaN if the cost is not finite there)."""
+        try:
+            np.copyto(self._buffer, x)
+            self.nfev += 1
+            return cost_value(self.cost(self._views), where="at a perturbed point")
+        finally:
+            self._buffer[...] = self.theta0
+
+    def repeat_differs(self) -> float:
+        """Evaluate the cost at ``theta0`` again; return the absolute change (0 if deterministic)."""
+        return abs(self._eval_base() - self.value0)
+
+    def stencil(self, indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """The one perturbation loop: cost at ``theta0 + steps[n, k] * e_indices[n]``.
+
+        Parameters
+        ----------
+        indices : ndarray of int, shape (n,)
+            Flat indices to perturb, one at a time.
+        steps : ndarray, shape (n, k)
+            The signed offsets added to ``theta0[indices[n]]``.
+
+        Returns
+        -------
+        ndarray, shape (n, k)
+            Cost values; NaN where the cost was not finite.
+        """
+        out = np.empty(steps.shape, dtype=np.float64)
+        buf, views, base, cost = self._buffer, self._views, self.theta0, self.cost
+        try:
+            for n, i in enumerate(indices):
+                for k, step in enumerate(steps[n]):
+                    buf[i] = base[i] + step
+                    out[n, k] = cost_value(cost(views), where=f"at {self.layout.label(i)} + {step:g}")
+                buf[i] = base[i]
+        finally:
+            buf[...] = base
+        self.nfev += out.size
+        return out
+
+    def noise(self) -> tuple[float, bool]:
+        """Absolute round-off level of the cost near ``theta0``, and whether it was measured.
+
+        The cost is evaluated in float64 and in extended precision
+        (``np.longdouble``, where the platform has one and the cost keeps it)
+        at ``theta0`` and at :data:`NOISE_SAMPLES` seeded random points within
+        one finite-difference step of it. Twice the largest difference is
+        returned: a single sample can land on a lucky rounding, and costs that
+        lose precision (``log(1 - A)`` with ``A`` near 1) differ from point to
+        point. The level is at least ``4 * eps * max(|J|, 1)``. Computed once, then cached.
+        """
+        if self._noise is None:
+            self._noise = self._measure_noise()
+        return self._noise
+
+    def _measure_noise(self) -> tuple[float, bool]:
+        # A cost far below 1 is usually made of O(1) parts that cancel (log(1 - A) with A near 0):
+        # its absolute round-off is then eps, not eps * |J|.
+        floor = 4 * EPS * max(abs(self.value0), 1.0)
+        if np.finfo(np.longdouble).eps >= EPS:
+            return floor, False
+        step = np.cbrt(EPS) * np.maximum(1.0, np.abs(self.theta0))
+        points = [self.theta0] + [
+            self.theta0 + step * self.rng.uniform(-1.0, 1.0, self.theta0.shape) for _ in range(NOISE_SAMPLES)
+        ]
+        worst, measured = 0.0, False
+        for x in points:
+            extended = self.extended_value(x)
+            if extended is None:
+                if x is self.theta0:
+                    return floor, False
+                continue
+            value = self(x)
+            if np.isfinite(value):
+                worst = max(worst, float(abs(np.longdouble(value) - extended)))
+                measured = True
+        return max(floor, 2 * worst), measured
+
+    def extended_value(self, x: np.ndarray | None = None) -> np.longdouble | None:
+        """The cost at ``x`` (default ``theta0``) in ``np.longdouble``, or None if unavailable."""
+        if np.finfo(np.longdouble).eps >= EPS:
+            return None
+        src = self.theta0 if x is None else x
+        params = self.layout.unflatten(src.astype(np.longdouble))
+        try:
+            with np.errstate(all="ignore"):
+                value = np.asarray(self.cost(params))
+        except Exception:
+            return None
+        finally:
+            self.nfev += 1
+        if value.ndim != 0 or value.dtype != np.longdouble or not np.isfinite(value):
+            return None
+        return np.longdouble(value)

@@ -1,0 +1,243 @@
+"""Parameters as one flat float64 vector: the only place that flattens and unflattens.
+
+Three containers are accepted, each mapped to the same flat layout:
+
+* a ``dict`` of arrays (the notebook's ``{"W1": ..., "b1": ...}``), flattened
+  in the dict's order, each array row-major;
+* a ``list`` or ``tuple`` of arrays (the blog's ``THETA``), named ``[0]``, ``[1]``, ...;
+* a single array (0-d included), named ``theta``.
+
+:class:`Layout` remembers names, shapes and offsets. It builds the flat vector
+(always a fresh float64 copy: the caller's arrays are never written to), hands
+out a structure of *views* into one flat buffer (so a perturbation loop changes
+one number in place instead of rebuilding a dict), maps a flat index back to
+``(name, index)``, and aligns a gradient structure with the parameters,
+accepting the notebook's ``dW1``-for-``W1`` key convention.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, PrecisionWarning
+
+#: Gradient keys that are intermediate values of a backward pass, not parameter gradients.
+INTERMEDIATE_KEY = re.compile(r"^d?[ZA]\d*$")
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _as_param_array(value: Any, label: str) -> tuple[np.ndarray, bool]:
+    """Validate one parameter tensor; return it (not copied) and whether it was low precision."""
+    arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if arr.dtype == object or arr.dtype.kind not in "fiub":
+        raise InputError(
+            f"`params` {label}: expected a float array, got {_type_name(value)} with dtype {arr.dtype}."
+        )
+    if arr.dtype.kind in "iub":
+        raise InputError(
+            f"`params` {label}: expected a float array, got dtype {arr.dtype}. Integer and"
+            " boolean parameters cannot take the small steps a gradient check needs; pass"
+            f" `np.asarray(value, dtype=np.float64)` instead."
+        )
+    if arr.size == 0:
+        raise InputError(f"`params` {label}: the array is empty (shape {arr.shape}).")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"`params` {label}: contains NaN or infinite values.")
+    return arr, np.finfo(arr.dtype).eps > np.finfo(np.float64).eps
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Names, shapes and offsets of the tensors in a parameter structure.
+
+    Attributes
+    ----------
+    kind : {"dict", "list", "tuple", "array"}
+        The container the caller used; :meth:`unflatten` returns the same kind.
+    names : tuple of str
+        One display name per tensor: the dict key, ``"[i]"`` for a sequence,
+        ``"theta"`` for a single array.
+    keys : tuple
+        The dict keys or sequence positions (``None`` for a single array).
+    shapes : tuple of tuple of int
+        The shape of each tensor.
+    offsets : tuple of int
+        Start of each tensor in the flat vector; ``offsets[-1]`` is the size.
+    """
+
+    kind: str
+    names: tuple[str, ...]
+    keys: tuple[Any, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    offsets: tuple[int, ...] = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        """Total number of parameters, P."""
+        return self.offsets[-1]
+
+    def slice(self, t: int) -> slice:
+        """The flat slice of tensor number ``t``."""
+        return slice(self.offsets[t], self.offsets[t + 1])
+
+    def locate(self, flat_index: int) -> tuple[str, tuple[int, ...]]:
+        """Map a flat index to ``(tensor name, index within the tensor)``."""
+        t = int(np.searchsorted(self.offsets, flat_index, side="right")) - 1
+        local = flat_index - self.offsets[t]
+        idx = np.unravel_index(local, self.shapes[t]) if self.shapes[t] else ()
+        return self.names[t], tuple(int(i) for i in idx)
+
+    def label(self, flat_index: int) -> str:
+        """``"W1[3, 2]"``-style label of a flat index."""
+        name, idx = self.locate(flat_index)
+        return f"{name}[{', '.join(map(str, idx))}]" if idx else name
+
+    def unflatten(self, flat: Any) -> Any:
+        """Structure of the caller's kind whose arrays are views of ``flat``.
+
+        Works on numpy arrays and on autograd's traced arrays alike.
+        """
+        parts = [flat[self.slice(t)].reshape(s) for t, s in enumerate(self.shapes)]
+        if self.kind == "dict":
+            return dict(zip(self.keys, parts, strict=True))
+        if self.kind == "list":
+            return parts
+        if self.kind == "tuple":
+            return tuple(parts)
+        return parts[0]
+
+    def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-tensor arrays (views, shaped) keyed by display name."""
+        return {n: flat[self.slice(t)].reshape(self.shapes[t]) for t, n in enumerate(self.names)}
+
+    def flatten_like(self, values: Any, *, argument: str = "grad") -> tuple[np.ndarray, list[str]]:
+        """Flatten a structure shaped like the parameters (a gradient, usually).
+
+        Returns the flat float64 vector and the list of ignored extra keys.
+        For dict parameters each key ``k`` is looked up as ``k`` and then as
+        ``"d" + k`` (the notebook's convention). Keys of intermediate values
+        (``dZ1``, ``dA2``, ...) are ignored silently; other unknown keys are
+        ignored with a warning. A missing key, a wrong container or a wrong
+        shape raises :class:`~verifier.errors.InputError`.
+        """
+        arrays, extra = self.collect(values, argument=argument)
+        out = np.empty(self.size, dtype=np.float64)
+        for t, (name, shape) in enumerate(zip(self.names, self.shapes, strict=True)):
+            arr = np.asarray(arrays[t])
+            label = f"{argument}[{name!r}]" if self.kind == "dict" else f"{argument}{name}"
+            if self.kind == "array":
+                label = argument
+            if arr.dtype == object or arr.dtype.kind not in "fiub":
+                raise InputError(f"`{label}`: expected a float array, got dtype {arr.dtype}.")
+            if arr.shape != shape:
+                raise InputError(
+                    f"`{label}`: expected shape {shape} (the shape of parameter {name}), got {arr.shape}."
+                )
+            out[self.slice(t)] = arr.ravel()
+        return out, extra
+
+    def collect(self, values: Any, *, argument: str = "grad") -> tuple[list[Any], list[str]]:
+        """The arrays of a structure shaped like the parameters, in layout order, and the extra keys.
+
+        Shapes are not checked here (:meth:`flatten_like` does); the container and keys are.
+        """
+        if self.kind == "dict":
+            if not isinstance(values, dict):
+                raise InputError(
+                    f"`{argument}`: expected a dict keyed like the parameters"
+                    f" {list(self.keys)}, got {_type_name(values)}."
+                )
+            arrays, used = [], set()
+            for key in self.keys:
+                for candidate in (key, f"d{key}"):
+                    if candidate in values:
+                        arrays.append(values[candidate])
+                        used.add(candidate)
+                        break
+                else:
+                    raise InputError(
+                        f"`{argument}`: missing the gradient of parameter {key!r}"
+                        f" (looked for keys {key!r} and 'd{key}'); it has keys {list(values)}."
+                    )
+            extra = [str(k) for k in values if k not in used]
+            unknown = [k for k in extra if not INTERMEDIATE_KEY.match(k)]
+            if unknown:
+                warnings.warn(
+                    f"`{argument}` has keys that match no parameter and were ignored: {unknown}.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            return arrays, extra
+        if self.kind in ("list", "tuple"):
+            if not isinstance(values, (list, tuple)) or len(values) != len(self.shapes):
+                got = len(values) if isinstance(values, (list, tuple)) else _type_name(values)
+                raise InputError(
+                    f"`{argument}`: expected a list of {len(self.shapes)} arrays like the"
+                    f" parameters, got {got}."
+                )
+            return list(values), []
+        return [values], []
+
+
+def layout_of(params: Any, *, argument: str = "params") -> tuple[Layout, np.ndarray]:
+    """Validate ``params`` and return its :class:`Layout` and a flat float64 copy.
+
+    Parameters
+    ----------
+    params : dict of array_like, list or tuple of array_like, or array_like
+        The parameters. Float arrays only; float32 (or lower) is upcast with a
+        :class:`~verifier.errors.PrecisionWarning`.
+    argument : str
+        The argument name used in error messages.
+
+    Returns
+    -------
+    layout : Layout
+    flat : ndarray, shape (P,)
+        A new float64 array; writing to it never touches ``params``.
+    """
+    if isinstance(params, dict):
+        if not params:
+            raise InputError(f"`{argument}` is an empty dict: there is nothing to check.")
+        kind, keys = "dict", tuple(params)
+        names = tuple(str(k) for k in keys)
+        labels = [f"[{k!r}]" for k in keys]
+        values = list(params.values())
+    elif isinstance(params, (list, tuple)):
+        if not params:
+            raise InputError(f"`{argument}` is an empty {_type_name(params)}: nothing to check.")
+        kind = "list" if isinstance(params, list) else "tuple"
+        keys = tuple(range(len(params)))
+        names = tuple(f"[{i}]" for i in keys)
+        labels = list(names)
+        values = list(params)
+    else:
+        kind, keys, names, labels, values = "array", (None,), ("theta",), [""], [params]
+    arrays, low = [], []
+    for label, value in zip(labels, values, strict=True):
+        arr, is_low = _as_param_array(value, label or "")
+        arrays.append(arr)
+        if is_low:
+            low.append(f"{label or 'theta'} ({arr.dtype})")
+    if low:
+        warnings.warn(
+            f"`{argument}` {', '.join(low)} has less precision than float64; finite differences"
+            " are unreliable there, so the check computes in float64.",
+            PrecisionWarning,
+            stacklevel=3,
+        )
+    shapes = tuple(tuple(int(d) for d in a.shape) for a in arrays)
+    offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum([a.size for a in arrays])]))
+    layout = Layout(kind, names, keys, shapes, offsets)
+    flat = np.empty(layout.size, dtype=np.float64)
+    for t, arr in enumerate(arrays):
+        flat[layout.slice(t)] = np.asarray(arr, dtype=np.float64).ravel()
+    return layout, flat

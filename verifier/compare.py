@@ -1,0 +1,213 @@
+r"""The comparison rule, defined once: who agrees with whom, per element.
+
+Notes
+-----
+**Agreement.** The hand-written gradient :math:`g_i` agrees with a reference
+:math:`r_i` when
+
+.. math:: |g_i - r_i| \le e_i + b_i,
+
+where :math:`b_i` is the hand-written gradient's own round-off (measured by
+running it once more in extended precision, where it allows) and
+:math:`e_i` is the reference's *own* error bound (see each estimator:
+centred differences bound truncation, kinks and round-off from a five-point
+stencil; SciPy's forward difference from two steps; autograd from an
+extended-precision recomputation). There is no fixed threshold: a noisy
+element gets a wide bound, a clean one a tight bound.
+
+**Informative.** A reference decides element :math:`i` only if its bound is
+small: :math:`e_i \le 0.1 \max(|g_i|, |r_i|)`, or :math:`e_i \le 10^{-6} S_T`
+with :math:`S_T` the largest gradient magnitude in the element's tensor, or
+:math:`e_i \le 10^{-9} S` over all parameters.
+
+**Verdict per element** (in this order):
+
+1. *agree*: the primary reference agrees. The primary is autograd when
+   available, else the centred difference, else SciPy's, the first that is
+   informative at the element (SciPy's forward difference is not, where the
+   centred stencil saw a kink: every forward step lands on the same side of a
+   kink just ahead, so its bound cannot cover it). References that disagree are the odd ones out
+   (with a reason: kink, round-off, truncation).
+2. *kink*: the centred stencil saw a change of slope within its step and
+   :math:`g_i` lies between the left and right slopes (within their error):
+   the derivative is not unique there and :math:`g_i` is a valid subgradient.
+   Counts as a pass, with a note.
+3. *agree* (autograd is the odd one out): autograd disagrees, but every
+   finite-difference method available at the element is informative, agrees
+   with :math:`g_i` and disagrees with autograd.
+4. *wrong*: otherwise; the hand-written gradient is the odd one out. A
+   non-finite hand-written value is always wrong.
+5. *undecided*: no reference is informative at the element.
+
+The report's status is ``"fail"`` if any element is wrong, else
+``"inconclusive"`` if any is undecided, else ``"pass"``.
+
+**Per-tensor summary.** As in the seeds, :math:`\|a - b\| / (\|a\| + \|b\|)`,
+with :math:`0/0` counted as exact agreement (0), never a division by zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .estimators.base import Estimate
+from .params import Layout
+
+AGREE, KINK, WRONG, UNDECIDED = "agree", "kink", "wrong", "undecided"
+#: Reference methods in order of trust.
+PRIORITY = ("autograd", "centered", "scipy")
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """``||a - b|| / (||a|| + ||b||)`` over the finite entries, 0 when both are zero.
+
+    NaN when no entry is finite in both.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if not np.any(ok):
+        return float("nan")
+    a, b = a[ok], b[ok]
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
+
+
+@dataclass
+class Verdicts:
+    """Per-element outcome of the comparison.
+
+    Attributes
+    ----------
+    verdict : ndarray of str, shape (P,)
+        ``"agree"``, ``"kink"``, ``"wrong"`` or ``"undecided"``.
+    agrees : dict of str to ndarray of bool
+        Per method: does the hand-written gradient agree with it (NaN values count as agreeing).
+    informative : dict of str to ndarray of bool
+        Per method: is its own bound small enough to decide the element.
+    odd : dict of str to ndarray of bool
+        Per source (``"backprop"`` and each method): is it the odd one out at the element.
+    primary : ndarray of str, shape (P,)
+        The reference that decided each element ("" when undecided).
+    """
+
+    verdict: np.ndarray
+    agrees: dict[str, np.ndarray]
+    informative: dict[str, np.ndarray]
+    odd: dict[str, np.ndarray]
+    primary: np.ndarray
+
+
+def _tensor_max(layout: Layout, values: np.ndarray) -> np.ndarray:
+    """Per element, the largest finite magnitude in its tensor."""
+    out = np.empty(layout.size)
+    mag = np.where(np.isfinite(values), np.abs(values), 0.0)
+    for t in range(len(layout.names)):
+        part = mag[layout.slice(t)]
+        out[layout.slice(t)] = part.max() if part.size else 0.0
+    return out
+
+
+def compare(
+    g: np.ndarray,
+    estimates: dict[str, Estimate],
+    layout: Layout,
+    g_error: np.ndarray | None = None,
+) -> Verdicts:
+    """Apply the comparison rule (see the module notes) to every element.
+
+    Parameters
+    ----------
+    g : ndarray, shape (P,)
+        The hand-written gradient, flat.
+    estimates : dict of str to Estimate
+        The references, keyed by method name.
+    layout : Layout
+        The parameter layout (for per-tensor scales).
+    g_error : ndarray, shape (P,), optional
+        Round-off bound of the hand-written gradient itself (default 0).
+    """
+    size = layout.size
+    g_err = np.zeros(size) if g_error is None else g_error
+    refs = {m: e for m, e in estimates.items() if e.available}
+    scale_src = np.abs(g)
+    for m in PRIORITY:
+        if m in refs:
+            scale_src = np.maximum(scale_src, np.nan_to_num(np.abs(refs[m].values)))
+            break
+    s_tensor = _tensor_max(layout, scale_src)
+    s_all = float(scale_src.max()) if size else 0.0
+
+    agrees, informative, diff = {}, {}, {}
+    for m, est in refs.items():
+        have = np.isfinite(est.values) & np.isfinite(est.error)
+        d = np.abs(g - est.values)
+        diff[m] = d
+        agrees[m] = ~have | (d <= est.error + g_err)
+        bound = np.maximum.reduce(
+            [
+                0.1 * np.maximum(np.abs(g), np.abs(np.nan_to_num(est.values))),
+                1e-6 * s_tensor,
+                np.full(size, 1e-9 * s_all),
+            ]
+        )
+        informative[m] = have & (est.error <= bound)
+
+    centered = refs.get("centered")
+    decides = dict(informative)
+    if "scipy" in decides and centered is not None and centered.kink is not None:
+        # a forward difference cannot see a kink just ahead of it: its bound is void there
+        decides["scipy"] = informative["scipy"] & ~centered.kink
+
+    verdict = np.full(size, UNDECIDED, dtype=object)
+    primary = np.full(size, "", dtype=object)
+    for m in reversed([m for m in PRIORITY if m in refs]):
+        primary[decides[m]] = m
+    decided = primary != ""
+    primary_agrees = np.zeros(size, dtype=bool)
+    for m in refs:
+        sel = primary == m
+        primary_agrees[sel] = agrees[m][sel]
+    verdict[decided & primary_agrees] = AGREE
+
+    open_ = verdict != AGREE
+    if centered is not None and centered.kink is not None:
+        assert centered.lo is not None and centered.hi is not None
+        assert centered.interval_error is not None
+        with np.errstate(invalid="ignore"):
+            between = (g >= centered.lo - centered.interval_error) & (
+                g <= centered.hi + centered.interval_error
+            )
+        kink_ok = open_ & centered.kink & between
+        verdict[kink_ok] = KINK
+        open_ &= ~kink_ok
+    open_ &= decided
+
+    outvoted = np.zeros(size, dtype=bool)
+    if "autograd" in refs:
+        fds = [m for m in ("centered", "scipy") if m in refs]
+        a = refs["autograd"]
+        if fds:
+            outvoted = open_ & (primary == "autograd")
+            # FDs side with g and against autograd
+            for m in fds:
+                e = refs[m]
+                with np.errstate(invalid="ignore"):
+                    apart = np.abs(e.values - a.values) > e.error + a.error
+                outvoted &= decides[m] & agrees[m] & apart
+        verdict[outvoted] = AGREE
+        open_ &= ~outvoted
+    verdict[open_] = WRONG
+    if refs:
+        verdict[~np.isfinite(g)] = WRONG
+
+    odd = {"backprop": verdict == WRONG}
+    for m, est in refs.items():
+        nominal = est.error if est.nominal_error is None else est.nominal_error
+        with np.errstate(invalid="ignore"):
+            beyond = np.abs(g - est.values) > nominal + g_err
+        odd[m] = (verdict != WRONG) & (~agrees[m] | beyond)
+    if "autograd" in refs:
+        odd["autograd"] = outvoted | ((verdict == KINK) & ~agrees["autograd"])
+    return Verdicts(verdict, agrees, informative, odd, primary)

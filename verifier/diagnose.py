@@ -1,0 +1,336 @@
+"""What a disagreement looks like, in plain words.
+
+Two kinds of finding:
+
+* about the hand-written gradient of a tensor that has wrong elements: a
+  constant scale factor (and which common slip gives it), a sign flip, a
+  transpose, all zeros, or how many and which elements;
+* about a reference that is the odd one out: a kink within the step, a cost
+  that loses precision, a non-finite cost at a perturbed point, or autograd
+  tracing something other than the cost that was evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .compare import KINK, UNDECIDED, WRONG, Verdicts
+from .estimators.base import Estimate
+from .params import Layout
+
+METHOD_TITLE = {
+    "centered": "centered differences",
+    "scipy": "scipy's forward differences",
+    "autograd": "autograd",
+}
+
+
+@dataclass
+class Finding:
+    """One statement for the report.
+
+    Attributes
+    ----------
+    kind : str
+        ``"bug"`` (the hand-written gradient is wrong), ``"artefact"`` (a reference
+        is off, not a bug), ``"note"`` (context), or ``"undecided"``.
+    tensor : str
+        The tensor it is about ("" for the whole check).
+    message : str
+        The sentence shown to the user.
+    pattern : str
+        Machine-readable pattern: ``"scale"``, ``"sign"``, ``"transpose"``,
+        ``"zeros"``, ``"elements"``, ``"kink"``, ``"noise"``, ``"nonfinite"``,
+        ``"bound"``, ``"trace"``, ``"unavailable"``, ``"keys"``, ...
+    factor : float or None
+        The scale factor, for ``pattern == "scale"``.
+    """
+
+    kind: str
+    tensor: str
+    message: str
+    pattern: str = ""
+    factor: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {k: v for k, v in self.__dict__.items() if v is not None and v != ""}
+
+
+def _labels(layout: Layout, flat: np.ndarray, limit: int = 3) -> str:
+    shown = ", ".join(layout.label(int(i)) for i in flat[:limit])
+    return shown + (f" and {len(flat) - limit} more" if len(flat) > limit else "")
+
+
+def nice_factor(c: float) -> str:
+    """``2.0`` -> ``"2.0"``, ``0.25`` -> ``"0.25 (1/4)"``, other values to 6 digits."""
+    frac = Fraction(c).limit_denominator(64)
+    if abs(float(frac) - c) > 1e-9 * abs(c):
+        return f"{c:.6g}"
+    if frac.denominator == 1:
+        return f"{frac.numerator:.1f}"
+    return f"{c:.6g} ({frac.numerator}/{frac.denominator})"
+
+
+def scale_slip(c: float, m: int | None, loss: str | None) -> str:
+    """Which common slip gives a gradient ``c`` times the true one, or ""."""
+    close = lambda x: x != 0 and abs(c - x) <= 1e-6 * abs(x)  # noqa: E731
+    hints = []
+    if m and loss == "mse" and close(m / 2):
+        hints.append(f"the mean-squared-error derivative's 2/m is missing (m = {m})")
+    if m and loss == "mse" and close(2 / m) and m != 2:
+        hints.append("the 2/m factor is applied twice")
+    if m and m > 1 and close(m):
+        hints.append(f"the 1/m averaging is missing (m = {m})")
+    if m and m > 1 and close(1 / m):
+        hints.append(f"the 1/m averaging is applied twice (m = {m})")
+    if close(4.0):
+        hints.append("a 4./m where 1./m was meant")
+    if close(2.0):
+        hints.append("a term counted twice, or a 1/2 (or the 2 of a square's derivative) lost")
+    if close(0.5):
+        hints.append("a stray 1/2, or a term counted once that belongs twice")
+    return "; or ".join(hints)
+
+
+def tensor_pattern(g: np.ndarray, r: np.ndarray, shape: tuple[int, ...]) -> tuple[str, float | None]:
+    """Classify ``g`` against the reference ``r`` (same shape): pattern and factor."""
+    rr = float(np.dot(r.ravel(), r.ravel()))
+    gnorm = float(np.linalg.norm(g))
+    if rr > 0 and gnorm == 0:
+        return "zeros", None
+    if rr > 0:
+        c = float(np.dot(g.ravel(), r.ravel()) / rr)
+        if np.linalg.norm(g - c * r) <= 1e-6 * max(gnorm, 1e-300):
+            return ("sign" if abs(c + 1) <= 1e-6 else "scale"), c
+    if len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
+        rt = r.reshape(shape).T.ravel()
+        if np.linalg.norm(g - rt) <= 1e-6 * max(gnorm, 1e-300) and not np.allclose(r, rt):
+            return "transpose", None
+    return "elements", None
+
+
+def diagnose(
+    g: np.ndarray,
+    estimates: dict[str, Estimate],
+    verdicts: Verdicts,
+    layout: Layout,
+    context: dict[str, Any] | None = None,
+) -> list[Finding]:
+    """All findings, bugs first.
+
+    Parameters
+    ----------
+    g : ndarray, shape (P,)
+        The hand-written gradient, flat.
+    estimates : dict of str to Estimate
+    verdicts : Verdicts
+        From :func:`verifier.compare.compare`.
+    layout : Layout
+    context : dict, optional
+        What is known about the network: ``m`` (how many terms the cost
+        averages: examples, times outputs for MSE), ``loss``
+        (``"mse"`` or ``"cross-entropy"``), ``notes`` (list of str about the point).
+    """
+    context = context or {}
+    m, loss = context.get("m"), context.get("loss")
+    refs = {k: e for k, e in estimates.items() if e.available}
+    reference = _reference_values(refs, verdicts)
+    bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss)
+    artefacts = _artefact_findings(g, estimates, verdicts, layout)
+    notes = [Finding("note", "", str(n), "context") for n in context.get("notes", [])]
+    return bugs + artefacts + notes
+
+
+def _reference_values(refs: dict[str, Estimate], verdicts: Verdicts) -> np.ndarray:
+    """Per element, the value of the reference that decided it (else the best available)."""
+    size = verdicts.verdict.size
+    out = np.full(size, np.nan)
+    for m in ("scipy", "centered", "autograd"):
+        if m in refs:
+            v = refs[m].values
+            out = np.where(np.isfinite(v), v, out)
+    for m in refs:
+        sel = verdicts.primary == m
+        out[sel] = refs[m].values[sel]
+    return out
+
+
+def _bug_findings(
+    g: np.ndarray,
+    reference: np.ndarray,
+    verdicts: Verdicts,
+    layout: Layout,
+    refs: dict[str, Estimate],
+    m: int | None,
+    loss: str | None,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    details: list[str] = []
+    wrong = verdicts.verdict == WRONG
+    for t, name in enumerate(layout.names):
+        sl = layout.slice(t)
+        bad = np.flatnonzero(wrong[sl]) + sl.start
+        if not bad.size:
+            continue
+        n = sl.stop - sl.start
+        others = [METHOD_TITLE[k] for k in ("autograd", "centered", "scipy") if k in refs]
+        against = [k for k in refs if np.all(~verdicts.agrees[k][bad])]
+        who = (
+            f"all {len(refs)} references"
+            if len(against) == len(refs) and len(refs) > 1
+            else " and ".join(METHOD_TITLE[k] for k in against) or ", ".join(others)
+        )
+        head = f"backprop disagrees with {who} at {name} ({bad.size}/{n} elements)"
+        r = np.nan_to_num(reference[sl])
+        pattern, factor = tensor_pattern(g[sl], r, layout.shapes[t])
+        findings.append(Finding("bug", name, head, pattern, factor))
+        details.append(_detail(name, pattern, factor, g[sl], reference[sl], bad, layout))
+    scales = [f.factor for f in findings if f.pattern == "scale" and f.factor is not None]
+    shared = (
+        len(findings) > 1 and len(scales) == len(findings) and float(np.ptp(scales)) <= 1e-6 * abs(scales[0])
+    )
+    for f, detail in zip(findings, details, strict=True):
+        slip = scale_slip(f.factor, m, loss) if f.factor is not None and not shared else ""
+        f.message = f"{f.message}: {detail}" + (f": {slip}" if slip else "")
+    if shared:
+        c = scales[0]
+        slip = scale_slip(c, m, loss) or "look for a factor shared by the whole backward pass"
+        message = f"every wrong tensor is exactly {nice_factor(c)}× the reference: {slip}"
+        findings.insert(0, Finding("bug", "", message, "scale", c))
+    return findings
+
+
+def _detail(
+    name: str,
+    pattern: str,
+    factor: float | None,
+    g: np.ndarray,
+    reference: np.ndarray,
+    bad: np.ndarray,
+    layout: Layout,
+) -> str:
+    """The sentence for one wrong tensor's pattern (``bad``: flat indices of wrong elements)."""
+    if pattern in ("scale", "sign"):
+        assert factor is not None
+        if pattern == "sign":
+            return f"{name} has the wrong sign everywhere (exactly -1.0× the reference)"
+        return f"{name} is exactly {nice_factor(factor)}× the reference"
+    if pattern == "zeros":
+        return f"{name} is all zeros where the reference is not"
+    if pattern == "transpose":
+        return f"{name} equals the transpose of the reference"
+    start = layout.offsets[layout.names.index(name)]
+    local = bad - start
+    worst = int(local[np.argmax(np.abs(g[local] - reference[local]))])
+    return (
+        f"wrong at {_labels(layout, bad)}; worst at {layout.label(worst + start)}:"
+        f" backprop {g[worst]:.6g}, reference {reference[worst]:.6g}"
+    )
+
+
+def _noise_reason(est: Estimate) -> str:
+    """Why round-off swamps a finite difference: a cost that loses precision, or a tiny step."""
+    noise, cost = est.extra.get("cost_noise", 0.0), est.extra.get("cost", 0.0)
+    lossy = noise > 1e3 * np.finfo(np.float64).eps * max(1.0, abs(cost))
+    if lossy:
+        return (
+            f"the cost loses precision here (its round-off is about {noise:.2g}, on a cost of"
+            f" {cost:.3g}), so round-off swamps the difference"
+        )
+    return f"its step is too small for the cost's round-off ({noise:.2g})"
+
+
+def _artefact_findings(
+    g: np.ndarray, estimates: dict[str, Estimate], verdicts: Verdicts, layout: Layout
+) -> list[Finding]:
+    findings = []
+    centered = estimates.get("centered")
+    kinks = centered.kink if centered is not None and centered.kink is not None else None
+    for method, est in estimates.items():
+        if not est.available:
+            findings.append(
+                Finding("note", "", f"{METHOD_TITLE[method]} unavailable: {est.reason}", "unavailable")
+            )
+            continue
+        odd = verdicts.odd.get(method, np.zeros(verdicts.verdict.size, dtype=bool))
+        title = METHOD_TITLE[method]
+        if method == "autograd":
+            idx = np.flatnonzero(odd & (verdicts.verdict != KINK))
+            if idx.size:
+                findings.append(
+                    Finding(
+                        "artefact",
+                        "",
+                        f"{title} disagrees with backprop and the finite differences at"
+                        f" {_labels(layout, idx)}: autograd may be tracing something other than the"
+                        " cost that was evaluated (a value taken outside autograd, or a branch on"
+                        " parameter values); backprop agrees with finite differences",
+                        "trace",
+                    )
+                )
+            continue
+        noisy = est.noise_dominated if est.noise_dominated is not None else np.zeros_like(odd)
+        # uninformative for round-off where there is a gradient to see (dead entries are exact zeros)
+        vague = ~verdicts.informative[method] & np.isfinite(est.values) & noisy & (g != 0)
+        kink = odd & (kinks if kinks is not None else False)
+        nonfinite = odd & ~np.isfinite(est.values)
+        noise = (odd | vague) & noisy & ~kink & ~nonfinite
+        groups = {
+            "kink": (
+                kink,
+                "disagree",
+                "the step crosses a kink such as ReLU at 0 (the one-sided slopes differ)",
+            ),
+            "nonfinite": (nonfinite, "disagree", "the cost is not finite at a perturbed point"),
+            "noise": (noise, "are noise-dominated", _noise_reason(est)),
+            "bound": (
+                odd & ~kink & ~nonfinite & ~noise,
+                "disagree",
+                "it differs by more than its own error estimate (truncation at this step)",
+            ),
+        }
+        trusted = (
+            "backprop and autograd agree"
+            if "autograd" in estimates and estimates["autograd"].available
+            else "backprop agrees with the other references"
+        )
+        for kind, (sel, verb, why) in groups.items():
+            idx = np.flatnonzero(sel)
+            if not idx.size:
+                continue
+            tail = f"; {trusted}, not a bug" if np.all(verdicts.verdict[idx] != WRONG) else ""
+            message = f"{title} {verb} at {_labels(layout, idx)}: {why}{tail}"
+            findings.append(Finding("artefact", layout.locate(int(idx[0]))[0], message, kind))
+    at_kink = np.flatnonzero(verdicts.verdict == KINK)
+    if at_kink.size:
+        findings.append(
+            Finding(
+                "note",
+                layout.locate(int(at_kink[0]))[0],
+                f"at {_labels(layout, at_kink)} the cost has a kink at this point (left and right"
+                " derivatives differ); backprop's value lies between them, a valid subgradient",
+                "kink",
+            )
+        )
+    undecided = np.flatnonzero(verdicts.verdict == UNDECIDED)
+    if undecided.size:
+        findings.append(
+            Finding(
+                "undecided",
+                layout.locate(int(undecided[0]))[0],
+                f"no reference is accurate enough to decide {_labels(layout, undecided)}"
+                + (
+                    " (finite differences are noise-dominated and autograd's own round-off is"
+                    " as large as the gradient)"
+                    if "autograd" in estimates and estimates["autograd"].available
+                    else " (finite differences are noise-dominated and autograd is unavailable)"
+                ),
+                "undecided",
+            )
+        )
+    return findings

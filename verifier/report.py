@@ -1,0 +1,227 @@
+"""The result of a check and its renderings. Rendering only: every number is computed elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .diagnose import METHOD_TITLE, Finding
+
+STATUSES = ("pass", "fail", "inconclusive")
+
+
+@dataclass
+class TensorResult:
+    """Per-tensor outcome.
+
+    Attributes
+    ----------
+    name : str
+    shape : tuple of int
+    counts : dict of str to int
+        Elements per verdict: ``agree``, ``kink``, ``wrong``, ``undecided``.
+    rel_error : dict of str to float
+        ``||a - b|| / (||a|| + ||b||)`` of backprop against each method (keyed by
+        method) and between methods (keyed ``"centered~autograd"`` etc.).
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    counts: dict[str, int]
+    rel_error: dict[str, float]
+
+    @property
+    def verdict(self) -> str:
+        """``"wrong"``, ``"undecided"`` or ``"ok"``."""
+        if self.counts.get("wrong"):
+            return "wrong"
+        return "undecided" if self.counts.get("undecided") else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "verdict": self.verdict,
+            "counts": self.counts,
+            "rel_error": {k: _num(v) for k, v in self.rel_error.items()},
+        }
+
+
+@dataclass
+class MethodResult:
+    """How one reference method ran: availability, cost and headline numbers."""
+
+    name: str
+    available: bool
+    reason: str
+    nfev: int
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "available": self.available,
+            "reason": self.reason,
+            "nfev": self.nfev,
+            "seconds": self.seconds,
+            **{k: _num(v) if isinstance(v, float) else v for k, v in self.extra.items()},
+        }
+
+
+@dataclass
+class Report:
+    """The outcome of a gradient check.
+
+    Attributes
+    ----------
+    status : {"pass", "fail", "inconclusive"}
+        ``"pass"``: the hand-written gradient agrees with a trustworthy reference
+        everywhere; ``"fail"``: it disagrees somewhere beyond the references' own
+        error; ``"inconclusive"``: some element could not be decided.
+    tensors : list of TensorResult
+    methods : dict of str to MethodResult
+    findings : list of Finding
+        Bugs first, then artefacts of the references, then notes.
+    elements : dict of str to ndarray
+        Per element (flat order): ``label``, ``backprop``, each method's value and
+        ``<method>_error`` bound, ``verdict``, and ``odd`` (comma-separated names
+        of the sources that are the odd one out there).
+    ignored_keys : list of str
+        Keys of the gradient that match no parameter (e.g. ``dZ1``).
+    """
+
+    status: str
+    tensors: list[TensorResult]
+    methods: dict[str, MethodResult]
+    findings: list[Finding]
+    elements: dict[str, np.ndarray]
+    ignored_keys: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True exactly when ``status == "pass"``."""
+        return self.status == "pass"
+
+    @property
+    def wrong_tensors(self) -> list[str]:
+        """Names of the tensors with at least one wrong element."""
+        return [t.name for t in self.tensors if t.verdict == "wrong"]
+
+    def tensor(self, name: str) -> TensorResult:
+        """The result for tensor ``name``."""
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        raise KeyError(f"no tensor {name!r}; tensors are {[t.name for t in self.tensors]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (NaN and inf become None)."""
+        return {
+            "status": self.status,
+            "ok": self.ok,
+            "wrong_tensors": self.wrong_tensors,
+            "tensors": [t.to_dict() for t in self.tensors],
+            "methods": {k: m.to_dict() for k, m in self.methods.items()},
+            "findings": [f.to_dict() for f in self.findings],
+            "ignored_keys": list(self.ignored_keys),
+            "elements": {k: [_num(x) for x in v.tolist()] for k, v in self.elements.items()},
+        }
+
+    def __str__(self) -> str:
+        return render_text(self)
+
+
+def _num(x: Any) -> Any:
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+def _fmt(x: float) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.1e}"
+
+
+def render_text(report: Report) -> str:
+    """The readable table: a status line, one row per tensor, the methods, the findings."""
+    methods = [m for m in report.methods if report.methods[m].available]
+    n_wrong = len(report.wrong_tensors)
+    head = {
+        "pass": "PASS: backprop agrees with the references everywhere",
+        "fail": f"FAIL: backprop is wrong in {n_wrong} of {len(report.tensors)} tensors"
+        f" ({', '.join(report.wrong_tensors)})",
+        "inconclusive": "INCONCLUSIVE: some elements could not be decided",
+    }[report.status]
+    cols = ["tensor", "shape", "size"] + [f"vs {m}" for m in methods] + ["wrong", "kink", "verdict"]
+    rows = [
+        [t.name, str(t.shape), str(int(np.prod(t.shape)))]
+        + [_fmt(t.rel_error.get(m, float("nan"))) for m in methods]
+        + [str(t.counts.get("wrong", 0)), str(t.counts.get("kink", 0)), t.verdict]
+        for t in report.tensors
+    ]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    out = [head, "", line(cols)] + [line(r) for r in rows]
+    out.append("")
+    out.append("relative error per tensor: ||backprop - method|| / (||backprop|| + ||method||)")
+    for name, m in report.methods.items():
+        if not m.available:
+            out.append(f"  {METHOD_TITLE[name]}: unavailable")
+            continue
+        desc = f"  {METHOD_TITLE[name]}: {m.nfev} evaluations, {m.seconds * 1e3:.1f} ms; {m.reason}"
+        if "check_grad" in m.extra:
+            desc += f"; scipy.optimize.check_grad = {m.extra['check_grad']:.3g} (2-norm, no threshold)"
+        out.append(desc)
+    if report.ignored_keys:
+        out.append(f"  ignored gradient keys (not parameters): {', '.join(report.ignored_keys)}")
+    if report.findings:
+        out.append("")
+        out.append("findings:")
+        mark = {"bug": "x", "artefact": "~", "note": "-", "undecided": "?"}
+        out.extend(f"  {mark.get(f.kind, '-')} {f.message}" for f in report.findings)
+    return "\n".join(out)
+
+
+def render_case_line(result: Any) -> str:
+    """One line per suite case: outcome, expectation, size, time, and the headline finding."""
+    mark = "ok  " if result.as_expected else "FAIL"
+    expect = "must pass" if result.expect == "pass" else f"must fail at {', '.join(result.expected_wrong)}"
+    cost = f"{result.params} params, {result.seconds * 1e3:.0f} ms"
+    line = f"{mark} {result.name}: {result.status} ({expect}; {cost})"
+    if result.expect == "fail" or not result.as_expected:
+        line += "".join(f"\n       {message}" for message in result.headlines)
+    if not result.as_expected:
+        line += "\n" + "\n".join("       " + s for s in str(result.report).splitlines())
+    return line
+
+
+def render_reproductions(repros: list[Any]) -> str:
+    """The seed figures, recomputed, beside what the documents printed."""
+    lines = ["Seed reproductions (recomputed with the documents' own procedures):"]
+    lines += [f"  {r.what}: {r.value!r}  (printed: {r.printed})" for r in repros]
+    return "\n".join(lines)
+
+
+def render_suite_summary(results: list[Any]) -> str:
+    """The summary table of a suite run."""
+    groups: dict[str, list[Any]] = {}
+    for r in results:
+        groups.setdefault("must pass" if r.expect == "pass" else "must fail", []).append(r)
+    rows = [["cases", "n", "as expected", "pass", "fail", "inconclusive", "seconds"]]
+    for name, rs in groups.items():
+        rows.append(
+            [
+                name,
+                str(len(rs)),
+                str(sum(r.as_expected for r in rs)),
+                *(str(sum(r.status == s for r in rs)) for s in STATUSES),
+                f"{sum(r.seconds for r in rs):.2f}",
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    bad = [r for r in results if not r.as_expected]
+    verdict = "all cases as expected" if not bad else f"{len(bad)} case(s) NOT as expected"
+    return "\n".join(["", "Summary:", *body, "", verdict])

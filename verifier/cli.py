@@ -1,0 +1,83 @@
+"""``verifier run``: arguments in, library calls, rendered output, an exit code. No numerics here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import InputError
+from .harness import validate_methods
+from .report import render_case_line, render_reproductions, render_suite_summary
+from .suite import reproductions, run_suite
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verifier",
+        description="Check hand-written numpy backprop three ways: centered differences,"
+        " scipy.optimize.check_grad, and autograd.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="run the verification suite: the seeds' networks and bugs, at several sizes and seeds",
+        description="Run the verification suite. Correct backprops must pass; the seeds'"
+        " known-buggy backprops must fail with the right tensors named. Exit 0 when every"
+        " case comes out as expected, 1 otherwise, 2 on usage errors.",
+    )
+    run.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    run.add_argument("--quick", action="store_true", help="one random draw per network instead of three")
+    run.add_argument(
+        "--methods",
+        default="centered,scipy,autograd",
+        help="comma-separated subset of centered,scipy,autograd (default: all three)",
+    )
+    return parser
+
+
+def _run(args: argparse.Namespace, methods: tuple[str, ...]) -> int:
+    repros = reproductions()
+    if not args.json:
+        print(render_reproductions(repros), end="\n\n", flush=True)
+    results = []
+    for result in run_suite(quick=args.quick, methods=methods):
+        results.append(result)
+        if not args.json:
+            print(render_case_line(result), flush=True)
+    ok = all(r.as_expected for r in results)
+    if args.json:
+        doc = {
+            "ok": ok,
+            "reproductions": [r.to_dict() for r in repros],
+            "cases": [r.to_dict() for r in results],
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(render_suite_summary(results))
+    return 0 if ok else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``verifier`` command; returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.command == "run":
+        try:
+            methods = validate_methods([m.strip() for m in args.methods.split(",") if m.strip()])
+        except InputError as exc:
+            print(f"verifier run: {exc}", file=sys.stderr)
+            return 2
+        try:
+            return _run(args, methods)
+        except BrokenPipeError:  # e.g. `verifier run | head`: stop quietly, as Unix tools do
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            return 1
+    return 2  # pragma: no cover - argparse requires a command

@@ -1,0 +1,325 @@
+"""The harness: attribution on constructed cases, the seeds' bugs, no mutation, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd.extend import defvjp, primitive
+
+import verifier
+from verifier import CostError, InputError, PrecisionWarning, check, check_network, seeds
+from verifier.networks import DeepReLU, XORNet
+
+
+def _relu_cost(p):
+    return anp.sum(3.0 * anp.where(p["w"] > 0, p["w"], 0.0) + p["w"] ** 2)
+
+
+def _relu_grad(p):
+    return {"w": 3.0 * (p["w"] > 0) + 2 * p["w"]}
+
+
+# --- the seeds' bugs -------------------------------------------------------------------------
+
+
+def test_notebook_planted_bugs_are_found_and_named():
+    net, params, X, Y, backward = seeds.KNOWN_BUGS["notebook-planted"].make()
+    report = check_network(net, params, X, Y, backward=backward)
+    assert report.status == "fail" and not report.ok
+    assert sorted(report.wrong_tensors) == ["W2", "b1"]
+    factors = {f.tensor: f.factor for f in report.findings if f.kind == "bug"}
+    assert factors == {"W2": pytest.approx(2.0, rel=1e-9), "b1": pytest.approx(4.0, rel=1e-9)}
+    text = str(report)
+    assert "W2 is exactly 2.0× the reference" in text and "b1 is exactly 4.0× the reference" in text
+    assert "4./m" in text
+    # every wrong element has backprop as the odd one out, and only wrong elements do
+    odd_backprop = np.array(["backprop" in o for o in report.elements["odd"]])
+    assert np.array_equal(odd_backprop, report.elements["verdict"] == "wrong")
+    assert set(report.ignored_keys) == {"dZ3", "dA2", "dZ2", "dA1", "dZ1"}
+
+
+def test_blog_bug_is_the_missing_two_over_m():
+    net, params, X, Y, backward = seeds.KNOWN_BUGS["blog-missing-2/m"].make()
+    report = check_network(net, params, X, Y, backward=backward)
+    assert report.status == "fail" and report.wrong_tensors == ["[0]", "[1]", "[2]"]
+    head = report.findings[0]
+    assert head.pattern == "scale" and head.factor == pytest.approx(2.0, rel=1e-9)
+    assert "2/m is missing (m = 4)" in head.message
+
+
+def test_correct_notebook_backprop_passes_with_its_extra_keys():
+    x, y, parameters = seeds.notebook_test_case()
+    report = check_network(
+        DeepReLU(), parameters, x, y, backward=seeds.notebook_style(seeds.notebook_backward)
+    )
+    assert report.ok and report.status == "pass"
+    assert "dZ1" in report.ignored_keys and "ignored gradient keys" in str(report)
+    # the 20 dead-unit entries: 0 against 0 is exact agreement, never a division by zero
+    for t in report.tensors:
+        for value in t.rel_error.values():
+            assert np.isfinite(value)
+
+
+# --- attribution on constructed cases --------------------------------------------------------
+
+
+def test_wrong_backprop_is_the_odd_one_out():
+    report = check(
+        _relu_cost,
+        lambda p: {"w": _relu_grad(p)["w"] * np.array([1, 1, -1.0])},
+        {"w": np.array([0.5, 1.0, 2.0])},
+    )
+    assert report.status == "fail" and report.wrong_tensors == ["w"]
+    assert report.elements["verdict"].tolist() == ["agree", "agree", "wrong"]
+    assert report.elements["odd"][2] == "backprop"
+    assert "backprop disagrees with all 3 references at w (1/3 elements)" in str(report)
+
+
+def test_kink_within_the_step_is_explained_not_reported():
+    report = check(_relu_cost, _relu_grad, {"w": np.array([1e-9, -1e-9, 0.7])})
+    assert report.ok
+    assert "centered" in report.elements["odd"][0]
+    kink = [f for f in report.findings if f.pattern == "kink" and f.kind == "artefact"]
+    assert kink and "centered differences disagree at w[0]" in kink[0].message
+    assert "not a bug" in kink[0].message
+
+
+def test_exact_tie_takes_any_subgradient():
+    """At exactly 0, autograd's maximum gives 1/2; a backprop using the mask w > 0 gives 0."""
+    cost = lambda p: anp.sum(anp.maximum(p["w"], 0.0))  # noqa: E731
+    report = check(cost, lambda p: {"w": (p["w"] > 0).astype(float)}, {"w": np.array([0.0, 1.0])})
+    assert report.ok
+    assert report.elements["verdict"][0] == "kink"
+    assert any(f.pattern == "kink" and f.kind == "note" for f in report.findings)
+
+
+def test_noisy_cost_is_explained():
+    """The notebook cost with a saturated sigmoid: finite differences drown in round-off."""
+    net = DeepReLU([2, 3, 1])
+    params = {
+        "W1": np.array([[1.0, 0.5], [0.3, -0.2], [0.8, 0.9]]),
+        "b1": np.zeros((3, 1)),
+        "W2": np.array([[5.0, 4.0, 4.0]]),
+        "b2": np.array([[0.0]]),
+    }
+    X, Y = np.array([[1.5, 1.0], [1.0, 1.4]]), np.array([[0.0, 1.0]])
+    report = check_network(net, params, X, Y)
+    assert report.ok
+    assert any(f.pattern == "noise" for f in report.findings)
+    assert any("saturates" in f.message for f in report.findings)
+
+
+def test_autograd_unavailable_still_decides_with_finite_differences():
+    plain = lambda p: float(np.sum(np.sin(p["w"])))  # noqa: E731
+    w = {"w": np.array([0.1, 0.2, 0.3])}
+    good = check(plain, lambda p: {"w": np.cos(p["w"])}, w)
+    assert good.ok and not good.methods["autograd"].available
+    assert "could not trace" in good.methods["autograd"].reason
+    bad = check(plain, lambda p: {"w": np.cos(p["w"]) * 1.001}, w)
+    assert bad.status == "fail" and bad.wrong_tensors == ["w"]
+
+
+@primitive
+def _square_wrong_vjp(x):
+    return x**2
+
+
+defvjp(_square_wrong_vjp, lambda ans, x: lambda g: 3 * x * g)
+
+
+def test_autograd_outvoted_by_both_finite_differences():
+    report = check(lambda p: anp.sum(_square_wrong_vjp(p)), lambda p: 2 * p, np.array([0.5, -1.5]))
+    assert report.ok
+    assert report.elements["odd"].tolist() == ["autograd", "autograd"]
+    assert any(f.pattern == "trace" for f in report.findings)
+
+
+def test_inconclusive_when_no_reference_can_decide():
+    """Without autograd, a cost whose sigmoid rounds to 1 is flat to finite differences."""
+    net = DeepReLU([1, 1])
+    params = {"W1": np.array([[34.0]]), "b1": np.array([[0.0]])}
+    X, Y = np.array([[1.0]]), np.array([[1.0]])
+    fd_only = check_network(net, params, X, Y, methods=("centered", "scipy"))
+    assert fd_only.status == "inconclusive" and not fd_only.ok
+    assert any(f.kind == "undecided" for f in fd_only.findings)
+    assert check_network(net, params, X, Y).ok, "autograd decides it"
+
+
+def test_subtle_one_element_bug_is_caught():
+    net = DeepReLU([3, 4, 1], cost_form="stable")
+    rng = np.random.default_rng(3)
+    params = net.init_params(rng)
+    X, Y = net.example_data(rng, m=5)
+
+    def backward(p, X, Y):
+        g = net.backward(p, X, Y)
+        g["W1"] = g["W1"].copy()
+        i = np.unravel_index(np.argmax(np.abs(g["W1"])), g["W1"].shape)
+        g["W1"][i] *= 1 + 1e-5
+        return g
+
+    report = check_network(net, params, X, Y, backward=backward)
+    assert report.status == "fail" and report.wrong_tensors == ["W1"]
+    assert report.tensor("W1").counts["wrong"] == 1
+
+
+def test_nan_in_backprop_is_a_failure():
+    report = check(_relu_cost, lambda p: {"w": np.array([np.nan, 3.0])}, {"w": np.array([0.5, 1.0])})
+    assert report.status == "fail"
+
+
+def test_non_deterministic_cost_is_detected():
+    rng = np.random.default_rng(0)
+
+    def dropout_cost(p):
+        mask = rng.random(p.shape) < 0.5
+        return anp.sum((p * mask) ** 2)
+
+    report = check(dropout_cost, lambda p: 2 * p, np.array([0.5, 1.0, 1.5]))
+    assert report.status == "inconclusive"
+    assert "not deterministic" in report.findings[0].message and "random state" in report.findings[0].message
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def test_report_renders_and_serialises():
+    report = check(_relu_cost, _relu_grad, {"w": np.array([0.5, -1.0])})
+    text = str(report)
+    assert text.startswith("PASS") and "vs autograd" in text and "check_grad" in text
+    doc = json.loads(json.dumps(report.to_dict()))
+    assert doc["status"] == "pass" and doc["ok"] is True
+    assert doc["elements"]["label"] == ["w[0]", "w[1]"]
+    assert set(doc["methods"]) == {"centered", "scipy", "autograd"}
+
+
+def test_methods_subset_and_container_kinds():
+    theta = [np.array([[0.2, -0.3, 0.4]]), np.array([[0.5, -0.6]])]
+    net = XORNet([2, 1, 1])
+    X, y = net.example_data()
+    report = check_network(net, theta, X, y, methods=("centered",))
+    assert report.ok and list(report.methods) == ["centered"]
+    assert [t.name for t in report.tensors] == ["[0]", "[1]"]
+    scalar = check(lambda t: t * 2.0, lambda t: np.asarray(2.0), np.asarray(4.0))
+    assert scalar.ok
+
+
+# --- the caller's arrays are never modified ---------------------------------------------------
+
+
+def _snapshot(params):
+    return {k: (v.tobytes(), v.shape, v.dtype, v.flags.writeable) for k, v in params.items()}
+
+
+def test_params_untouched_after_check():
+    params = {"w": np.array([0.5, -1.0, 2.0]), "v": np.array([[1e-9]])}
+    before = _snapshot(params)
+    cost = lambda p: _relu_cost(p) + anp.sum(p["v"] ** 2)  # noqa: E731
+    check(cost, lambda p: {**_relu_grad(p), "v": 2 * p["v"]}, params)
+    assert _snapshot(params) == before
+
+
+def test_params_untouched_when_the_cost_raises_half_way():
+    params = {"w": np.array([0.5, -1.0, 2.0])}
+    before = _snapshot(params)
+    calls = {"n": 0}
+
+    def flaky(p):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise RuntimeError("boom")
+        return _relu_cost(p)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        check(flaky, _relu_grad, params)
+    assert _snapshot(params) == before
+
+
+def test_params_untouched_when_grad_writes_to_its_input():
+    params = {"w": np.array([0.5, 1.0])}
+    before = _snapshot(params)
+
+    def vandal(p):
+        out = _relu_grad(p)
+        p["w"][:] = 0.0
+        return out
+
+    check(_relu_cost, vandal, params)
+    assert _snapshot(params) == before
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "grad, exc, match",
+    [
+        (lambda p: {}, InputError, "missing the gradient of parameter 'w'"),
+        (lambda p: {"w": np.ones(3)}, InputError, r"`grad\['w'\]`: expected shape \(2,\).*got \(3,\)"),
+        (lambda p: [np.ones(2)], InputError, "expected a dict"),
+    ],
+)
+def test_bad_gradients(grad, exc, match):
+    with pytest.raises(exc, match=match):
+        check(_relu_cost, grad, {"w": np.array([0.5, 1.0])})
+
+
+def test_unknown_gradient_key_warns_and_is_reported():
+    with pytest.warns(UserWarning, match="momentum"):
+        report = check(_relu_cost, lambda p: {**_relu_grad(p), "momentum": 0.0}, {"w": np.array([0.5, 1.0])})
+    assert report.ok and report.ignored_keys == ["momentum"]
+
+
+@pytest.mark.parametrize(
+    "cost, match",
+    [
+        (lambda p: p["w"] * 2, r"array of shape \(2,\)"),
+        (lambda p: anp.sum(p["w"]) * np.nan, "nan at the given parameters"),
+        (lambda p: np.inf, "inf at the given parameters"),
+        (lambda p: "1.0", "expected a real number"),
+        (lambda p: True, "boolean"),
+    ],
+)
+def test_bad_costs(cost, match):
+    with pytest.raises(CostError, match=match):
+        check(cost, _relu_grad, {"w": np.array([0.5, 1.0])})
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"w": np.array([1, 2])}, "dtype int64"),
+        ({"w": np.array([True])}, "dtype bool"),
+        ({}, "empty"),
+        ([], "empty"),
+    ],
+)
+def test_bad_params(params, match):
+    with pytest.raises(InputError, match=match):
+        check(_relu_cost, _relu_grad, params)
+
+
+def test_float32_warns_and_computes_in_float64():
+    params = {"w": np.array([0.5, 1.0], dtype=np.float32)}
+    with pytest.warns(PrecisionWarning, match="float32"):
+        report = check(_relu_cost, _relu_grad, params)
+    assert report.ok and params["w"].dtype == np.float32
+
+
+def test_bad_options():
+    with pytest.raises(InputError, match="`methods`"):
+        check(_relu_cost, _relu_grad, {"w": np.ones(2)}, methods=("fast",))
+    with pytest.raises(InputError, match="`grad` must be callable"):
+        check(_relu_cost, None, {"w": np.ones(2)})
+    with pytest.raises(InputError, match="`cost` must be callable"):
+        check(None, _relu_grad, {"w": np.ones(2)})
+    with pytest.raises(InputError, match="`net` must have a callable `cost"):
+        check_network(object(), {"w": np.ones(2)}, None, None)
+
+
+def test_public_surface():
+    assert set(verifier.__all__) >= {"check", "check_network", "reference_gradients", "Report", "networks"}
+    assert set(verifier.networks.__all__) >= {"DeepReLU", "XORNet", "Scalar"}

@@ -1,0 +1,106 @@
+"""Each method against known derivatives, and each one's error bound held to account."""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+
+from verifier import ReferenceUnavailable, reference_gradients
+from verifier.estimators import autograd_ref, centered, scipy_fd
+from verifier.estimators.centered import step_sizes
+from verifier.objective import Objective
+from verifier.params import layout_of
+
+
+def _objective(cost, params):
+    layout, theta = layout_of(params)
+    return Objective(cost, layout, theta, np.random.default_rng(0))
+
+
+SMOOTH = [
+    (
+        lambda p: anp.sum(anp.sin(p["x"]) * anp.exp(p["x"] / 3)),
+        lambda x: np.cos(x) * np.exp(x / 3) + np.sin(x) * np.exp(x / 3) / 3,
+    ),
+    (lambda p: anp.sum(p["x"] ** 3 - 2 * p["x"]), lambda x: 3 * x**2 - 2),
+    (lambda p: anp.sum(anp.log1p(p["x"] ** 2)), lambda x: 2 * x / (1 + x**2)),
+]
+
+
+@pytest.mark.parametrize("cost, derivative", SMOOTH)
+def test_centered_and_scipy_are_within_their_own_bounds(cost, derivative, rng):
+    x = np.concatenate([rng.normal(size=20), [0.0, 1e-3, 50.0, -3e4]])
+    true = derivative(x)
+    objective = _objective(cost, {"x": x})
+    for estimate in (centered(objective), scipy_fd(objective, true)):
+        assert np.all(np.abs(estimate.values - true) <= estimate.error), estimate.method
+        assert not estimate.kink.any() if estimate.kink is not None else True
+    c = centered(objective)
+    s = scipy_fd(objective, true)
+    assert np.median(c.error) < np.median(s.error), "the centred bound is the tighter one"
+    assert s.extra["check_grad"] == pytest.approx(np.linalg.norm(s.values - true), rel=1e-6, abs=1e-9)
+
+
+def test_centered_step_scales_with_the_parameter():
+    """An input of size 1e5 must move by a step it can feel (jax#7742)."""
+    np.testing.assert_allclose(
+        step_sizes(np.array([1e5, -1e-3])), np.cbrt(np.finfo(float).eps) * np.array([1e5, 1])
+    )
+    est = centered(_objective(lambda p: anp.sum(p**2), np.array([1e5])))
+    np.testing.assert_allclose(est.values, [2e5], rtol=1e-9)
+    # beside it, 1e-3 moves the cost (1e10) by less than its resolution: the bound must say so
+    est = centered(_objective(lambda p: anp.sum(p**2), np.array([1e5, 1e-3])))
+    assert np.all(np.abs(est.values - [2e5, 2e-3]) <= est.error)
+
+
+def test_kink_is_flagged_and_bracketed():
+    """ReLU with the pre-activation 1e-9 from zero: the step crosses the kink."""
+    objective = _objective(lambda p: anp.sum(anp.where(p > 0, p, 0.0) * 3.0), np.array([1e-9, -1e-9, 0.5]))
+    est = centered(objective)
+    assert est.kink.tolist() == [True, True, False]
+    # left and right slopes of the stencil: the true derivative (3 at +1e-9, 0 at -1e-9) lies between
+    assert est.lo[0] < 1e-3 and est.hi[0] == pytest.approx(3.0, rel=1e-6)
+    assert est.lo[1] == pytest.approx(0.0, abs=1e-12) and est.hi[1] > 3.0 - 1e-3
+    true = np.array([3.0, 0.0, 3.0])
+    assert np.all(np.abs(est.values - true) <= est.error), "the bound covers the kink"
+
+
+def test_autograd_matches_and_bounds_itself():
+    objective = _objective(
+        lambda p: anp.sum(anp.tanh(p["a"]) * p["b"]), {"a": np.array([0.1, 2.0]), "b": np.array([3.0, -1.0])}
+    )
+    est = autograd_ref(objective)
+    want = np.concatenate([(1 - np.tanh([0.1, 2.0]) ** 2) * [3.0, -1.0], np.tanh([0.1, 2.0])])
+    np.testing.assert_allclose(est.values, want, rtol=1e-14)
+    assert np.all(est.error < 1e-8) and est.available
+
+
+def test_autograd_bound_covers_its_loss_of_precision():
+    """log(1 - A) with A near 1: autograd's float64 gradient is off by ~1e-3; the bound says so."""
+    cost = lambda p: -anp.log(1 - 1 / (1 + anp.exp(-p)))[0]  # noqa: E731
+    est = autograd_ref(_objective(cost, np.array([30.0])))
+    true = 1 / (1 + np.exp(-30.0))
+    assert abs(est.values[0] - true) > 1e-5
+    assert abs(est.values[0] - true) <= est.error[0]
+
+
+@pytest.mark.parametrize(
+    "cost, reason",
+    [
+        (lambda p: float(np.sum(p["w"] ** 2)), "could not trace"),
+        (lambda p: 3.0, "no dependence"),
+        (lambda p: np.sum(np.asarray(p["w"], dtype=float) ** 2), "could not trace"),
+    ],
+)
+def test_autograd_unavailable_is_said_not_zeros(cost, reason):
+    est = autograd_ref(_objective(cost, {"w": np.array([1.0, 2.0])}))
+    assert not est.available and reason in est.reason and "autograd.numpy" in est.reason
+    assert np.all(np.isnan(est.values))
+    with pytest.raises(ReferenceUnavailable, match=reason):
+        reference_gradients(cost, {"w": np.array([1.0, 2.0])})
+
+
+def test_reference_gradients_keeps_the_container():
+    got = reference_gradients(lambda p: anp.sum(p[0] ** 2) + p[1] * 3, [np.array([1.0, 2.0]), np.array(5.0)])
+    assert isinstance(got, list) and got[0].tolist() == [2.0, 4.0] and float(got[1]) == 3.0

@@ -278,7 +278,7 @@ def _artefact_findings(
         # uninformative for round-off where there is a gradient to see (dead entries are exact zeros)
         vague = ~verdicts.informative[method] & np.isfinite(est.values) & noisy & (g != 0)
         kink = odd & (kinks if kinks is not None else False)
-        nonfinite = odd & ~np.isfinite(est.values)
+        nonfinite = ~np.isfinite(est.values)
         noise = (odd | vague) & noisy & ~kink & ~nonfinite
         groups = {
             "kink": (

@@ -1,0 +1,43 @@
+"""The README's example and the examples/ scripts run as written."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_python_example_runs(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert blocks, "README has a python example"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.startswith("PASS") and "'W': array" in out
+
+
+def test_readme_shows_the_two_commands():
+    text = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^python3 -m venv .*$", text, flags=re.M)
+    assert len(commands) == 2
+    assert commands[0].endswith("verifier run") and commands[1].endswith("pytest")
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
+def test_examples_run(script):
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "findings" in done.stdout or "PASS" in done.stdout
+
+
+def test_benchmark_runs_at_the_smallest_size(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["bench_check.py", "--sizes", "47", "--repeats", "1"])
+    runpy.run_path(str(ROOT / "benchmarks" / "bench_check.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "seed-loop" in out and "check" in out

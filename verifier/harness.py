@@ -10,7 +10,7 @@ import numpy as np
 
 from .compare import AGREE, KINK, UNDECIDED, WRONG, compare, relative_error
 from .diagnose import Finding, diagnose
-from .errors import InputError
+from .errors import InputError, NonDeterministicCostWarning
 from .estimators.autograd_ref import autograd_ref
 from .estimators.base import Estimate
 from .estimators.centered import centered
@@ -73,6 +73,12 @@ def check(
         ``report.status`` is ``"pass"``, ``"fail"`` or ``"inconclusive"``;
         ``report.ok`` is True exactly on a pass. ``str(report)`` is the table.
 
+    Warns
+    -----
+    verifier.errors.NonDeterministicCostWarning
+        The cost gave two values at the same parameters (e.g. a dropout mask redrawn per
+        call); the report is then inconclusive and says how to fix it.
+
     Raises
     ------
     verifier.errors.InputError
@@ -119,6 +125,7 @@ def check(
     findings = diagnose(g, estimates, verdicts, layout, context)
     if drift:
         findings.insert(0, Finding("undecided", "", _random_reason(drift), "random"))
+        warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=2)
     status = "fail" if np.any(verdicts.verdict == WRONG) else "pass"
     if drift or np.any(verdicts.verdict == UNDECIDED):
         status = "inconclusive" if status == "pass" or drift else status

@@ -2,7 +2,8 @@
 
 from .base import Network
 from .deep_relu import DeepReLU
+from .dropout import DropoutDeepReLU
 from .scalar import Scalar
 from .xor import XORNet
 
-__all__ = ["DeepReLU", "Network", "Scalar", "XORNet"]
+__all__ = ["DeepReLU", "DropoutDeepReLU", "Network", "Scalar", "XORNet"]

@@ -103,12 +103,18 @@ class DeepReLU:
                 f"`Y`: cross-entropy needs labels in [0, 1], got values in [{y.min()}, {y.max()}]."
             )
 
-    def logits(self, params: Any, X: Any) -> Any:
-        """Forward pass up to ``Z_L`` (autograd-traceable); also the hidden ``Z_l`` list."""
+    def hidden_masks(self, m: int) -> list[np.ndarray] | None:
+        """Multipliers for the hidden activations (dropout); None for this network: no dropout."""
+        return None
+
+    def logits(self, params: Any, X: Any, masks: list[np.ndarray] | None = None) -> Any:
+        """Forward pass up to ``Z_L`` (autograd-traceable); ``masks[l-1]`` multiplies ``A_l``."""
         A = X
         for l in range(1, self.n_layers):
             Z = anp.dot(params[f"W{l}"], A) + params[f"b{l}"]
             A = anp.where(Z > 0, Z, 0.0)
+            if masks is not None:
+                A = A * masks[l - 1]
         L = self.n_layers
         return anp.dot(params[f"W{L}"], A) + params[f"b{L}"]
 
@@ -116,7 +122,7 @@ class DeepReLU:
         """Cross-entropy cost (float), in the selected ``cost_form``."""
         self._check(params, X, Y)
         m = X.shape[1]
-        Z = self.logits(params, X)
+        Z = self.logits(params, X, self.hidden_masks(m))
         if self.cost_form == "stable":
             return anp.sum(anp.logaddexp(0.0, Z) - Y * Z) / m
         # overflow here means a sigmoid output of exactly 0 or 1: the cost is infinite, and the
@@ -127,14 +133,14 @@ class DeepReLU:
         return 1.0 / m * anp.sum(logprobs)
 
     def forward_cache(
-        self, params: dict[str, np.ndarray], X: np.ndarray
+        self, params: dict[str, np.ndarray], X: np.ndarray, masks: list[np.ndarray] | None = None
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Plain-numpy forward pass: ``[(Z_l, A_l)]`` for l = 1..L, with ``A_0 = X`` omitted."""
         cache, A = [], X
         for l in range(1, self.n_layers + 1):
             Z = params[f"W{l}"] @ A + params[f"b{l}"]
             if l < self.n_layers:
-                A = np.maximum(Z, 0.0)
+                A = np.maximum(Z, 0.0) if masks is None else np.maximum(Z, 0.0) * masks[l - 1]
             else:
                 with np.errstate(over="ignore"):  # exp(-Z) = inf gives A = 0, as it should
                     A = 1.0 / (1.0 + np.exp(-Z))
@@ -144,8 +150,24 @@ class DeepReLU:
     def backward(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray]:
         """Hand-written backprop: the gradient of :meth:`cost`, keyed like ``params``."""
         self._check(params, X, Y)
+        masks = self.hidden_masks(X.shape[1])
+        return self.backward_with(params, X, Y, masks, masks)
+
+    def backward_with(
+        self,
+        params: dict[str, np.ndarray],
+        X: np.ndarray,
+        Y: np.ndarray,
+        masks: list[np.ndarray] | None,
+        back_masks: list[np.ndarray] | None,
+    ) -> dict[str, np.ndarray]:
+        """Backprop with the forward pass's ``masks`` and the ``back_masks`` applied to ``dA_l``.
+
+        They are the same in a correct dropout backward; the dropout network's known bugs
+        pass other ones (no mask, or the mask without its ``1 / keep_prob``).
+        """
         m = X.shape[1]
-        cache = self.forward_cache(params, X)
+        cache = self.forward_cache(params, X, masks)
         grads: dict[str, np.ndarray] = {}
         dZ = cache[-1][1] - Y
         for l in range(self.n_layers, 0, -1):
@@ -154,6 +176,8 @@ class DeepReLU:
             grads[f"b{l}"] = 1.0 / m * np.sum(dZ, axis=1, keepdims=True)
             if l > 1:
                 dA = params[f"W{l}"].T @ dZ
+                if back_masks is not None:
+                    dA = dA * back_masks[l - 2]
                 dZ = dA * (cache[l - 2][0] > 0)
         return {k: grads[k] for k in self.shapes}
 

@@ -1,4 +1,4 @@
-"""``verifier run``: arguments in, library calls, rendered output, an exit code. No numerics here."""
+"""``verifier run | sweep``: arguments in, library calls, rendered output, an exit code. No numerics here."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import InputError
 from .harness import validate_methods
-from .report import render_case_line, render_reproductions, render_suite_summary
-from .suite import reproductions, run_suite
+from .report import plot_sweep, render_case_line, render_reproductions, render_suite_summary, render_sweep
+from .suite import NETWORKS, reproductions, run_suite
+from .sweep import sweep
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +38,32 @@ def _parser() -> argparse.ArgumentParser:
         default="centered,scipy,autograd",
         help="comma-separated subset of centered,scipy,autograd (default: all three)",
     )
+    sweep = sub.add_parser(
+        "sweep",
+        help="error of one-sided and centered differences against the step size",
+        description="The step-size study on a built-in network: the V of truncation against"
+        " round-off, the fitted orders (one-sided O(h), centered O(h^2)) and the step the"
+        " centered method chooses. A PNG too with --png (needs matplotlib).",
+    )
+    sweep.add_argument("--network", choices=sorted(NETWORKS), default="xor", help="default: xor (the blog's)")
+    sweep.add_argument("--seed", type=int, default=0, help="seed of the parameters (default 0)")
+    sweep.add_argument("--png", metavar="PATH", help="also save a log-log plot")
+    sweep.add_argument("--json", action="store_true", help="print JSON instead of the table")
     return parser
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    label, cost, params = NETWORKS[args.network](args.seed)
+    result = sweep(cost, params, label=label)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(render_sweep(result))
+    if args.png:
+        plot_sweep(result, args.png)
+        if not args.json:
+            print(f"saved {args.png}")
+    return 0
 
 
 def _run(args: argparse.Namespace, methods: tuple[str, ...]) -> int:
@@ -80,4 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. `verifier run | head`: stop quietly, as Unix tools do
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             return 1
+    if args.command == "sweep":
+        try:
+            return _sweep(args)
+        except ImportError as exc:
+            print(f"verifier sweep: {exc}", file=sys.stderr)
+            return 2
     return 2  # pragma: no cover - argparse requires a command

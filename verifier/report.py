@@ -225,3 +225,57 @@ def render_suite_summary(results: list[Any]) -> str:
     bad = [r for r in results if not r.as_expected]
     verdict = "all cases as expected" if not bad else f"{len(bad)} case(s) NOT as expected"
     return "\n".join(["", "Summary:", *body, "", verdict])
+
+
+def render_sweep(result: Any) -> str:
+    """The step-size study as a text table with the fitted orders and the chosen step."""
+    from .sweep import THEORY
+
+    lines = [
+        f"Step-size study: {result.label}",
+        "relative error ||D - autograd|| / (||D|| + ||autograd||), step h * max(1, |theta_i|)",
+        "",
+        f"{'h':>9}  {'one-sided':>10}  {'centered':>10}",
+    ]
+    for h, a, b in zip(result.steps, result.one_sided, result.centered, strict=True):
+        mark = []
+        if h == result.best["one_sided"]:
+            mark.append("one-sided best")
+        if h == result.best["centered"]:
+            mark.append("centered best")
+        lines.append(f"{h:9.1e}  {a:10.2e}  {b:10.2e}  {', '.join(mark)}".rstrip())
+    o1, o2 = result.orders["one_sided"], result.orders["centered"]
+    lines += [
+        "",
+        f"fitted order on the truncation side: one-sided {o1:.2f} (O(h)), centered {o2:.2f} (O(h^2));"
+        " the blog has them swapped",
+        f"best step: one-sided {result.best['one_sided']:.1e} (theory sqrt(eps) ="
+        f" {THEORY['one_sided']:.1e}), centered {result.best['centered']:.1e} (theory eps^(1/3) ="
+        f" {THEORY['centered']:.1e})",
+        f"the centered method's step: eps^(1/3) * max(1, |theta_i|) = {result.chosen:.2e} for |theta_i| <= 1",
+    ]
+    return "\n".join(lines)
+
+
+def plot_sweep(result: Any, path: str) -> None:
+    """Save the step-size study as a log-log PNG (needs matplotlib: the ``plot`` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("the PNG needs matplotlib: pip install 'backprop-verifier[plot]'") from exc
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.loglog(
+        result.steps, result.one_sided, "o-", label=f"one-sided (order {result.orders['one_sided']:.2f})"
+    )
+    ax.loglog(result.steps, result.centered, "s-", label=f"centered (order {result.orders['centered']:.2f})")
+    ax.axvline(result.chosen, color="grey", ls="--", label=f"centered method's step {result.chosen:.1e}")
+    ax.set_xlabel("step h")
+    ax.set_ylabel("relative error against autograd")
+    ax.set_title(result.label)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -205,3 +205,25 @@ def run_suite(quick: bool = False, methods: tuple[str, ...] | None = None) -> It
     """Run every case, yielding results as they come."""
     for case in cases(quick):
         yield run_case(case, methods)
+
+
+def _xor_point(seed: int) -> tuple[str, Callable[[Any], Any], Any]:
+    net = XORNet()
+    X, y = seeds.xor_data()
+    params = net.init_params(np.random.default_rng(seed), low=0.0, high=1.0)
+    return f"{net!r} on the XOR data, U[0, 1) weights, seed {seed}", lambda p: net.cost(p, X, y), params
+
+
+def _deep_relu_point(seed: int) -> tuple[str, Callable[[Any], Any], Any]:
+    net = DeepReLU(cost_form="stable")
+    rng = np.random.default_rng(seed)
+    params = net.init_params(rng, scale=1.0)
+    X, Y = net.example_data(rng, m=3)
+    return f"{net!r}, randn weights, seed {seed}", lambda p: net.cost(p, X, Y), params
+
+
+#: Built-in points for the step-size study: name -> (seed -> (label, cost, params)).
+NETWORKS: dict[str, Callable[[int], tuple[str, Callable[[Any], Any], Any]]] = {
+    "xor": _xor_point,
+    "deep-relu": _deep_relu_point,
+}

@@ -178,7 +178,8 @@ def test_non_deterministic_cost_is_detected():
         mask = rng.random(p.shape) < 0.5
         return anp.sum((p * mask) ** 2)
 
-    report = check(dropout_cost, lambda p: 2 * p, np.array([0.5, 1.0, 1.5]))
+    with pytest.warns(verifier.NonDeterministicCostWarning, match="not deterministic"):
+        report = check(dropout_cost, lambda p: 2 * p, np.array([0.5, 1.0, 1.5]))
     assert report.status == "inconclusive"
     assert "not deterministic" in report.findings[0].message and "random state" in report.findings[0].message
 

@@ -23,7 +23,7 @@ with :math:`S_T` the largest gradient magnitude in the element's tensor, or
 **Verdict per element** (in this order):
 
 1. *agree*: the primary reference agrees. The primary is autograd when
-   available, else the centred difference, else SciPy's, the first that is
+   available, else the complex step, else the centred difference, else SciPy's, the first that is
    informative at the element (SciPy's forward difference is not, where the
    centred stencil saw a kink: every forward step lands on the same side of a
    kink just ahead, so its bound cannot cover it). References that disagree are the odd ones out
@@ -57,7 +57,7 @@ from .params import Layout
 
 AGREE, KINK, WRONG, UNDECIDED = "agree", "kink", "wrong", "undecided"
 #: Reference methods in order of trust.
-PRIORITY = ("autograd", "centered", "scipy")
+PRIORITY = ("autograd", "complex", "centered", "scipy")
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -186,7 +186,7 @@ def compare(
 
     outvoted = np.zeros(size, dtype=bool)
     if "autograd" in refs:
-        fds = [m for m in ("centered", "scipy") if m in refs]
+        fds = [m for m in ("complex", "centered", "scipy") if m in refs]
         a = refs["autograd"]
         if fds:
             outvoted = open_ & (primary == "autograd")

@@ -37,6 +37,14 @@ def cost_value(value: Any, *, where: str) -> float:
     return float(arr)
 
 
+def _complex_value(value: Any, *, where: str) -> Any:
+    """A complex cost value (the complex step); a real one means the cost dropped the imaginary part."""
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "fc":
+        raise CostError(f"`cost` returned {arr.dtype} of shape {arr.shape} {where} on complex input.")
+    return arr
+
+
 class Objective:
     """A cost bound to a parameter layout and a base point.
 
@@ -76,6 +84,7 @@ class Objective:
         self._views = layout.unflatten(self._buffer)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self._noise: tuple[float, bool] | None = None
+        self._typed_buffers: dict[Any, tuple[np.ndarray, Any, np.ndarray]] = {}
         self.nfev = 0
         self.value0 = self._eval_base()
         if not np.isfinite(self.value0):
@@ -115,25 +124,41 @@ class Objective:
         indices : ndarray of int, shape (n,)
             Flat indices to perturb, one at a time.
         steps : ndarray, shape (n, k)
-            The signed offsets added to ``theta0[indices[n]]``.
+            The offsets added to ``theta0[indices[n]]``. Real steps evaluate the cost in
+            float64; complex steps (the complex-step method) in the steps' complex dtype,
+            and then the cost's complex values are returned.
 
         Returns
         -------
         ndarray, shape (n, k)
-            Cost values; NaN where the cost was not finite.
+            Cost values, of the steps' dtype (float64 for real steps); NaN where the cost
+            was not finite.
         """
-        out = np.empty(steps.shape, dtype=np.float64)
-        buf, views, base, cost = self._buffer, self._views, self.theta0, self.cost
+        if np.iscomplexobj(steps):
+            buf, views, base = self._typed(steps.dtype)
+        else:
+            buf, views, base = self._buffer, self._views, self.theta0
+        out = np.empty(steps.shape, dtype=buf.dtype)
+        cost, value = self.cost, cost_value if buf.dtype == np.float64 else _complex_value
         try:
             for n, i in enumerate(indices):
                 for k, step in enumerate(steps[n]):
                     buf[i] = base[i] + step
-                    out[n, k] = cost_value(cost(views), where=f"at {self.layout.label(i)} + {step:g}")
+                    out[n, k] = value(cost(views), where=f"at {self.layout.label(i)} + {step:g}")
                 buf[i] = base[i]
         finally:
             buf[...] = base
         self.nfev += out.size
+        out[~np.isfinite(out)] = np.nan
         return out
+
+    def _typed(self, dtype: np.dtype) -> tuple[np.ndarray, Any, np.ndarray]:
+        """A working buffer of another dtype (complex, for the complex step), its views and base."""
+        if dtype not in self._typed_buffers:
+            base = self.theta0.astype(dtype)
+            buf = base.copy()
+            self._typed_buffers[dtype] = (buf, self.layout.unflatten(buf), base)
+        return self._typed_buffers[dtype]
 
     def noise(self) -> tuple[float, bool]:
         """Absolute round-off level of the cost near ``theta0``, and whether it was measured.

@@ -26,8 +26,9 @@ class DeepReLU:
         It loses precision once ``A`` is within ~1e-8 of 0 or 1 (``1 - A``
         keeps few significant digits) and becomes infinite when ``A`` rounds to
         exactly 0 or 1 (``|Z_L|`` above ~37). ``"stable"``: the same
-        function computed from the logits, ``1/m * sum(log(1 + e^Z) - Y Z)``,
-        accurate for any ``Z_L``; prefer it unless reproducing the notebook.
+        function computed from the logits,
+        ``1/m * sum(Y log(1 + e^-Z) + (1 - Y) log(1 + e^Z))``, accurate for any
+        ``Z_L``; prefer it unless reproducing the notebook.
 
     Notes
     -----
@@ -85,6 +86,10 @@ class DeepReLU:
             params[name] = std * rng.standard_normal(shape)
         return params
 
+    def n_examples(self, X: Any) -> int:
+        """The number of examples in ``X`` (its columns)."""
+        return int(np.shape(X)[1])
+
     def example_data(self, rng: np.random.Generator, m: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """Random inputs ``X ~ N(0, 1)`` of shape ``(n_x, m)`` and 0/1 labels ``Y`` of shape ``(n_L, m)``."""
         X = rng.standard_normal((self.layer_dims[0], m))
@@ -107,24 +112,72 @@ class DeepReLU:
         """Multipliers for the hidden activations (dropout); None for this network: no dropout."""
         return None
 
-    def logits(self, params: Any, X: Any, masks: list[np.ndarray] | None = None) -> Any:
-        """Forward pass up to ``Z_L`` (autograd-traceable); ``masks[l-1]`` multiplies ``A_l``."""
+    def logits(
+        self,
+        params: Any,
+        X: Any,
+        masks: list[np.ndarray] | None = None,
+        offsets: dict[str, Any] | None = None,
+    ) -> Any:
+        """Forward pass up to ``Z_L`` (autograd-traceable).
+
+        ``masks[l-1]`` multiplies ``A_l`` (dropout); ``offsets["Z2"]``, ``offsets["A1"]``, ...
+        are added to those intermediate values, so that the gradient with respect to an
+        offset at zero is the gradient of the cost with respect to the intermediate.
+        """
+        off = offsets or {}
         A = X
         for l in range(1, self.n_layers):
             Z = anp.dot(params[f"W{l}"], A) + params[f"b{l}"]
+            if f"Z{l}" in off:
+                Z = Z + off[f"Z{l}"]
             A = anp.where(Z > 0, Z, 0.0)
             if masks is not None:
                 A = A * masks[l - 1]
+            if f"A{l}" in off:
+                A = A + off[f"A{l}"]
         L = self.n_layers
-        return anp.dot(params[f"W{L}"], A) + params[f"b{L}"]
+        Z = anp.dot(params[f"W{L}"], A) + params[f"b{L}"]
+        return Z + off[f"Z{L}"] if f"Z{L}" in off else Z
 
     def cost(self, params: Any, X: Any, Y: Any) -> Any:
         """Cross-entropy cost (float), in the selected ``cost_form``."""
+        return self.cost_with_offsets(params, X, Y, None)
+
+    def intermediates(self, m: int) -> dict[str, tuple[int, int]]:
+        """The backward pass's intermediate gradients in backprop order, with their shapes.
+
+        ``{"dZ3": (1, m), "dA2": (3, m), "dZ2": (3, m), "dA1": (5, m), "dZ1": (5, m)}`` for the
+        notebook's network: the keys its ``backward_propagation_n`` returns.
+        """
+        out: dict[str, tuple[int, int]] = {}
+        for l in range(self.n_layers, 0, -1):
+            if l < self.n_layers:
+                out[f"dA{l}"] = (self.layer_dims[l], m)
+            out[f"dZ{l}"] = (self.layer_dims[l], m)
+        return out
+
+    def line(self, name: str) -> str:
+        """The line of a notebook-style backward pass that computes ``name`` (dZ3, dW2, ...)."""
+        kind, l = name[:2], int(name[2:])
+        L = self.n_layers
+        if kind == "dZ":
+            return f"dZ{l} = A{l} - Y" if l == L else f"dZ{l} = dA{l} * (A{l} > 0)"
+        if kind == "dA":
+            return f"dA{l} = W{l + 1}.T @ dZ{l + 1}"
+        if kind == "dW":
+            return f"dW{l} = 1/m * dZ{l} @ {'X' if l == 1 else f'A{l - 1}'}.T"
+        return f"db{l} = 1/m * np.sum(dZ{l}, axis=1, keepdims=True)"
+
+    def cost_with_offsets(self, params: Any, X: Any, Y: Any, offsets: dict[str, Any] | None) -> Any:
+        """The cost with ``offsets`` added to intermediate values (see :meth:`logits`)."""
         self._check(params, X, Y)
         m = X.shape[1]
-        Z = self.logits(params, X, self.hidden_masks(m))
+        Z = self.logits(params, X, self.hidden_masks(m), offsets)
         if self.cost_form == "stable":
-            return anp.sum(anp.logaddexp(0.0, Z) - Y * Z) / m
+            # -log(sigmoid(Z)) = log(1 + e^-Z) and -log(1 - sigmoid(Z)) = log(1 + e^Z), each
+            # accurate for any Z (logaddexp(0, Z) - Y Z would cancel when Y = 1 and Z is large)
+            return anp.sum(Y * anp.logaddexp(0.0, -Z) + (1.0 - Y) * anp.logaddexp(0.0, Z)) / m
         # overflow here means a sigmoid output of exactly 0 or 1: the cost is infinite, and the
         # checker says so (CostError) more usefully than a RuntimeWarning would
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):

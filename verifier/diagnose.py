@@ -12,6 +12,7 @@ Two kinds of finding:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -26,6 +27,7 @@ METHOD_TITLE = {
     "centered": "centered differences",
     "scipy": "scipy's forward differences",
     "autograd": "autograd",
+    "complex": "the complex step",
 }
 
 
@@ -97,20 +99,64 @@ def scale_slip(c: float, m: int | None, loss: str | None) -> str:
     return "; or ".join(hints)
 
 
-def tensor_pattern(g: np.ndarray, r: np.ndarray, shape: tuple[int, ...]) -> tuple[str, float | None]:
-    """Classify ``g`` against the reference ``r`` (same shape): pattern and factor."""
-    rr = float(np.dot(r.ravel(), r.ravel()))
+def tensor_pattern(
+    g: np.ndarray,
+    r: np.ndarray,
+    shape: tuple[int, ...],
+    wrong: np.ndarray | None = None,
+    theta: np.ndarray | None = None,
+) -> tuple[str, float | None]:
+    """Classify a tensor's hand-written gradient ``g`` against the reference ``r``.
+
+    Parameters
+    ----------
+    g, r : ndarray, shape (n,)
+        Flat values of one tensor.
+    shape : tuple of int
+        The tensor's shape.
+    wrong : ndarray of bool, shape (n,), optional
+        Which elements the comparison found wrong (for row/column/element patterns).
+    theta : ndarray, shape (n,), optional
+        The parameters (for a residual proportional to them: a stray L2 term).
+
+    Returns
+    -------
+    pattern : str
+        ``"zeros"``, ``"sign"``, ``"scale"``, ``"transpose"``, ``"l2"``, ``"one"``,
+        ``"rows"``, ``"columns"`` or ``"elements"``.
+    factor : float or None
+        The scale factor (``"scale"``, ``"sign"``) or the L2 coefficient (``"l2"``).
+    """
+    rr = float(np.dot(r, r))
     gnorm = float(np.linalg.norm(g))
+    residual = g - r
+    # a pattern must explain the discrepancy itself, not merely the gradient
+    tiny = 1e-3 * float(np.linalg.norm(residual)) + 1e-12 * gnorm
     if rr > 0 and gnorm == 0:
         return "zeros", None
     if rr > 0:
-        c = float(np.dot(g.ravel(), r.ravel()) / rr)
-        if np.linalg.norm(g - c * r) <= 1e-6 * max(gnorm, 1e-300):
+        c = float(np.dot(g, r) / rr)
+        if np.linalg.norm(g - c * r) <= tiny:
             return ("sign" if abs(c + 1) <= 1e-6 else "scale"), c
     if len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
         rt = r.reshape(shape).T.ravel()
-        if np.linalg.norm(g - rt) <= 1e-6 * max(gnorm, 1e-300) and not np.allclose(r, rt):
+        if np.linalg.norm(g - rt) <= tiny and not np.allclose(r, rt):
             return "transpose", None
+    if theta is not None and np.dot(theta, theta) > 0:
+        lam = float(np.dot(residual, theta) / np.dot(theta, theta))
+        if lam != 0 and np.linalg.norm(residual - lam * theta) <= tiny:
+            return "l2", lam
+    if wrong is None or not wrong.any():
+        return "elements", None
+    if wrong.sum() == 1:
+        return "one", None
+    if len(shape) == 2 and min(shape) > 1:
+        grid = wrong.reshape(shape)
+        rows, cols = grid.any(axis=1), grid.any(axis=0)
+        if rows.sum() < shape[0] and grid[rows].mean() >= 0.5:
+            return "rows", None
+        if cols.sum() < shape[1] and grid[:, cols].mean() >= 0.5:
+            return "columns", None
     return "elements", None
 
 
@@ -120,6 +166,7 @@ def diagnose(
     verdicts: Verdicts,
     layout: Layout,
     context: dict[str, Any] | None = None,
+    theta: np.ndarray | None = None,
 ) -> list[Finding]:
     """All findings, bugs first.
 
@@ -135,12 +182,14 @@ def diagnose(
         What is known about the network: ``m`` (how many terms the cost
         averages: examples, times outputs for MSE), ``loss``
         (``"mse"`` or ``"cross-entropy"``), ``notes`` (list of str about the point).
+    theta : ndarray, shape (P,), optional
+        The parameters, flat (to recognise a stray L2 term).
     """
     context = context or {}
     m, loss = context.get("m"), context.get("loss")
     refs = {k: e for k, e in estimates.items() if e.available}
     reference = _reference_values(refs, verdicts)
-    bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss)
+    bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss, theta)
     artefacts = _artefact_findings(g, estimates, verdicts, layout)
     notes = [Finding("note", "", str(n), "context") for n in context.get("notes", [])]
     return bugs + artefacts + notes
@@ -168,6 +217,7 @@ def _bug_findings(
     refs: dict[str, Estimate],
     m: int | None,
     loss: str | None,
+    theta: np.ndarray | None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     details: list[str] = []
@@ -187,22 +237,156 @@ def _bug_findings(
         )
         head = f"backprop disagrees with {who} at {name} ({bad.size}/{n} elements)"
         r = np.nan_to_num(reference[sl])
-        pattern, factor = tensor_pattern(g[sl], r, layout.shapes[t])
+        pattern, factor = tensor_pattern(
+            g[sl], r, layout.shapes[t], wrong[sl], None if theta is None else theta[sl]
+        )
         findings.append(Finding("bug", name, head, pattern, factor))
         details.append(_detail(name, pattern, factor, g[sl], reference[sl], bad, layout))
-    scales = [f.factor for f in findings if f.pattern == "scale" and f.factor is not None]
+    scales = [f.factor for f in findings if f.pattern in ("scale", "sign") and f.factor is not None]
     shared = (
         len(findings) > 1 and len(scales) == len(findings) and float(np.ptp(scales)) <= 1e-6 * abs(scales[0])
     )
     for f, detail in zip(findings, details, strict=True):
-        slip = scale_slip(f.factor, m, loss) if f.factor is not None and not shared else ""
+        slip = (
+            scale_slip(f.factor, m, loss)
+            if f.pattern == "scale" and f.factor is not None and not shared
+            else ""
+        )
         f.message = f"{f.message}: {detail}" + (f": {slip}" if slip else "")
     if shared:
         c = scales[0]
         slip = scale_slip(c, m, loss) or "look for a factor shared by the whole backward pass"
         message = f"every wrong tensor is exactly {nice_factor(c)}× the reference: {slip}"
-        findings.insert(0, Finding("bug", "", message, "scale", c))
+        findings.insert(0, Finding("bug", "", message, "sign" if c == -1 else "scale", c))
+    return findings + layer_picture(findings, layout)
+
+
+def layer_number(name: str) -> int | None:
+    """``"W2"`` -> 2, ``"db1"`` -> 1, ``"[0]"`` -> 1 (a THETA list), else None."""
+    match = re.fullmatch(r"\[(\d+)\]", name)
+    if match:
+        return int(match.group(1)) + 1
+    match = re.fullmatch(r"d?[A-Za-z]+?(\d+)", name)
+    return int(match.group(1)) if match else None
+
+
+def layer_picture(findings: list[Finding], layout: Layout) -> list[Finding]:
+    """Where, in backprop order (last layer first), the gradient first goes wrong.
+
+    Two tensors of one layer (``W2``, ``b2``) share that layer's ``dZ``: if one is right
+    and the other wrong, the bug is in the wrong one's own line, not upstream.
+    """
+    layers: dict[int, list[str]] = {}
+    for name in layout.names:
+        number = layer_number(name)
+        if number is not None:
+            layers.setdefault(number, []).append(name)
+    wrong = {f.tensor for f in findings if f.kind == "bug" and f.tensor}
+    if len(layers) < 2 or not wrong or not all(layer_number(n) is not None for n in wrong):
+        return []
+    out = []
+    for number in sorted(layers, reverse=True):
+        names = layers[number]
+        bad = [n for n in names if n in wrong]
+        good = [n for n in names if n not in wrong]
+        if bad and good:
+            out.append(
+                Finding(
+                    "bug",
+                    bad[0],
+                    f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} wrong but {', '.join(good)}"
+                    f" {'is' if len(good) == 1 else 'are'} right: they share layer {number}'s dZ, so the"
+                    f" bug is in the line that computes d{bad[0]} itself",
+                    "layer",
+                )
+            )
+    order = [number for number in sorted(layers, reverse=True) if any(n in wrong for n in layers[number])]
+    top = order[0]
+    below = [n for number in order[1:] for n in layers[number] if n in wrong]
+    shared_dz = [number for number in order if all(n in wrong for n in layers[number])]
+    if below and top in shared_dz:
+        out.append(
+            Finding(
+                "bug",
+                layers[top][0],
+                f"in backprop order the gradient first goes wrong at layer {top}"
+                f" ({', '.join(n for n in layers[top] if n in wrong)}); {', '.join(below)} below it"
+                " may only inherit its error (return dZ/dA from your backward to find the line)",
+                "layer",
+            )
+        )
+    return out
+
+
+def wrong_lines(net: Any, present: list[str], wrong: set[str], params: list[str]) -> list[Finding]:
+    """The lines of the backward pass at fault: wrong values whose inputs are right.
+
+    Parameters
+    ----------
+    net : object
+        Has ``line(name) -> str``, the line of the backward pass that computes ``name``.
+    present : list of str
+        The intermediates checked (``dZ3``, ``dA2``, ...), in backprop order.
+    wrong : set of str
+        Wrong names: intermediates as ``dZ2``, parameters as ``W2`` / ``b2``.
+    params : list of str
+        The parameter tensors' names.
+
+    Returns
+    -------
+    list of Finding
+        One per line at fault, in backprop order ("dZ2 is right, dA1 is wrong: look at the
+        line that computes dA1"); the first also lists the values wrong only downstream.
+    """
+    order: list[str] = []
+    inputs: dict[str, str | None] = {}
+    for name in present:
+        kind, number = name[:2], int(name[2:])
+        explicit = f"dA{number}" if kind == "dZ" else f"dZ{number + 1}"
+        inputs[name] = explicit if explicit in present else (order[-1] if order else None)
+        order.append(name)
+        if kind == "dZ":
+            for p in params:
+                if layer_number(p) == number:
+                    inputs[f"d{p}"] = name
+                    order.append(f"d{p}")
+
+    def is_wrong(name: str | None) -> bool:
+        return name is not None and (name in wrong or name[1:] in wrong)
+
+    at_fault = [n for n in order if is_wrong(n) and not is_wrong(inputs.get(n))]
+    downstream = [n for n in order if is_wrong(n) and n not in at_fault]
+    findings = []
+    for i, name in enumerate(at_fault):
+        source = inputs.get(name)
+        line = net.line(name) if callable(getattr(net, "line", None)) else ""
+        head = f"{source} is right, {name} is wrong" if source else f"{name} is wrong"
+        message = f"{head}: look at the line that computes {name}" + (f" ({line})" if line else "")
+        if i == 0 and downstream:
+            message += f"; {', '.join(downstream)} {'is' if len(downstream) == 1 else 'are'} wrong downstream"
+        findings.append(Finding("bug", name, message, "line"))
     return findings
+
+
+def bias_axis(name: str, g_b: np.ndarray, dz_reference: np.ndarray) -> Finding | None:
+    """A bias gradient summed over examples' units instead of over examples, if that is what it is.
+
+    ``dz_reference`` is dJ/dZ of the bias's layer, shape ``(n, m)``; the right gradient sums
+    it over axis 1. Only a square ``dZ`` (n = m) lets the wrong sum keep the shape.
+    """
+    wrong_sum = np.sum(dz_reference, axis=0)
+    if wrong_sum.size != g_b.size:
+        return None
+    flat = np.ravel(g_b)
+    if np.linalg.norm(flat - wrong_sum) <= 1e-6 * max(float(np.linalg.norm(flat)), 1e-300):
+        return Finding(
+            "bug",
+            name,
+            f"{name} is dZ summed over the wrong axis (over units instead of examples):"
+            " np.sum(dZ, axis=1, keepdims=True) sums over the examples",
+            "axis",
+        )
+    return None
 
 
 def _detail(
@@ -215,22 +399,46 @@ def _detail(
     layout: Layout,
 ) -> str:
     """The sentence for one wrong tensor's pattern (``bad``: flat indices of wrong elements)."""
-    if pattern in ("scale", "sign"):
+    t = layout.names.index(name)
+    shape, start = layout.shapes[t], layout.offsets[t]
+    if pattern == "sign":
+        return f"{name} has the wrong sign everywhere (exactly -1.0× the reference)"
+    if pattern == "scale":
         assert factor is not None
-        if pattern == "sign":
-            return f"{name} has the wrong sign everywhere (exactly -1.0× the reference)"
         return f"{name} is exactly {nice_factor(factor)}× the reference"
     if pattern == "zeros":
         return f"{name} is all zeros where the reference is not"
     if pattern == "transpose":
-        return f"{name} equals the transpose of the reference"
-    start = layout.offsets[layout.names.index(name)]
+        return f"{name} equals the transpose of the reference (the shape is square, so nothing complained)"
+    if pattern == "l2":
+        assert factor is not None
+        return (
+            f"{name} is the reference plus {factor:.6g}×{name}: a stray L2 (weight-decay) term that the"
+            " backprop has and the cost does not (or the other way round)"
+        )
     local = bad - start
     worst = int(local[np.argmax(np.abs(g[local] - reference[local]))])
-    return (
-        f"wrong at {_labels(layout, bad)}; worst at {layout.label(worst + start)}:"
-        f" backprop {g[worst]:.6g}, reference {reference[worst]:.6g}"
+    worst_text = (
+        f"worst at {layout.label(worst + start)}: backprop {g[worst]:.6g}, reference {reference[worst]:.6g}"
     )
+    if pattern == "one":
+        return f"only {layout.label(int(bad[0]))} is wrong ({worst_text.split(': ', 1)[1]})"
+    if pattern in ("rows", "columns"):
+        flags = np.zeros(int(np.prod(shape)), dtype=bool)
+        flags[local] = True
+        grid = flags.reshape(shape)
+        axis = 1 if pattern == "rows" else 0
+        which = np.flatnonzero(grid.any(axis=axis)).tolist()
+        if pattern == "rows":
+            return (
+                f"only rows {which} of {name} are wrong (their units' gradient: look at that layer's"
+                f" mask or activation derivative); {worst_text}"
+            )
+        return (
+            f"only columns {which} of {name} are wrong (inputs from those units of the layer below:"
+            f" look at the activations it multiplies); {worst_text}"
+        )
+    return f"wrong at {_labels(layout, bad)}; {worst_text}"
 
 
 def _noise_reason(est: Estimate) -> str:

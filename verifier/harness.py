@@ -8,18 +8,22 @@ from typing import Any
 
 import numpy as np
 
-from .compare import AGREE, KINK, UNDECIDED, WRONG, compare, relative_error
-from .diagnose import Finding, diagnose
+from .compare import AGREE, KINK, UNDECIDED, WRONG, Verdicts, compare, relative_error
+from .diagnose import Finding, bias_axis, diagnose, layer_number, wrong_lines
 from .errors import InputError, NonDeterministicCostWarning
-from .estimators.autograd_ref import autograd_ref
+from .estimators.autograd_ref import autograd_ref, reference_gradients
 from .estimators.base import Estimate
 from .estimators.centered import centered
+from .estimators.complex_step import complex_step
 from .estimators.scipy_fd import scipy_fd
 from .objective import EPS, Objective
-from .params import layout_of
-from .report import MethodResult, Report, TensorResult
+from .params import Layout, layout_of
+from .report import MethodResult, PointResult, Report, TensorResult
 
-METHODS = ("centered", "scipy", "autograd")
+#: Every method a check can use; the first three run by default, the complex step
+#: when asked for, and on its own on elements no other method could decide.
+METHODS = ("centered", "scipy", "autograd", "complex")
+DEFAULT_METHODS = ("centered", "scipy", "autograd")
 
 
 def validate_methods(methods: Sequence[str]) -> tuple[str, ...]:
@@ -38,8 +42,9 @@ def check(
     grad: Callable[[Any], Any],
     params: Any,
     *,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] = DEFAULT_METHODS,
     seed: int = 0,
+    points: int = 1,
     context: dict[str, Any] | None = None,
 ) -> Report:
     """Check a hand-written gradient three ways and say which method disagrees where.
@@ -58,14 +63,21 @@ def check(
         Where to check. Never modified: the cost and gradient see copies.
         float32 input is upcast to float64 with a warning.
     methods : sequence of str, optional
-        Any of ``"centered"``, ``"scipy"``, ``"autograd"`` (default: all three).
+        Any of ``"centered"``, ``"scipy"``, ``"autograd"``, ``"complex"`` (default: the
+        first three). The complex step also runs by itself on the elements no other
+        method could decide, where the cost evaluates on complex input.
     seed : int, optional
-        Seeds the ``numpy.random.Generator`` behind every random choice (the
-        points at which the cost's round-off is sampled), so a report is reproducible.
+        Seeds the ``numpy.random.Generator`` behind every random choice (the points at
+        which the cost's round-off is sampled, the extra points), so a report is reproducible.
+    points : int, optional
+        Check at this many points (default 1): the given parameters, and ``points - 1``
+        random perturbations of them drawn from ``seed``. A bug that dead units or
+        saturated outputs hide at one point shows at another.
     context : dict, optional
         What is known about the network, for the diagnosis: ``m`` (how many terms the
         cost averages: examples, times outputs for MSE), ``loss`` (``"mse"``
-        or ``"cross-entropy"``), ``notes`` (list of str).
+        or ``"cross-entropy"``), ``notes`` (list of str), ``layers`` (tensor name ->
+        layer number, for the layer picture).
 
     Returns
     -------
@@ -82,7 +94,7 @@ def check(
     Raises
     ------
     verifier.errors.InputError
-        Bad ``params``, ``methods``, or a gradient with a missing key or a
+        Bad ``params``, ``methods``, ``points``, or a gradient with a missing key or a
         wrong shape (the message names the key and both shapes).
     verifier.errors.CostError
         ``cost`` returned an array, a non-number, or a non-finite value at ``params``.
@@ -104,34 +116,92 @@ def check(
     chosen = validate_methods(methods)
     if not callable(grad):
         raise InputError(f"`grad` must be callable, got {type(grad).__name__}.")
+    count = _points(points)
     layout, theta = layout_of(params)
-    objective = Objective(cost, layout, theta, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    report = check_point(cost, grad, layout, theta, chosen, rng, context)
+    for j in range(1, count):
+        moved = theta + _perturbation(layout, theta, rng)
+        other = check_point(cost, grad, layout, moved, chosen, rng, context)
+        report.points.append(PointResult(f"point {j + 1}: parameters perturbed", other))
+    return report
+
+
+def _points(points: Any) -> int:
+    if isinstance(points, (bool, np.bool_)) or not isinstance(points, (int, np.integer)) or points < 1:
+        raise InputError(f"`points`: expected a positive integer, got {points!r}.")
+    return int(points)
+
+
+def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise at half each tensor's RMS (1 for an all-zero tensor)."""
+    out = np.empty_like(theta)
+    for t in range(len(layout.names)):
+        part = theta[layout.slice(t)]
+        rms = float(np.sqrt(np.mean(part**2))) or 1.0
+        out[layout.slice(t)] = 0.5 * rms * rng.standard_normal(part.size)
+    return out
+
+
+def check_point(
+    cost: Callable[[Any], Any],
+    grad: Callable[[Any], Any],
+    layout: Layout,
+    theta: np.ndarray,
+    methods: tuple[str, ...],
+    rng: np.random.Generator,
+    context: dict[str, Any] | None,
+) -> Report:
+    """One check at one point: the recipe (see :func:`check` for the arguments)."""
+    objective = Objective(cost, layout, theta, rng)
     g, ignored = layout.flatten_like(grad(objective.structure()), argument="grad")
     g_error = _backprop_roundoff(grad, objective, g)
     drift = objective.repeat_differs()
-
     estimates: dict[str, Estimate] = {}
-    for method in chosen:
+    for method in methods:
         if drift and method != "autograd":
             estimates[method] = Estimate.unavailable(method, layout.size, _random_reason(drift))
-        elif method == "centered":
-            estimates[method] = centered(objective)
-        elif method == "scipy":
-            estimates[method] = scipy_fd(objective, g)
         else:
-            estimates[method] = autograd_ref(objective)
-
+            estimates[method] = _estimate(method, objective, g)
     verdicts = compare(g, estimates, layout, g_error)
-    findings = diagnose(g, estimates, verdicts, layout, context)
+    undecided = np.flatnonzero(verdicts.verdict == UNDECIDED)
+    if undecided.size and "complex" not in methods and not drift:
+        settle = complex_step(objective, undecided)
+        if settle.available:  # the complex step settles what the others could not
+            settle.reason += f"; run on the {undecided.size} elements no other method decided"
+            estimates["complex"] = settle
+            verdicts = compare(g, estimates, layout, g_error)
+    findings = diagnose(g, estimates, verdicts, layout, context, theta)
     if drift:
         findings.insert(0, Finding("undecided", "", _random_reason(drift), "random"))
-        warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=2)
-    status = "fail" if np.any(verdicts.verdict == WRONG) else "pass"
-    if drift or np.any(verdicts.verdict == UNDECIDED):
-        status = "inconclusive" if status == "pass" or drift else status
+        warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=3)
+    return _report(g, estimates, verdicts, layout, findings, ignored, bool(drift))
 
-    tensors = []
+
+def _estimate(method: str, objective: Objective, g: np.ndarray) -> Estimate:
+    if method == "centered":
+        return centered(objective)
+    if method == "scipy":
+        return scipy_fd(objective, g)
+    if method == "complex":
+        return complex_step(objective)
+    return autograd_ref(objective)
+
+
+def _report(
+    g: np.ndarray,
+    estimates: dict[str, Estimate],
+    verdicts: Verdicts,
+    layout: Layout,
+    findings: list[Finding],
+    ignored: list[str],
+    drift: bool,
+) -> Report:
+    status = "fail" if np.any(verdicts.verdict == WRONG) else "pass"
+    if status == "pass" and np.any(verdicts.verdict == UNDECIDED) or drift:
+        status = "inconclusive"
     avail = {m: e for m, e in estimates.items() if e.available}
+    tensors = []
     for t, name in enumerate(layout.names):
         sl = layout.slice(t)
         v = verdicts.verdict[sl]
@@ -142,7 +212,6 @@ def check(
             for b in names[i + 1 :]:
                 rel[f"{a}~{b}"] = relative_error(avail[a].values[sl], avail[b].values[sl])
         tensors.append(TensorResult(name, layout.shapes[t], counts, rel))
-
     elements: dict[str, np.ndarray] = {
         "label": np.array([layout.label(i) for i in range(layout.size)], dtype=object),
         "backprop": g,
@@ -206,6 +275,8 @@ def check_network(
     Y: Any,
     *,
     backward: Callable[[Any, Any, Any], Any] | None = None,
+    points: int = 1,
+    seed: int = 0,
     **options: Any,
 ) -> Report:
     """Check a network object's hand-written ``backward`` against its ``cost``.
@@ -221,26 +292,130 @@ def check_network(
     backward : callable, optional
         ``backward(params, X, Y)`` to check instead of ``net.backward`` (e.g. your
         own backprop for one of the built-in networks).
+    points : int, optional
+        Check at this many points: the given one, and ``points - 1`` with fresh data
+        (``net.example_data``, same number of examples) and perturbed parameters,
+        drawn from ``seed``. Catches bugs that dead units or saturation hide.
+    seed : int, optional
+        Seeds every random choice.
     **options
-        Passed to :func:`check` (``methods``).
+        Passed to :func:`check` (``methods``, ``context``).
 
     Returns
     -------
     Report
+        When the backward returns intermediate gradients under the notebook's names
+        (``dZ3``, ``dA2``, ...) and the network can say what they should be (the
+        built-in DeepReLU), ``report.intermediates`` holds their own check and the
+        findings name the first wrong line of the backward pass.
     """
     for attr in ("cost",) if backward is not None else ("cost", "backward"):
         if not callable(getattr(net, attr, None)):
             raise InputError(
                 f"`net` must have a callable `{attr}(params, X, Y)`; {type(net).__name__} has none."
             )
-    context = dict(options.pop("context", {}) or {})
+    back = backward if backward is not None else net.backward
+    count = _points(points)
+    report = _network_point(net, back, params, X, Y, seed, options)
+    _check_lines(report, net, back, params, X, Y, seed, options)
+    rng = np.random.default_rng([seed, 1])
+    layout, theta = layout_of(params)
+    for j in range(1, count):
+        X_j, Y_j, fresh = X, Y, False
+        n_examples = getattr(net, "n_examples", None)
+        if callable(n_examples) and callable(getattr(net, "example_data", None)):
+            X_j, Y_j = net.example_data(rng, m=n_examples(X))
+            fresh = True
+        params_j = layout.unflatten(theta + _perturbation(layout, theta, rng))
+        other = _network_point(net, back, params_j, X_j, Y_j, seed + j, options)
+        label = f"point {j + 1}: {'fresh data, ' if fresh else ''}parameters perturbed"
+        report.points.append(PointResult(label, other))
+    return report
+
+
+def _network_point(
+    net: Any, back: Callable[..., Any], params: Any, X: Any, Y: Any, seed: int, options: dict[str, Any]
+) -> Report:
+    context = dict(options.get("context") or {})
     describe = getattr(net, "describe", None)
     if callable(describe):
         context = {**describe(params, X, Y), **context}
+    rest = {k: v for k, v in options.items() if k != "context"}
     return check(
-        lambda p: net.cost(p, X, Y),
-        lambda p: (backward or net.backward)(p, X, Y),
-        params,
-        context=context,
-        **options,
+        lambda p: net.cost(p, X, Y), lambda p: back(p, X, Y), params, context=context, seed=seed, **rest
     )
+
+
+def _check_lines(
+    report: Report,
+    net: Any,
+    back: Callable[..., Any],
+    params: Any,
+    X: Any,
+    Y: Any,
+    seed: int,
+    options: dict[str, Any],
+) -> None:
+    """Use the network's intermediate values (Z_l, A_l) to say more about a wrong backward.
+
+    autograd's gradient of the cost with respect to each intermediate is the reference. It
+    tells whether a wrong bias gradient is dZ summed over the wrong axis, and, when the
+    backward returns its intermediate gradients under the notebook's names (``dZ3``, ``dA2``,
+    ...), checks them too and names the first wrong line in backprop order.
+    """
+    shapes_of = getattr(net, "intermediates", None)
+    with_offsets = getattr(net, "cost_with_offsets", None)
+    n_examples = getattr(net, "n_examples", None)
+    if not (callable(shapes_of) and callable(with_offsets) and callable(n_examples)):
+        return
+    shapes = shapes_of(n_examples(X))
+
+    def cost(offsets: Any) -> Any:
+        return with_offsets(params, X, Y, offsets)
+
+    refs = reference_gradients(cost, {k[1:]: np.zeros(s) for k, s in shapes.items()})
+    layout, theta = layout_of(params)
+    for name in report.wrong_tensors:
+        number = layer_number(name)
+        if name.startswith("b") and number is not None and f"Z{number}" in refs:
+            g_b = report.elements["backprop"][layout.slice(layout.names.index(name))]
+            finding = bias_axis(name, g_b, refs[f"Z{number}"])
+            if finding is not None:
+                _insert_bug(report, finding)
+
+    raw = back(layout.unflatten(theta.copy()), X, Y)
+    present = [k for k in shapes if isinstance(raw, dict) and k in raw]
+    if not present:
+        return
+    first = np.asarray(raw[present[0]], dtype=np.float64)
+    reference = refs[present[0][1:]]
+    if first.shape != reference.shape:
+        message = (
+            f"{present[0]} has shape {first.shape}, expected {reference.shape}: intermediates not checked"
+        )
+        report.findings.append(Finding("note", present[0], message))
+        return
+    # the notebook's dZ3 = A3 - Y is m times dJ/dZ3: take the convention from the first one
+    m = float(n_examples(X))
+    scale = min((1.0, m), key=lambda c: relative_error(first / c, reference))
+    user = {k[1:]: np.asarray(raw[k], dtype=np.float64) / scale for k in present}
+    zeros = {k[1:]: np.zeros(shapes[k]) for k in present}
+    methods = tuple(options.get("methods", DEFAULT_METHODS))
+    try:
+        lines = check(cost, lambda _offsets: user, zeros, methods=methods, seed=seed)
+    except InputError as exc:
+        report.findings.append(Finding("note", "", f"intermediate gradients not checked: {exc}"))
+        return
+    report.intermediates = lines
+    wrong = set(report.wrong_tensors) | {f"d{name}" for name in lines.wrong_tensors}
+    lines_at_fault = wrong_lines(net, present, wrong, [t.name for t in report.tensors])
+    if lines_at_fault:  # the lines say more than the layer picture inferred from parameters alone
+        report.findings = [f for f in report.findings if f.pattern != "layer"]
+        for finding in lines_at_fault:
+            _insert_bug(report, finding)
+
+
+def _insert_bug(report: Report, finding: Finding) -> None:
+    """Add a bug finding after the existing ones."""
+    bugs = [i for i, f in enumerate(report.findings) if f.kind == "bug"]
+    report.findings.insert(bugs[-1] + 1 if bugs else 0, finding)

@@ -80,7 +80,10 @@ class Report:
     status : {"pass", "fail", "inconclusive"}
         ``"pass"``: the hand-written gradient agrees with a trustworthy reference
         everywhere; ``"fail"``: it disagrees somewhere beyond the references' own
-        error; ``"inconclusive"``: some element could not be decided.
+        error; ``"inconclusive"``: some element could not be decided. Over every
+        point checked (the worst of ``point_status`` and each of ``points``).
+    point_status : str
+        The status at the given point alone.
     tensors : list of TensorResult
     methods : dict of str to MethodResult
     findings : list of Finding
@@ -91,14 +94,27 @@ class Report:
         of the sources that are the odd one out there).
     ignored_keys : list of str
         Keys of the gradient that match no parameter (e.g. ``dZ1``).
+    points : list of PointResult
+        The checks at the other points (``points=k``), each a full report.
+    intermediates : Report or None
+        The check of the backward's intermediate gradients (``dZ3``, ``dA2``, ...),
+        where the network could say what they should be.
     """
 
-    status: str
+    point_status: str
     tensors: list[TensorResult]
     methods: dict[str, MethodResult]
     findings: list[Finding]
     elements: dict[str, np.ndarray]
     ignored_keys: list[str] = field(default_factory=list)
+    points: list[PointResult] = field(default_factory=list)
+    intermediates: Report | None = None
+
+    @property
+    def status(self) -> str:
+        """The worst status over every point checked: fail, then inconclusive, then pass."""
+        statuses = [self.point_status] + [p.report.status for p in self.points]
+        return next(s for s in ("fail", "inconclusive", "pass") if s in statuses)
 
     @property
     def ok(self) -> bool:
@@ -107,8 +123,11 @@ class Report:
 
     @property
     def wrong_tensors(self) -> list[str]:
-        """Names of the tensors with at least one wrong element."""
-        return [t.name for t in self.tensors if t.verdict == "wrong"]
+        """Names of the tensors with at least one wrong element, at any point checked."""
+        wrong = {t.name for t in self.tensors if t.verdict == "wrong"}
+        for p in self.points:
+            wrong |= set(p.report.wrong_tensors)
+        return [t.name for t in self.tensors if t.name in wrong]
 
     def tensor(self, name: str) -> TensorResult:
         """The result for tensor ``name``."""
@@ -122,6 +141,9 @@ class Report:
         return {
             "status": self.status,
             "ok": self.ok,
+            "point_status": self.point_status,
+            "points": [p.to_dict() for p in self.points],
+            "intermediates": None if self.intermediates is None else self.intermediates.to_dict(),
             "wrong_tensors": self.wrong_tensors,
             "tensors": [t.to_dict() for t in self.tensors],
             "methods": {k: m.to_dict() for k, m in self.methods.items()},
@@ -132,6 +154,22 @@ class Report:
 
     def __str__(self) -> str:
         return render_text(self)
+
+
+@dataclass
+class PointResult:
+    """The check at one more point (``points=k``): what was changed, and the report there."""
+
+    label: str
+    report: Report
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "status": self.report.status,
+            "wrong_tensors": self.report.wrong_tensors,
+            "findings": [f.to_dict() for f in self.report.findings if f.kind == "bug"],
+        }
 
 
 def _num(x: Any) -> Any:
@@ -149,7 +187,8 @@ def render_text(report: Report) -> str:
     methods = [m for m in report.methods if report.methods[m].available]
     n_wrong = len(report.wrong_tensors)
     head = {
-        "pass": "PASS: backprop agrees with the references everywhere",
+        "pass": "PASS: backprop agrees with the references everywhere"
+        + (f" (at {len(report.points) + 1} points)" if report.points else ""),
         "fail": f"FAIL: backprop is wrong in {n_wrong} of {len(report.tensors)} tensors"
         f" ({', '.join(report.wrong_tensors)})",
         "inconclusive": "INCONCLUSIVE: some elements could not be decided",
@@ -176,11 +215,23 @@ def render_text(report: Report) -> str:
         out.append(desc)
     if report.ignored_keys:
         out.append(f"  ignored gradient keys (not parameters): {', '.join(report.ignored_keys)}")
+    if report.intermediates is not None:
+        inter = report.intermediates
+        checked = ", ".join(f"d{t.name}: {t.verdict}" for t in inter.tensors)
+        out.append(f"  intermediate gradients checked against autograd: {checked}")
+    mark = {"bug": "x", "artefact": "~", "note": "-", "undecided": "?"}
     if report.findings:
         out.append("")
         out.append("findings:")
-        mark = {"bug": "x", "artefact": "~", "note": "-", "undecided": "?"}
         out.extend(f"  {mark.get(f.kind, '-')} {f.message}" for f in report.findings)
+    if report.points:
+        out.append("")
+        out.append(f"other points ({len(report.points)}):")
+        for p in report.points:
+            wrong = f"; wrong: {', '.join(p.report.wrong_tensors)}" if p.report.wrong_tensors else ""
+            out.append(f"  {p.label}: {p.report.status}{wrong}")
+            if p.report.point_status == "fail" and report.point_status != "fail":
+                out.extend(f"    {mark['bug']} {f.message}" for f in p.report.findings if f.kind == "bug")
     return "\n".join(out)
 
 

@@ -184,8 +184,10 @@ def run_case(case: Case, methods: tuple[str, ...] | None = None) -> CaseResult:
     """Build and check one case."""
     net, params, X, Y, backward = case.build()
     start = time.perf_counter()
-    options = {"methods": methods} if methods else {}
-    report = check_network(net, params, X, Y, backward=backward, **options)
+    if methods:
+        report = check_network(net, params, X, Y, backward=backward, methods=methods)
+    else:
+        report = check_network(net, params, X, Y, backward=backward)
     seconds = time.perf_counter() - start
     bugs = [f.message for f in report.findings if f.kind == "bug"]
     return CaseResult(

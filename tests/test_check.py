@@ -30,7 +30,7 @@ def test_notebook_planted_bugs_are_found_and_named():
     report = check_network(net, params, X, Y, backward=backward)
     assert report.status == "fail" and not report.ok
     assert sorted(report.wrong_tensors) == ["W2", "b1"]
-    factors = {f.tensor: f.factor for f in report.findings if f.kind == "bug"}
+    factors = {f.tensor: f.factor for f in report.findings if f.pattern == "scale"}
     assert factors == {"W2": pytest.approx(2.0, rel=1e-9), "b1": pytest.approx(4.0, rel=1e-9)}
     text = str(report)
     assert "W2 is exactly 2.0× the reference" in text and "b1 is exactly 4.0× the reference" in text
@@ -138,8 +138,9 @@ def test_autograd_outvoted_by_both_finite_differences():
 
 
 def test_inconclusive_when_no_reference_can_decide():
-    """Without autograd, a cost whose sigmoid rounds to 1 is flat to finite differences."""
-    net = DeepReLU([1, 1])
+    """Without autograd, a cost whose sigmoid rounds to 1 is flat to finite differences
+    (and the stable form's logaddexp rules out the complex step)."""
+    net = DeepReLU([1, 1], cost_form="stable")
     params = {"W1": np.array([[34.0]]), "b1": np.array([[0.0]])}
     X, Y = np.array([[1.0]]), np.array([[1.0]])
     fd_only = check_network(net, params, X, Y, methods=("centered", "scipy"))
@@ -324,3 +325,54 @@ def test_bad_options():
 def test_public_surface():
     assert set(verifier.__all__) >= {"check", "check_network", "reference_gradients", "Report", "networks"}
     assert set(verifier.networks.__all__) >= {"DeepReLU", "XORNet", "Scalar"}
+
+
+# --- the complex step, several points, intermediate gradients --------------------------------
+
+
+def test_complex_step_as_a_fourth_method():
+    net = DeepReLU(cost_form="notebook")
+    x, y, parameters = seeds.notebook_test_case()
+    report = check_network(net, parameters, x, y, methods=("centered", "scipy", "autograd", "complex"))
+    assert report.ok and report.methods["complex"].available
+    assert report.tensor("W2").rel_error["complex"] < 1e-12
+    stable = check_network(DeepReLU(cost_form="stable"), parameters, x, y, methods=("complex", "centered"))
+    assert not stable.methods["complex"].available and "logaddexp" in stable.methods["complex"].reason
+    assert stable.ok, "the other methods still decide"
+
+
+def test_complex_step_settles_what_noisy_differences_cannot():
+    """Without autograd, a saturated notebook cost leaves finite differences noise-dominated;
+    the complex step (run on those elements only) decides them."""
+    net = DeepReLU([2, 3, 1])
+    params = {"W1": np.array([[1.0, 0.5], [0.3, -0.2], [0.8, 0.9]]), "b1": np.zeros((3, 1)),
+              "W2": np.array([[9.0, 8.0, 7.0]]), "b2": np.array([[0.0]])}  # fmt: skip
+    X, Y = np.array([[1.5, 1.0], [1.0, 1.4]]), np.array([[0.0, 1.0]])
+    report = check_network(net, params, X, Y, methods=("centered", "scipy"))
+    assert report.ok, str(report)
+    assert "complex" in report.methods and "no other method decided" in report.methods["complex"].reason
+
+
+def test_points_must_be_a_positive_integer():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="`points`"):
+            check(_relu_cost, _relu_grad, {"w": np.ones(2)}, points=bad)
+
+
+def test_points_are_reproducible_and_reported():
+    report = check(_relu_cost, _relu_grad, {"w": np.array([0.5, -1.0])}, points=3, seed=4)
+    assert report.ok and len(report.points) == 2
+    again = check(_relu_cost, _relu_grad, {"w": np.array([0.5, -1.0])}, points=3, seed=4)
+    np.testing.assert_array_equal(
+        report.points[1].report.elements["backprop"], again.points[1].report.elements["backprop"]
+    )
+    assert "other points (2)" in str(report) and json.dumps(report.to_dict())
+
+
+def test_intermediates_name_the_first_wrong_line():
+    net, params, X, Y, backward = seeds.KNOWN_BUGS["notebook-planted"].make()
+    report = check_network(net, params, X, Y, backward=backward)
+    assert report.intermediates is not None and report.intermediates.ok
+    lines = [f.message for f in report.findings if f.pattern == "line"]
+    assert "dZ2 is right, dW2 is wrong: look at the line that computes dW2" in lines[0]
+    assert "dZ1 is right, db1 is wrong" in lines[1]

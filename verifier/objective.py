@@ -9,6 +9,7 @@ never seen by the cost at all.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,13 @@ class Objective:
         The base point (float64). It is copied.
     rng : numpy.random.Generator, optional
         Source of the random points at which round-off is sampled (default: seed 0).
+    batch : callable, optional
+        ``batch(indices, steps) -> costs``: many perturbed costs at once, equal to the
+        cost to within round-off (a layered network reusing its forward pass, or a
+        vectorised cost). :meth:`stencil` uses it for real steps.
+    extended : bool
+        Measure round-off against long double (default). False skips those evaluations,
+        for checks that must cost a few forward passes.
 
     Attributes
     ----------
@@ -73,6 +81,9 @@ class Objective:
         layout: Layout,
         theta0: np.ndarray,
         rng: np.random.Generator | None = None,
+        *,
+        batch: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        extended: bool = True,
     ) -> None:
         if not callable(cost):
             raise InputError(f"`cost` must be callable, got {type(cost).__name__}.")
@@ -85,8 +96,12 @@ class Objective:
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self._noise: tuple[float, bool] | None = None
         self._typed_buffers: dict[Any, tuple[np.ndarray, Any, np.ndarray]] = {}
+        self.batch = batch
+        self.extended = extended
         self.nfev = 0
+        start = time.perf_counter()
         self.value0 = self._eval_base()
+        self.seconds_per_eval = self.last_seconds = time.perf_counter() - start
         if not np.isfinite(self.value0):
             raise CostError(
                 f"`cost` is {self.value0} at the given parameters; a gradient check needs a"
@@ -114,7 +129,10 @@ class Objective:
 
     def repeat_differs(self) -> float:
         """Evaluate the cost at ``theta0`` again; return the absolute change (0 if deterministic)."""
-        return abs(self._eval_base() - self.value0)
+        start = time.perf_counter()
+        again = self._eval_base()
+        self.last_seconds = time.perf_counter() - start
+        return abs(again - self.value0)
 
     def stencil(self, indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """The one perturbation loop: cost at ``theta0 + steps[n, k] * e_indices[n]``.
@@ -134,6 +152,11 @@ class Objective:
             Cost values, of the steps' dtype (float64 for real steps); NaN where the cost
             was not finite.
         """
+        if self.batch is not None and not np.iscomplexobj(steps):
+            out = np.asarray(self.batch(np.asarray(indices), steps), dtype=np.float64)
+            self.nfev += out.size
+            out[~np.isfinite(out)] = np.nan
+            return out
         if np.iscomplexobj(steps):
             buf, views, base = self._typed(steps.dtype)
         else:
@@ -148,6 +171,32 @@ class Objective:
                 buf[i] = base[i]
         finally:
             buf[...] = base
+        self.nfev += out.size
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+    def along(self, indices: np.ndarray, direction: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """Costs at ``theta0 + steps[k] * v``, ``v`` being ``direction`` on ``indices`` (zero elsewhere).
+
+        Writes only the direction's support into the working buffer and restores it
+        exactly afterwards, as :meth:`stencil` does for single elements.
+        """
+        out = np.empty(len(steps), dtype=np.float64)
+        buf, base = self._buffer, self.theta0
+        indices = np.asarray(indices)
+        if indices.size and indices[-1] - indices[0] + 1 == indices.size:  # contiguous: a slice is faster
+            indices = slice(int(indices[0]), int(indices[-1]) + 1)  # type: ignore[assignment]
+        origin, moved, scratch = base[indices], buf[indices], np.empty_like(direction)
+        try:
+            for k, step in enumerate(steps):
+                np.multiply(direction, step, out=scratch)
+                if isinstance(indices, slice):
+                    np.add(origin, scratch, out=moved)  # moved is a view: writes the buffer in place
+                else:
+                    buf[indices] = origin + scratch
+                out[k] = cost_value(self.cost(self._views), where=f"along a direction, step {step:g}")
+        finally:
+            buf[indices] = base[indices]
         self.nfev += out.size
         out[~np.isfinite(out)] = np.nan
         return out
@@ -179,7 +228,7 @@ class Objective:
         # A cost far below 1 is usually made of O(1) parts that cancel (log(1 - A) with A near 0):
         # its absolute round-off is then eps, not eps * |J|.
         floor = 4 * EPS * max(abs(self.value0), 1.0)
-        if np.finfo(np.longdouble).eps >= EPS:
+        if not self.extended or np.finfo(np.longdouble).eps >= EPS:
             return floor, False
         step = np.cbrt(EPS) * np.maximum(1.0, np.abs(self.theta0))
         points = [self.theta0] + [

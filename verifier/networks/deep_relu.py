@@ -108,6 +108,19 @@ class DeepReLU:
                 f"`Y`: cross-entropy needs labels in [0, 1], got values in [{y.min()}, {y.max()}]."
             )
 
+    def batch_stencil(self, params: Any, X: Any, Y: Any, layout: Any) -> Any:
+        """Perturbed costs many at a time, reusing the forward pass (:class:`~.layered.LayeredStencil`).
+
+        None when the masks are redrawn at every evaluation: then each cost evaluation
+        must draw its own, as the plain cost does.
+        """
+        from .layered import LayeredStencil
+
+        if getattr(self, "replay", True) is False:
+            return None
+        self._check(params, X, Y)
+        return LayeredStencil(self, params, X, Y, layout)
+
     def hidden_masks(self, m: int) -> list[np.ndarray] | None:
         """Multipliers for the hidden activations (dropout); None for this network: no dropout."""
         return None

@@ -38,6 +38,9 @@ with :math:`S_T` the largest gradient magnitude in the element's tensor, or
 4. *wrong*: otherwise; the hand-written gradient is the odd one out. A
    non-finite hand-written value is always wrong.
 5. *undecided*: no reference is informative at the element.
+6. *unchecked*: no reference has a value there (a sampled method skipped it and no other
+   covers it); the random-direction check of its tensor covers it in aggregate. Does not
+   make a report inconclusive.
 
 The report's status is ``"fail"`` if any element is wrong, else
 ``"inconclusive"`` if any is undecided, else ``"pass"``.
@@ -55,7 +58,9 @@ import numpy as np
 from .estimators.base import Estimate
 from .params import Layout
 
-AGREE, KINK, WRONG, UNDECIDED = "agree", "kink", "wrong", "undecided"
+#: Verdict codes (small integers: a verdict array costs one byte per parameter) and their names.
+AGREE, KINK, WRONG, UNDECIDED, UNCHECKED = range(5)
+NAMES = ("agree", "kink", "wrong", "undecided", "unchecked")
 #: Reference methods in order of trust.
 PRIORITY = ("autograd", "complex", "centered", "scipy")
 
@@ -80,16 +85,17 @@ class Verdicts:
 
     Attributes
     ----------
-    verdict : ndarray of str, shape (P,)
-        ``"agree"``, ``"kink"``, ``"wrong"`` or ``"undecided"``.
+    verdict : ndarray of int8, shape (P,)
+        Verdict codes, :data:`AGREE` ... :data:`UNCHECKED`; :data:`NAMES` names them.
     agrees : dict of str to ndarray of bool
         Per method: does the hand-written gradient agree with it (NaN values count as agreeing).
     informative : dict of str to ndarray of bool
         Per method: is its own bound small enough to decide the element.
     odd : dict of str to ndarray of bool
         Per source (``"backprop"`` and each method): is it the odd one out at the element.
-    primary : ndarray of str, shape (P,)
-        The reference that decided each element ("" when undecided).
+    primary : ndarray, shape (P,)
+        The reference that decided each element ("" when undecided; all False when
+        nothing was compared element by element).
     """
 
     verdict: np.ndarray
@@ -160,8 +166,12 @@ def compare(
         # a forward difference cannot see a kink just ahead of it: its bound is void there
         decides["scipy"] = informative["scipy"] & ~centered.kink
 
-    verdict = np.full(size, UNDECIDED, dtype=object)
-    primary = np.full(size, "", dtype=object)
+    verdict = np.full(size, UNDECIDED, dtype=np.int8)
+    valued = np.zeros(size, dtype=bool)
+    for est in refs.values():
+        valued |= np.isfinite(est.values)
+    verdict[~valued] = UNCHECKED
+    primary = np.full(size, "", dtype="<U8")
     for m in reversed([m for m in PRIORITY if m in refs]):
         primary[decides[m]] = m
     decided = primary != ""

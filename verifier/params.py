@@ -103,9 +103,11 @@ class Layout:
     def unflatten(self, flat: Any) -> Any:
         """Structure of the caller's kind whose arrays are views of ``flat``.
 
-        Works on numpy arrays and on autograd's traced arrays alike.
+        Works on numpy arrays and on autograd's traced arrays alike. A 2-D ``flat`` of
+        shape ``(k, P)`` gives a batch: each array of shape ``(k, *shape)``.
         """
-        parts = [flat[self.slice(t)].reshape(s) for t, s in enumerate(self.shapes)]
+        lead = tuple(flat.shape[:-1])
+        parts = [flat[..., self.slice(t)].reshape(lead + s) for t, s in enumerate(self.shapes)]
         if self.kind == "dict":
             return dict(zip(self.keys, parts, strict=True))
         if self.kind == "list":

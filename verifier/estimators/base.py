@@ -43,6 +43,8 @@ class Estimate:
         ``error``) is reported as the method disagreeing, explained by the kink.
     noise_dominated : ndarray of bool, shape (P,), optional
         Elements whose bound is dominated by the cost's round-off.
+    sampled : ndarray of int, optional
+        When the method checked only some elements one by one: which.
     extra : dict
         Method-specific headline numbers (e.g. scipy's ``check_grad`` norm).
     """
@@ -59,6 +61,7 @@ class Estimate:
     hi: np.ndarray | None = None
     interval_error: np.ndarray | None = None
     nominal_error: np.ndarray | None = None
+    sampled: np.ndarray | None = None
     noise_dominated: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

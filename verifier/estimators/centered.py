@@ -130,6 +130,7 @@ def centered(objective: Objective, indices: np.ndarray | None = None) -> Estimat
         hi=full(np.maximum(s_m1, s_p1), np.nan),
         interval_error=full(curvature + 2 * roundoff, np.inf),
         nominal_error=full(nominal, np.inf),
+        sampled=None if indices is None else idx,
         noise_dominated=full((2 * roundoff > 0.5 * error) & (error > 0), False),
         reason=f"step eps^(1/3)*max(1,|theta|); cost round-off {delta:.2g} ({how} estimate)",
         extra={"cost_noise": delta, "noise_measured": measured, "cost": f0},

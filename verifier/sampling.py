@@ -1,0 +1,58 @@
+"""Which elements a method checks one by one when checking all of them would be too slow.
+
+Per tensor: its ``top`` largest elements by magnitude of the hand-written gradient and of
+the reference (where a bug that inflates or shrinks a gradient shows first), plus a seeded
+random sample up to ``per_tensor`` elements in all. A tensor no larger than that is checked
+whole. Every element is still covered by the random-direction check of its tensor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .params import Layout
+
+#: Elements per tensor checked one by one when a method samples.
+PER_TENSOR = 32
+#: Of which, the largest by |backprop| and by |reference|.
+TOP = 4
+
+
+def sample_indices(
+    layout: Layout,
+    g: np.ndarray,
+    reference: np.ndarray | None,
+    rng: np.random.Generator,
+    *,
+    per_tensor: int = PER_TENSOR,
+    top: int = TOP,
+) -> np.ndarray:
+    """Sorted flat indices to check one by one (see the module notes)."""
+    chosen: list[np.ndarray] = []
+    for t in range(len(layout.names)):
+        sl = layout.slice(t)
+        size = sl.stop - sl.start
+        if size <= per_tensor:
+            chosen.append(np.arange(sl.start, sl.stop))
+            continue
+        picks = set(np.argsort(-np.abs(g[sl]), kind="stable")[:top].tolist())
+        if reference is not None:
+            ref = np.nan_to_num(np.abs(reference[sl]))
+            picks |= set(np.argsort(-ref, kind="stable")[:top].tolist())
+        rest = np.setdiff1d(np.arange(size), np.fromiter(picks, dtype=np.intp))
+        extra = rng.choice(rest, size=max(0, per_tensor - len(picks)), replace=False)
+        chosen.append(sl.start + np.sort(np.concatenate([np.fromiter(picks, dtype=np.intp), extra])))
+    return np.concatenate(chosen)
+
+
+def describe_sample(layout: Layout, indices: np.ndarray) -> str:
+    """``"32 of 32768 elements of W1, ..."``: what a sampled method checked."""
+    counts = np.bincount(
+        np.searchsorted(layout.offsets, indices, side="right") - 1, minlength=len(layout.names)
+    )
+    parts = [
+        f"{c} of {layout.offsets[t + 1] - layout.offsets[t]} in {name}"
+        for t, (name, c) in enumerate(zip(layout.names, counts, strict=True))
+        if c < layout.offsets[t + 1] - layout.offsets[t]
+    ]
+    return "sampled " + ", ".join(parts) + f" (the {TOP} largest by |gradient| and a seeded random sample)"

@@ -36,7 +36,7 @@ def test_notebook_planted_bugs_are_found_and_named():
     assert "W2 is exactly 2.0× the reference" in text and "b1 is exactly 4.0× the reference" in text
     assert "4./m" in text
     # every wrong element has backprop as the odd one out, and only wrong elements do
-    odd_backprop = np.array(["backprop" in o for o in report.elements["odd"]])
+    odd_backprop = np.array(["backprop" in o for o in report.odd_one_out()])
     assert np.array_equal(odd_backprop, report.elements["verdict"] == "wrong")
     assert set(report.ignored_keys) == {"dZ3", "dA2", "dZ2", "dA1", "dZ1"}
 
@@ -74,14 +74,14 @@ def test_wrong_backprop_is_the_odd_one_out():
     )
     assert report.status == "fail" and report.wrong_tensors == ["w"]
     assert report.elements["verdict"].tolist() == ["agree", "agree", "wrong"]
-    assert report.elements["odd"][2] == "backprop"
+    assert report.odd(2) == "backprop" and report.label(2) == "w[2]"
     assert "backprop disagrees with all 3 references at w (1/3 elements)" in str(report)
 
 
 def test_kink_within_the_step_is_explained_not_reported():
     report = check(_relu_cost, _relu_grad, {"w": np.array([1e-9, -1e-9, 0.7])})
     assert report.ok
-    assert "centered" in report.elements["odd"][0]
+    assert "centered" in report.odd(0)
     kink = [f for f in report.findings if f.pattern == "kink" and f.kind == "artefact"]
     assert kink and "centered differences disagree at w[0]" in kink[0].message
     assert "not a bug" in kink[0].message
@@ -133,7 +133,7 @@ defvjp(_square_wrong_vjp, lambda ans, x: lambda g: 3 * x * g)
 def test_autograd_outvoted_by_both_finite_differences():
     report = check(lambda p: anp.sum(_square_wrong_vjp(p)), lambda p: 2 * p, np.array([0.5, -1.5]))
     assert report.ok
-    assert report.elements["odd"].tolist() == ["autograd", "autograd"]
+    assert report.odd_one_out().tolist() == ["autograd", "autograd"]
     assert any(f.pattern == "trace" for f in report.findings)
 
 

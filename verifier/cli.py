@@ -1,4 +1,7 @@
-"""``verifier run | sweep``: arguments in, library calls, rendered output, an exit code. No numerics here."""
+"""``verifier run | sweep | bench``: arguments in, library calls, rendered output, an exit code.
+
+No numerics and no formatting here: those live in the library and in :mod:`verifier.report`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,20 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .bench import METHODS as BENCH_METHODS
+from .bench import SIZES as BENCH_SIZES
+from .bench import bench, stderr_progress
 from .errors import InputError
 from .harness import validate_methods
-from .report import plot_sweep, render_case_line, render_reproductions, render_suite_summary, render_sweep
+from .report import (
+    plot_bench,
+    plot_sweep,
+    render_bench,
+    render_case_line,
+    render_reproductions,
+    render_suite_summary,
+    render_sweep,
+)
 from .suite import NETWORKS, reproductions, run_suite
 from .sweep import sweep
 
@@ -49,7 +63,57 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seed", type=int, default=0, help="seed of the parameters (default 0)")
     sweep.add_argument("--png", metavar="PATH", help="also save a log-log plot")
     sweep.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    bench = sub.add_parser(
+        "bench",
+        help="time each way of checking against network size",
+        description="Time the notebook's loop, the verifier's centered check, scipy's check_grad,"
+        " autograd, the fast mode and the backward pass itself on DeepReLU networks from 47"
+        " to about 1e6 parameters, side by side; print times, multiples of one forward pass and"
+        " growth exponents.",
+    )
+    bench.add_argument(
+        "--sizes",
+        default=",".join(map(str, BENCH_SIZES)),
+        help=f"comma-separated parameter counts among {', '.join(map(str, BENCH_SIZES))}",
+    )
+    bench.add_argument(
+        "--methods", default=",".join(BENCH_METHODS), help="comma-separated subset of the methods"
+    )
+    bench.add_argument("--repeats", type=int, default=3, help="runs per measurement (median); default 3")
+    bench.add_argument(
+        "--max-seconds",
+        type=float,
+        default=60.0,
+        help="skip a measurement predicted to take longer (default 60)",
+    )
+    bench.add_argument("--csv", metavar="PATH", help="write method,params,samples,seconds,forward_multiple")
+    bench.add_argument("--png", metavar="PATH", help="save a log-log plot (needs matplotlib)")
+    bench.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    try:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    except ValueError:
+        sizes = []
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    bad = [s for s in sizes if s not in BENCH_SIZES] + [m for m in methods if m not in BENCH_METHODS]
+    if not sizes or not methods or bad:
+        print(f"verifier bench: unknown sizes or methods {bad or args.sizes}", file=sys.stderr)
+        return 2
+    show = None if args.quiet or not sys.stderr.isatty() else stderr_progress
+    rows = list(bench(sizes, methods, repeats=args.repeats, max_seconds=args.max_seconds, progress=show))
+    if show:
+        sys.stderr.write("\r\033[K")
+    print(render_bench(rows))
+    if args.csv:
+        with open(args.csv, "w", encoding="utf-8") as fh:
+            fh.write("method,params,samples,seconds,forward_multiple\n")
+            fh.writelines(r.csv() + "\n" for r in rows if not r.skipped)
+    if args.png:
+        plot_bench(rows, args.png)
+    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -106,6 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. `verifier run | head`: stop quietly, as Unix tools do
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             return 1
+    if args.command == "bench":
+        try:
+            return _bench(args)
+        except ImportError as exc:
+            print(f"verifier bench: {exc}", file=sys.stderr)
+            return 2
     if args.command == "sweep":
         try:
             return _sweep(args)

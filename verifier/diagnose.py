@@ -28,6 +28,7 @@ METHOD_TITLE = {
     "scipy": "scipy's forward differences",
     "autograd": "autograd",
     "complex": "the complex step",
+    "directions": "random directions",
 }
 
 
@@ -542,3 +543,43 @@ def _artefact_findings(
             )
         )
     return findings
+
+
+def direction_findings(directions: Any, layout: Layout) -> list[Finding]:
+    """What the random-direction checks found: failures (localised or not) and kinks split away."""
+    out = []
+    top = directions.checks
+    for c in top:
+        if c.agrees is False:
+            message = (
+                f"the random-direction check of {c.label} disagrees: backprop gives v.g = {c.projected:.6g},"
+                f" the cost's slope along v is {c.value:.6g} (bound {c.error:.2g})"
+            )
+            mine = [int(i) for i in directions.wrong if i in set(c.indices.tolist())]
+            if mine:
+                message += f"; bisection localised it to {_labels(layout, np.array(mine))}"
+            out.append(
+                Finding("bug", c.label.split("[")[0] if c.label in layout.names else "", message, "direction")
+            )
+    split = [c for c in top if c.label not in layout.names and c.label != "all parameters"]
+    if split:
+        out.append(
+            Finding(
+                "artefact",
+                "",
+                f"random directions crossed ReLU kinks at every step size, so {len(split)} directions were"
+                " split into smaller ones until no kink was inside the stencil; not a bug",
+                "kink",
+            )
+        )
+    for block in directions.failing_blocks:
+        out.append(
+            Finding(
+                "bug",
+                "",
+                f"{block.label} ({block.indices.size} elements) still disagrees when the localisation budget"
+                " ran out: many elements are wrong there",
+                "direction",
+            )
+        )
+    return out

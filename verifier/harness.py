@@ -4,26 +4,34 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from .compare import AGREE, KINK, UNDECIDED, WRONG, Verdicts, compare, relative_error
-from .diagnose import Finding, bias_axis, diagnose, layer_number, wrong_lines
-from .errors import InputError, NonDeterministicCostWarning
+from .compare import KINK, NAMES, UNCHECKED, UNDECIDED, WRONG, Verdicts, compare, relative_error
+from .diagnose import Finding, bias_axis, diagnose, direction_findings, layer_number, wrong_lines
+from .errors import CostError, InputError, NonDeterministicCostWarning
 from .estimators.autograd_ref import autograd_ref, reference_gradients
 from .estimators.base import Estimate
 from .estimators.centered import centered
 from .estimators.complex_step import complex_step
+from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
 from .objective import EPS, Objective
 from .params import Layout, layout_of
 from .report import MethodResult, PointResult, Report, TensorResult
+from .sampling import describe_sample, sample_indices
 
 #: Every method a check can use; the first three run by default, the complex step
 #: when asked for, and on its own on elements no other method could decide.
 METHODS = ("centered", "scipy", "autograd", "complex")
 DEFAULT_METHODS = ("centered", "scipy", "autograd")
+MODES = ("full", "fast")
+#: Seconds a method may spend checking every element one by one before it samples.
+FULL_BUDGET = 2.0
+#: Numbers in one batch of a vectorised cost (32 MiB of float64).
+BATCH_NUMBERS = 4 * 1024 * 1024
 
 
 def validate_methods(methods: Sequence[str]) -> tuple[str, ...]:
@@ -45,6 +53,10 @@ def check(
     methods: Sequence[str] = DEFAULT_METHODS,
     seed: int = 0,
     points: int = 1,
+    mode: str = "full",
+    vectorized: bool = False,
+    stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    budget: float = FULL_BUDGET,
     context: dict[str, Any] | None = None,
 ) -> Report:
     """Check a hand-written gradient three ways and say which method disagrees where.
@@ -73,6 +85,24 @@ def check(
         Check at this many points (default 1): the given parameters, and ``points - 1``
         random perturbations of them drawn from ``seed``. A bug that dead units or
         saturated outputs hide at one point shows at another.
+    mode : {"full", "fast"}
+        ``"full"`` (default): every method, on every element where that fits in
+        ``budget`` seconds per method; otherwise a seeded sample per tensor (its largest
+        gradients and random ones) plus a random-direction check of every tensor, and the
+        report says what was sampled. ``"fast"``: random-direction checks only (one over
+        all parameters, then per tensor if it does not agree), a few cost evaluations
+        whatever the size; a failure is localised to its elements by bisection.
+    vectorized : bool, optional
+        The cost accepts a stack of parameter sets: arrays with a leading batch axis,
+        shape ``(k, *shape)``, returning ``k`` costs; the centred method then evaluates
+        many perturbations per call.
+    stencil : callable, optional
+        ``stencil(indices, steps) -> costs`` of shape ``steps.shape``: the cost at
+        ``theta + steps[n, j]`` in element ``indices[n]``, many at once, equal to the cost
+        to within round-off (what :func:`check_network` supplies for the built-in
+        layered networks, reusing their forward pass).
+    budget : float, optional
+        Seconds a method may take to check every element one by one (default 2).
     context : dict, optional
         What is known about the network, for the diagnosis: ``m`` (how many terms the
         cost averages: examples, times outputs for MSE), ``loss`` (``"mse"``
@@ -113,18 +143,36 @@ def check(
     >>> verifier.check(cost, grad, {"w": np.array([0.3, -1.2])}).ok
     True
     """
-    chosen = validate_methods(methods)
+    options = Options(validate_methods(methods), _mode(mode), budget, stencil)
     if not callable(grad):
         raise InputError(f"`grad` must be callable, got {type(grad).__name__}.")
     count = _points(points)
     layout, theta = layout_of(params)
+    if vectorized and stencil is None:
+        options.stencil = vectorized_stencil(cost, layout, theta)
     rng = np.random.default_rng(seed)
-    report = check_point(cost, grad, layout, theta, chosen, rng, context)
+    report = check_point(cost, grad, layout, theta, options, rng, context)
     for j in range(1, count):
         moved = theta + _perturbation(layout, theta, rng)
-        other = check_point(cost, grad, layout, moved, chosen, rng, context)
+        other = check_point(cost, grad, layout, moved, replace(options, stencil=None), rng, context)
         report.points.append(PointResult(f"point {j + 1}: parameters perturbed", other))
     return report
+
+
+@dataclass
+class Options:
+    """How a check runs (see :func:`check`)."""
+
+    methods: tuple[str, ...]
+    mode: str = "full"
+    budget: float = FULL_BUDGET
+    stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+
+
+def _mode(mode: Any) -> str:
+    if mode not in MODES:
+        raise InputError(f"`mode`: expected one of {list(MODES)}, got {mode!r}.")
+    return str(mode)
 
 
 def _points(points: Any) -> int:
@@ -143,48 +191,151 @@ def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -
     return out
 
 
+def vectorized_stencil(
+    cost: Callable[[Any], Any], layout: Layout, theta: np.ndarray
+) -> Callable[..., np.ndarray]:
+    """Perturbed costs in batches, for a cost that takes a stack of parameter sets.
+
+    The contract (like SciPy's ``vectorized``): called with a container whose arrays
+    have a leading batch axis, shape ``(k, *shape)``, the cost returns ``k`` costs,
+    shape ``(k,)``. Batches hold at most :data:`BATCH_NUMBERS` numbers.
+    """
+
+    def run(indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        rows = np.repeat(np.asarray(indices), steps.shape[1])
+        deltas = steps.ravel()
+        out = np.empty(rows.size)
+        per = max(1, BATCH_NUMBERS // max(layout.size, 1))
+        for start in range(0, rows.size, per):
+            r, d = rows[start : start + per], deltas[start : start + per]
+            stack = np.repeat(theta[None, :], r.size, axis=0)
+            stack[np.arange(r.size), r] += d
+            value = np.asarray(cost(layout.unflatten(stack)), dtype=np.float64)
+            if value.shape != (r.size,):
+                raise CostError(
+                    f"a vectorized `cost` given {r.size} parameter sets must return shape ({r.size},),"
+                    f" got {value.shape}."
+                )
+            out[start : start + per] = value
+        return out.reshape(steps.shape)
+
+    return run
+
+
+def _plan(objective: Objective, options: Options) -> dict[str, bool]:
+    """Per method, whether to check every element one by one (True) or a sample (False).
+
+    A method checks every element when its predicted time, from the measured cost of one
+    evaluation, is within ``options.budget`` seconds: centred 4P evaluations (or a batch
+    stencil), SciPy 3(P + 1) evaluations each with a copy of the vector, the complex step
+    2P evaluations.
+    """
+    size, t = objective.layout.size, objective.seconds_per_eval
+    copy = size * 2e-9
+    predicted = {
+        "centered": 0.0 if options.stencil is not None else 4 * size * t,
+        "scipy": 3 * (size + 1) * (t + copy),
+        "complex": 2 * size * t,
+        "autograd": 0.0,
+    }
+    return {m: predicted[m] <= options.budget for m in options.methods}
+
+
 def check_point(
     cost: Callable[[Any], Any],
     grad: Callable[[Any], Any],
     layout: Layout,
     theta: np.ndarray,
-    methods: tuple[str, ...],
+    options: Options,
     rng: np.random.Generator,
     context: dict[str, Any] | None,
 ) -> Report:
     """One check at one point: the recipe (see :func:`check` for the arguments)."""
-    objective = Objective(cost, layout, theta, rng)
+    fast = options.mode == "fast"
+    objective = Objective(cost, layout, theta, rng, batch=options.stencil, extended=not fast)
     g, ignored = layout.flatten_like(grad(objective.structure()), argument="grad")
-    g_error = _backprop_roundoff(grad, objective, g)
+    g_error = np.zeros_like(g) if fast else _backprop_roundoff(grad, objective, g)
     drift = objective.repeat_differs()
+    objective.seconds_per_eval = min(objective.seconds_per_eval, objective.last_seconds)
     estimates: dict[str, Estimate] = {}
-    for method in methods:
-        if drift and method != "autograd":
-            estimates[method] = Estimate.unavailable(method, layout.size, _random_reason(drift))
-        else:
-            estimates[method] = _estimate(method, objective, g)
-    verdicts = compare(g, estimates, layout, g_error)
+    directions = None
+    if drift:
+        for method in options.methods if not fast else ("centered",):
+            if method != "autograd":
+                estimates[method] = Estimate.unavailable(method, layout.size, _random_reason(drift))
+        if "autograd" in options.methods and not fast:
+            estimates["autograd"] = autograd_ref(objective)
+    elif fast:
+        directions = run_directions(objective, g, g_error, rng, global_first=True)
+    else:
+        plan = _plan(objective, options)
+        if "autograd" in plan:
+            estimates["autograd"] = autograd_ref(objective)
+        reference = estimates["autograd"].values if "autograd" in estimates else None
+        sample = None if all(plan.values()) else sample_indices(layout, g, reference, rng)
+        for method in (m for m in options.methods if m != "autograd"):
+            estimates[method] = _estimate(method, objective, g, None if plan[method] else sample)
+        if sample is not None:
+            directions = run_directions(objective, g, g_error, rng)
+    if estimates:
+        verdicts = compare(g, estimates, layout, g_error)
+    else:  # fast mode: nothing is checked element by element
+        none = np.zeros(layout.size, dtype=bool)
+        verdicts = Verdicts(np.full(layout.size, UNCHECKED, dtype=np.int8), {}, {}, {"backprop": none}, none)
     undecided = np.flatnonzero(verdicts.verdict == UNDECIDED)
-    if undecided.size and "complex" not in methods and not drift:
+    if undecided.size and "complex" not in options.methods and not drift and not fast:
         settle = complex_step(objective, undecided)
         if settle.available:  # the complex step settles what the others could not
             settle.reason += f"; run on the {undecided.size} elements no other method decided"
             estimates["complex"] = settle
             verdicts = compare(g, estimates, layout, g_error)
+    if directions is not None:
+        _apply_directions(verdicts, directions)
     findings = diagnose(g, estimates, verdicts, layout, context, theta)
+    if directions is not None:
+        findings = direction_findings(directions, layout) + findings
     if drift:
         findings.insert(0, Finding("undecided", "", _random_reason(drift), "random"))
         warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=3)
-    return _report(g, estimates, verdicts, layout, findings, ignored, bool(drift))
+    report = _report(g, estimates, verdicts, layout, findings, ignored, bool(drift))
+    if directions is not None:
+        report.directions = directions.checks
+        if directions.failing_blocks or any(
+            c.agrees is False for c in directions.checks if not _covered(c, verdicts)
+        ):
+            report.point_status = "fail"
+        report.methods["directions"] = MethodResult(
+            "directions", True, "random-direction checks, five-point stencil each", directions.nfev, 0.0, {}
+        )
+    return report
 
 
-def _estimate(method: str, objective: Objective, g: np.ndarray) -> Estimate:
+def _covered(check: Any, verdicts: Verdicts) -> bool:
+    """Whether every element of a direction's support has its own verdict (so the direction adds nothing)."""
+    idx = check.indices
+    contiguous = idx[-1] - idx[0] + 1 == idx.size
+    part = verdicts.verdict[idx[0] : idx[-1] + 1] if contiguous else verdicts.verdict[idx]
+    return bool(np.all(part != UNCHECKED))
+
+
+def _apply_directions(verdicts: Verdicts, directions: DirectionalResult) -> None:
+    """Elements the localisation confirmed, where no per-element reference had decided them."""
+    for i in directions.wrong:
+        if verdicts.verdict[i] in (UNCHECKED, UNDECIDED):
+            verdicts.verdict[i] = WRONG
+            verdicts.odd["backprop"][i] = True
+    for i in directions.kinks:
+        if verdicts.verdict[i] in (UNCHECKED, UNDECIDED):
+            verdicts.verdict[i] = KINK
+
+
+def _estimate(method: str, objective: Objective, g: np.ndarray, sample: np.ndarray | None) -> Estimate:
     if method == "centered":
-        return centered(objective)
+        return centered(objective, sample)
     if method == "scipy":
-        return scipy_fd(objective, g)
+        return scipy_fd(objective, g, sample)
     if method == "complex":
-        return complex_step(objective)
+        return complex_step(objective, sample)
     return autograd_ref(objective)
 
 
@@ -205,30 +356,31 @@ def _report(
     for t, name in enumerate(layout.names):
         sl = layout.slice(t)
         v = verdicts.verdict[sl]
-        counts = {k: int(np.sum(v == k)) for k in (AGREE, KINK, WRONG, UNDECIDED)}
+        counts = dict(zip(NAMES, np.bincount(v, minlength=len(NAMES)).tolist(), strict=True))
         rel = {m: relative_error(g[sl], e.values[sl]) for m, e in avail.items()}
         names = list(avail)
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 rel[f"{a}~{b}"] = relative_error(avail[a].values[sl], avail[b].values[sl])
         tensors.append(TensorResult(name, layout.shapes[t], counts, rel))
-    elements: dict[str, np.ndarray] = {
-        "label": np.array([layout.label(i) for i in range(layout.size)], dtype=object),
-        "backprop": g,
-        "verdict": verdicts.verdict,
-        "odd": np.array(
-            [",".join(s for s, mask in verdicts.odd.items() if mask[i]) for i in range(layout.size)],
-            dtype=object,
-        ),
-    }
+    names = np.array(NAMES, dtype=object)[verdicts.verdict]
+    elements: dict[str, np.ndarray] = {"backprop": g, "verdict": names}
+    elements.update({f"odd_{source}": mask for source, mask in verdicts.odd.items()})
     for m, e in estimates.items():
         elements[m] = e.values
         elements[f"{m}_error"] = e.error
     method_results = {
-        m: MethodResult(m, e.available, e.reason, e.nfev, e.seconds, dict(e.extra))
+        m: MethodResult(m, e.available, e.reason, e.nfev, e.seconds, _extra(e, layout))
         for m, e in estimates.items()
     }
-    return Report(status, tensors, method_results, findings, elements, ignored)
+    return Report(status, tensors, method_results, findings, elements, ignored, layout=layout)
+
+
+def _extra(estimate: Estimate, layout: Layout) -> dict[str, Any]:
+    """A method's headline numbers, and what it sampled if it did."""
+    if estimate.sampled is None:
+        return dict(estimate.extra)
+    return {**estimate.extra, "sampled": describe_sample(layout, estimate.sampled)}
 
 
 def _backprop_roundoff(grad: Callable[[Any], Any], objective: Objective, g: np.ndarray) -> np.ndarray:
@@ -317,15 +469,17 @@ def check_network(
     back = backward if backward is not None else net.backward
     count = _points(points)
     report = _network_point(net, back, params, X, Y, seed, options)
-    _check_lines(report, net, back, params, X, Y, seed, options)
+    if options.get("mode", "full") == "full":
+        _check_lines(report, net, back, params, X, Y, seed, options)
     rng = np.random.default_rng([seed, 1])
-    layout, theta = layout_of(params)
+    layout, theta = layout_of(params) if count > 1 else (None, None)
     for j in range(1, count):
         X_j, Y_j, fresh = X, Y, False
         n_examples = getattr(net, "n_examples", None)
         if callable(n_examples) and callable(getattr(net, "example_data", None)):
             X_j, Y_j = net.example_data(rng, m=n_examples(X))
             fresh = True
+        assert layout is not None and theta is not None
         params_j = layout.unflatten(theta + _perturbation(layout, theta, rng))
         other = _network_point(net, back, params_j, X_j, Y_j, seed + j, options)
         label = f"point {j + 1}: {'fresh data, ' if fresh else ''}parameters perturbed"
@@ -341,6 +495,10 @@ def _network_point(
     if callable(describe):
         context = {**describe(params, X, Y), **context}
     rest = {k: v for k, v in options.items() if k != "context"}
+    batch = getattr(net, "batch_stencil", None)
+    fast = rest.get("mode") == "fast"
+    if callable(batch) and "stencil" not in rest and not rest.get("vectorized") and not fast:
+        rest["stencil"] = batch(params, X, Y, layout_of(params)[0])
     return check(
         lambda p: net.cost(p, X, Y), lambda p: back(p, X, Y), params, context=context, seed=seed, **rest
     )

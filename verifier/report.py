@@ -10,6 +10,8 @@ import numpy as np
 from .diagnose import METHOD_TITLE, Finding
 
 STATUSES = ("pass", "fail", "inconclusive")
+#: Up to this many parameters, ``to_dict`` lists every element; above, only those not agreeing.
+JSON_ELEMENTS = 10_000
 
 
 @dataclass
@@ -89,9 +91,9 @@ class Report:
     findings : list of Finding
         Bugs first, then artefacts of the references, then notes.
     elements : dict of str to ndarray
-        Per element (flat order): ``label``, ``backprop``, each method's value and
-        ``<method>_error`` bound, ``verdict``, and ``odd`` (comma-separated names
-        of the sources that are the odd one out there).
+        Per element (flat order): ``backprop``, each method's value and ``<method>_error``
+        bound, ``verdict``, and ``odd_<source>`` (is that source the odd one out there).
+        :meth:`label` and :meth:`odd` name an element and its odd ones out.
     ignored_keys : list of str
         Keys of the gradient that match no parameter (e.g. ``dZ1``).
     points : list of PointResult
@@ -99,6 +101,8 @@ class Report:
     intermediates : Report or None
         The check of the backward's intermediate gradients (``dZ3``, ``dA2``, ...),
         where the network could say what they should be.
+    directions : list of DirectionCheck
+        The random-direction checks (fast mode, or when a method sampled elements).
     """
 
     point_status: str
@@ -109,6 +113,8 @@ class Report:
     ignored_keys: list[str] = field(default_factory=list)
     points: list[PointResult] = field(default_factory=list)
     intermediates: Report | None = None
+    directions: list[Any] = field(default_factory=list)
+    layout: Any = field(default=None, repr=False)
 
     @property
     def status(self) -> str:
@@ -129,6 +135,23 @@ class Report:
             wrong |= set(p.report.wrong_tensors)
         return [t.name for t in self.tensors if t.name in wrong]
 
+    def label(self, i: int) -> str:
+        """``"W1[3, 2]"``: the name of flat element ``i``."""
+        return str(self.layout.label(int(i))) if self.layout is not None else str(i)
+
+    def odd(self, i: int) -> str:
+        """Comma-separated sources that are the odd one out at flat element ``i`` ("" if none)."""
+        return ",".join(k[4:] for k, mask in self.elements.items() if k.startswith("odd_") and mask[i])
+
+    def odd_one_out(self) -> np.ndarray:
+        """:meth:`odd` for every element (an object array; built on demand)."""
+        out = np.full(self.elements["verdict"].size, "", dtype=object)
+        for key, mask in self.elements.items():
+            if key.startswith("odd_"):
+                name = key[4:]
+                out[mask] = np.where(out[mask] == "", name, out[mask] + "," + name)
+        return out
+
     def tensor(self, name: str) -> TensorResult:
         """The result for tensor ``name``."""
         for t in self.tensors:
@@ -144,13 +167,30 @@ class Report:
             "point_status": self.point_status,
             "points": [p.to_dict() for p in self.points],
             "intermediates": None if self.intermediates is None else self.intermediates.to_dict(),
+            "directions": [d.to_dict() for d in self.directions],
             "wrong_tensors": self.wrong_tensors,
             "tensors": [t.to_dict() for t in self.tensors],
             "methods": {k: m.to_dict() for k, m in self.methods.items()},
             "findings": [f.to_dict() for f in self.findings],
             "ignored_keys": list(self.ignored_keys),
-            "elements": {k: [_num(x) for x in v.tolist()] for k, v in self.elements.items()},
+            "elements": self._elements_dict(),
         }
+
+    def _elements_dict(self) -> dict[str, Any]:
+        """Every element when there are at most :data:`JSON_ELEMENTS`, else those not agreeing."""
+        verdict = self.elements["verdict"]
+        keep = (
+            np.arange(verdict.size) if verdict.size <= JSON_ELEMENTS else np.flatnonzero(verdict != "agree")
+        )
+        out: dict[str, Any] = {"index": keep.tolist(), "label": [self.label(int(i)) for i in keep]}
+        odd = self.odd_one_out()
+        out["odd"] = odd[keep].tolist()
+        for k, v in self.elements.items():
+            if not k.startswith("odd_"):
+                out[k] = [_num(x) for x in v[keep].tolist()]
+        if keep.size < verdict.size:
+            out["omitted"] = int(verdict.size - keep.size)
+        return out
 
     def __str__(self) -> str:
         return render_text(self)
@@ -212,7 +252,15 @@ def render_text(report: Report) -> str:
         desc = f"  {METHOD_TITLE[name]}: {m.nfev} evaluations, {m.seconds * 1e3:.1f} ms; {m.reason}"
         if "check_grad" in m.extra:
             desc += f"; scipy.optimize.check_grad = {m.extra['check_grad']:.3g} (2-norm, no threshold)"
+        if "sampled" in m.extra:
+            desc += f"; {m.extra['sampled']}"
         out.append(desc)
+    if report.directions:
+        parts = []
+        for d in report.directions:
+            verdict = {True: "agrees", False: "DISAGREES", None: "no verdict"}[d.agrees]
+            parts.append(f"{d.label} {verdict} ({d.projected:.4g} vs {d.value:.4g} ± {d.error:.1g})")
+        out.append("  random directions (v.g vs the slope along v): " + "; ".join(parts))
     if report.ignored_keys:
         out.append(f"  ignored gradient keys (not parameters): {', '.join(report.ignored_keys)}")
     if report.intermediates is not None:
@@ -326,6 +374,60 @@ def plot_sweep(result: Any, path: str) -> None:
     ax.set_xlabel("step h")
     ax.set_ylabel("relative error against autograd")
     ax.set_title(result.label)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def render_bench(rows: list[Any]) -> str:
+    """The benchmark table: time, multiple of one forward pass, and each method's growth exponent."""
+    from .bench import growth_exponent
+
+    lines = [f"{'method':<10} {'params':>8} {'samples':>7} {'seconds':>11} {'x forward':>11}"]
+    for r in rows:
+        note = f"  skipped: {r.skipped}" if r.skipped else ""
+        seconds = "-" if r.skipped else f"{r.seconds:.4g}"
+        multiple = "-" if r.skipped else f"{r.forward_multiple:.4g}"
+        lines.append(f"{r.method:<10} {r.params:>8} {r.samples:>7} {seconds:>11} {multiple:>11}{note}")
+    lines += ["", "growth exponent (seconds ~ params^k):"]
+    for method in dict.fromkeys(r.method for r in rows):
+        k = growth_exponent([r for r in rows if r.method == method])
+        lines.append(f"  {method:<10} k = {k:.2f}" if np.isfinite(k) else f"  {method:<10} k = -")
+    sizes = sorted({r.params for r in rows})
+    by = {(r.method, r.params): r for r in rows if not r.skipped}
+
+    def faster(other: str, size: int) -> float:
+        return float(by[(other, size)].seconds / by[("centered", size)].seconds)
+
+    ratios = [
+        f"  {size:>8} params: centered is {faster('seed-loop', size):.1f}x faster than the notebook's loop"
+        + (f", {faster('scipy', size):.1f}x than scipy's check_grad" if ("scipy", size) in by else "")
+        for size in sizes
+        if ("seed-loop", size) in by and ("centered", size) in by
+    ]
+    if ratios:
+        lines += ["", "side by side:"] + ratios
+    return "\n".join(lines)
+
+
+def plot_bench(rows: list[Any], path: str) -> None:
+    """Save the benchmark as a log-log PNG (needs matplotlib: the ``plot`` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("the PNG needs matplotlib: pip install 'backprop-verifier[plot]'") from exc
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for method in dict.fromkeys(r.method for r in rows):
+        mine = [r for r in rows if r.method == method and not r.skipped]
+        if mine:
+            ax.loglog([r.params for r in mine], [r.seconds for r in mine], "o-", label=method)
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("seconds (median)")
+    ax.set_title("cost of a gradient check, DeepReLU")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -1,0 +1,174 @@
+"""``verifier bench``: the cost of each way of checking against network size.
+
+Every method runs on the same DeepReLU network, point and data, side by side in one run:
+
+========== ==========================================================================
+seed-loop  the notebook's loop: a copy of the vector and a rebuilt dict per element, two
+           forward passes each (epsilon 1e-7)
+centered   the verifier's full per-element centred check (four points per element, with
+           its error bound), through the layered network's batch stencil
+scipy      ``scipy.optimize.check_grad`` over every element
+autograd   ``verifier.reference_gradients`` (autograd)
+fast       ``verifier.check_network(..., mode="fast")``: a full verdict
+backward   the hand-written backward pass itself
+========== ==========================================================================
+
+Times are medians of ``repeats`` runs; the forward multiple is the time over the median
+of one cost evaluation. A method whose predicted time (from the sizes already measured, or
+from the forward time and its evaluation count) exceeds ``max_seconds`` is skipped and
+reported as such, so the benchmark finishes on a small machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import check_grad
+
+from .estimators.autograd_ref import reference_gradients
+from .estimators.centered import centered
+from .harness import check_network
+from .networks import DeepReLU
+from .objective import Objective
+from .params import layout_of
+from .seeds import seed_loop
+
+METHODS = ("seed-loop", "centered", "scipy", "autograd", "fast", "backward")
+#: Layer sizes by parameter count: the notebook's network, then the sizes FIELD.md measured.
+SIZES: dict[int, tuple[list[int], int]] = {
+    47: ([4, 5, 3, 1], 3),
+    6337: ([32, 64, 64, 1], 32),
+    99073: ([128, 256, 256, 1], 32),
+    394753: ([256, 512, 512, 1], 32),
+    1050625: ([512, 1024, 512, 1], 32),
+}
+#: Evaluations per parameter of the methods whose cost grows with P, for predictions.
+EVALS_PER_PARAM = {"seed-loop": 2.0, "scipy": 1.0}
+
+
+@dataclass
+class BenchRow:
+    """One measurement: a method at a size."""
+
+    method: str
+    params: int
+    samples: int
+    seconds: float
+    forward_multiple: float
+    skipped: str = ""
+
+    def csv(self) -> str:
+        return f"{self.method},{self.params},{self.samples},{self.seconds:.6g},{self.forward_multiple:.6g}"
+
+
+def _median(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _runners(size: int) -> tuple[float, dict[str, Callable[[], Any]]]:
+    dims, m = SIZES[size]
+    net = DeepReLU(dims, cost_form="stable")
+    rng = np.random.default_rng(0)
+    params = net.init_params(rng)
+    X, Y = net.example_data(rng, m=m)
+    layout, theta = layout_of(params)
+
+    def cost(p: Any) -> Any:
+        return net.cost(p, X, Y)
+
+    forward = _median(lambda: cost(params), 21)
+    g, _ = layout.flatten_like(net.backward(params, X, Y))
+    runners: dict[str, Callable[[], Any]] = {
+        "seed-loop": lambda: seed_loop(lambda v: cost(layout.unflatten(v)), theta, 1e-7),
+        "centered": lambda: centered(
+            Objective(cost, layout, theta, batch=net.batch_stencil(params, X, Y, layout), extended=False)
+        ),
+        "scipy": lambda: check_grad(lambda v: cost(layout.unflatten(v)), lambda _v: g, theta),
+        "autograd": lambda: reference_gradients(cost, params),
+        "fast": lambda: check_network(net, params, X, Y, mode="fast"),
+        "backward": lambda: net.backward(params, X, Y),
+    }
+    return forward, runners
+
+
+def _predict(method: str, size: int, forward: float, done: list[BenchRow]) -> float:
+    """Seconds a method is expected to take at ``size``.
+
+    The per-element loops (seed-loop, scipy): evaluations per parameter times one forward
+    pass plus a copy of the vector. The others: extrapolated from the sizes measured.
+    """
+    if method in EVALS_PER_PARAM:
+        return EVALS_PER_PARAM[method] * size * (forward + 2e-9 * size)
+    mine = [r for r in done if r.method == method and not r.skipped]
+    if len(mine) >= 2:
+        return mine[-1].seconds * (size / mine[-1].params) ** max(growth_exponent(mine), 1.0)
+    return mine[-1].seconds * size / mine[-1].params if mine else 0.0
+
+
+def growth_exponent(rows: list[BenchRow]) -> float:
+    """Slope of log(seconds) against log(params) over the measured rows (NaN if fewer than two)."""
+    pts = [(r.params, r.seconds) for r in rows if not r.skipped and r.seconds > 0]
+    if len(pts) < 2:
+        return float("nan")
+    p, s = np.log(np.array(pts, dtype=float)).T
+    return float(np.polyfit(p, s, 1)[0])
+
+
+def bench(
+    sizes: list[int],
+    methods: tuple[str, ...] = METHODS,
+    *,
+    repeats: int = 3,
+    max_seconds: float = 60.0,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[BenchRow]:
+    """Time each method at each size, yielding rows as they are measured.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Parameter counts, keys of :data:`SIZES`.
+    methods : tuple of str
+        Subset of :data:`METHODS`.
+    repeats : int
+        Runs per measurement (median); one for runs longer than a few seconds.
+    max_seconds : float
+        Skip a measurement predicted to take longer.
+    progress : callable, optional
+        Called with a line before each measurement.
+    """
+    done: list[BenchRow] = []
+    steps = len(sizes) * len(methods)
+    for s_i, size in enumerate(sizes):
+        forward, runners = _runners(size)
+        for m_i, method in enumerate(methods):
+            predicted = _predict(method, size, forward, done)
+            if progress:
+                progress(f"[{s_i * len(methods) + m_i + 1}/{steps}] {method} at {size} parameters")
+            if predicted > max_seconds:
+                row = BenchRow(
+                    method, size, 0, predicted, predicted / forward, f"predicted {predicted:.0f} s"
+                )
+            else:
+                n = repeats if predicted < 2.0 else 1
+                seconds = _median(runners[method], n)
+                row = BenchRow(method, size, n, seconds, seconds / forward)
+            done.append(row)
+            yield row
+
+
+def stderr_progress(line: str) -> None:
+    """Progress on a terminal: one overwritten line on stderr."""
+    sys.stderr.write("\r\033[K" + line)
+    sys.stderr.flush()

@@ -195,6 +195,10 @@ class Report:
     def __str__(self) -> str:
         return render_text(self)
 
+    def _repr_html_(self) -> str:
+        """The report as an HTML table, for Jupyter."""
+        return render_html(self)
+
 
 @dataclass
 class PointResult:
@@ -432,3 +436,54 @@ def plot_bench(rows: list[Any], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+GREEN, RED, AMBER = "#1a7f37", "#cf222e", "#9a6700"
+_COLOURS = {"pass": GREEN, "ok": GREEN, "fail": RED, "wrong": RED, "inconclusive": AMBER, "undecided": AMBER}
+
+
+def render_html(report: Report, worst: int = 10) -> str:
+    """The report as HTML: a coloured status, one row per tensor, the worst elements, the findings."""
+    from html import escape
+
+    colour = _COLOURS.get(report.status, "#57606a")
+    methods = [m for m in report.methods if report.methods[m].available and m != "directions"]
+    head = escape(render_text(report).splitlines()[0])
+    cells = "".join(f"<th>vs {escape(m)}</th>" for m in methods)
+    rows = []
+    for t in report.tensors:
+        errs = "".join(f"<td>{_fmt(t.rel_error.get(m, float('nan')))}</td>" for m in methods)
+        tint = _COLOURS.get(t.verdict, "#57606a")
+        rows.append(
+            f"<tr><td><code>{escape(t.name)}</code></td><td>{escape(str(t.shape))}</td>{errs}"
+            f"<td>{t.counts.get('wrong', 0)}</td><td>{t.counts.get('kink', 0)}</td>"
+            f'<td style="color:{tint};font-weight:bold">{escape(t.verdict)}</td></tr>'
+        )
+    verdict = report.elements["verdict"]
+    flagged = [i for i in range(verdict.size) if verdict[i] not in ("agree", "unchecked")][:worst]
+    refs = [m for m in methods if m in report.elements]
+    element_rows = "".join(
+        f"<tr><td><code>{escape(report.label(i))}</code></td><td>{report.elements['backprop'][i]:.6g}</td>"
+        + "".join(f"<td>{report.elements[m][i]:.6g}</td>" for m in refs)
+        + f'<td style="color:{_COLOURS.get(str(verdict[i]), "#57606a")}">{escape(str(verdict[i]))}</td>'
+        f"<td>{escape(report.odd(i))}</td></tr>"
+        for i in flagged
+    )
+    marks = {"bug": "&#10007;", "artefact": "~", "note": "&ndash;", "undecided": "?"}
+    findings = "".join(f"<li>{marks.get(f.kind, '')} {escape(f.message)}</li>" for f in report.findings)
+    table_style = 'style="border-collapse:collapse;font-family:monospace"'
+    parts = [
+        f'<div class="verifier-report"><p style="color:{colour};font-weight:bold">{head}</p>',
+        f"<table {table_style}><tr><th>tensor</th><th>shape</th>{cells}<th>wrong</th><th>kink</th>"
+        f"<th>verdict</th></tr>{''.join(rows)}</table>",
+    ]
+    if element_rows:
+        ref_cells = "".join(f"<th>{escape(m)}</th>" for m in refs)
+        parts.append(
+            f"<p>elements not agreeing (first {worst}):</p><table {table_style}><tr><th>element</th>"
+            f"<th>backprop</th>{ref_cells}<th>verdict</th><th>odd one out</th></tr>{element_rows}</table>"
+        )
+    if findings:
+        parts.append(f"<ul>{findings}</ul>")
+    parts.append("</div>")
+    return "".join(parts)

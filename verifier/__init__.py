@@ -13,10 +13,14 @@ from . import networks
 from .errors import CostError, InputError, NonDeterministicCostWarning, PrecisionWarning, ReferenceUnavailable
 from .estimators.autograd_ref import reference_gradients
 from .harness import check, check_network
+from .monitor import GradientCheckFailed, GradientMonitor
+from .reference import load_reference
 from .report import Report
 
 __all__ = [
     "CostError",
+    "GradientCheckFailed",
+    "GradientMonitor",
     "InputError",
     "NonDeterministicCostWarning",
     "PrecisionWarning",
@@ -24,6 +28,7 @@ __all__ = [
     "Report",
     "check",
     "check_network",
+    "load_reference",
     "networks",
     "reference_gradients",
 ]

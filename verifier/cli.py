@@ -1,4 +1,4 @@
-"""``verifier run | sweep | bench``: arguments in, library calls, rendered output, an exit code.
+"""The ``verifier`` command: arguments in, library calls, rendered output, an exit code.
 
 No numerics and no formatting here: those live in the library and in :mod:`verifier.report`.
 """
@@ -12,11 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .adapters import STYLES
 from .bench import METHODS as BENCH_METHODS
 from .bench import SIZES as BENCH_SIZES
 from .bench import bench, stderr_progress
 from .errors import InputError
-from .harness import validate_methods
+from .harness import check, validate_methods
+from .loading import load_data, load_module
+from .reference import make_reference, save_reference
 from .report import (
     plot_bench,
     plot_sweep,
@@ -89,7 +92,58 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--csv", metavar="PATH", help="write method,params,samples,seconds,forward_multiple")
     bench.add_argument("--png", metavar="PATH", help="save a log-log plot (needs matplotlib)")
     bench.add_argument("--quiet", action="store_true", help="no progress line")
+    mine = sub.add_parser(
+        "check",
+        help="check your own forward/backward functions from a Python file",
+        description="Check the backward pass of your own module."
+        " TARGET is path/to/module.py:FORWARD,BACKWARD."
+        " --style notebook (default): FORWARD(X, Y, parameters) -> (cost, cache) and"
+        " BACKWARD(X, Y, cache) -> gradients with dW1/db1 keys, as in the notebook; --style"
+        " functions: FORWARD(params, X, Y) -> cost and BACKWARD(params, X, Y) -> gradients."
+        " --data is an .npz with arrays X, Y and the parameters (THETA0, THETA1, ... become a"
+        " list). Exit 0 on a pass, 1 on a failed or inconclusive check, 2 on usage errors.",
+    )
+    mine.add_argument("target", metavar="TARGET")
+    mine.add_argument("--data", required=True, metavar="NPZ")
+    mine.add_argument("--style", choices=sorted(STYLES), default="notebook")
+    mine.add_argument("--mode", choices=("full", "fast"), default="full")
+    mine.add_argument("--points", type=int, default=1)
+    mine.add_argument("--json", action="store_true")
+    ref = sub.add_parser(
+        "reference",
+        help="write parameters, data and autograd's gradients of a built-in network to a file",
+        description="Write a reference for other tools: .npz (arrays X, Y, param:NAME, grad:NAME and meta)"
+        " or .json; read it back with verifier.load_reference(path).",
+    )
+    ref.add_argument("--network", choices=("deep-relu", "xor"), default="deep-relu")
+    ref.add_argument("--dims", default="4,5,3,1", help="layer sizes, comma-separated (default 4,5,3,1)")
+    ref.add_argument("--seed", type=int, default=1)
+    ref.add_argument("--m", type=int, help="number of examples (default: the network's example data)")
+    ref.add_argument("--out", required=True, metavar="PATH")
     return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        path, names = args.target.rsplit(":", 1)
+        forward_name, backward_name = names.split(",")
+        module = load_module(path)
+        forward, backward = getattr(module, forward_name), getattr(module, backward_name)
+        data = load_data(args.data)
+    except (ValueError, AttributeError, OSError, KeyError) as exc:
+        print(f"verifier check: {exc} (TARGET is path/to/module.py:FORWARD,BACKWARD)", file=sys.stderr)
+        return 2
+    cost, grad = STYLES[args.style](forward, backward, data["X"], data["Y"])
+    report = check(cost, grad, data["params"], mode=args.mode, points=args.points)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return 0 if report.ok else 1
+
+
+def _reference(args: argparse.Namespace) -> int:
+    dims = [int(d) for d in args.dims.split(",")]
+    save_reference(make_reference(args.network, dims, args.seed, args.m), args.out)
+    print(f"wrote {args.out}: {args.network} {dims}, seed {args.seed}")
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -170,6 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. `verifier run | head`: stop quietly, as Unix tools do
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             return 1
+    if args.command in ("check", "reference"):
+        try:
+            return _check(args) if args.command == "check" else _reference(args)
+        except InputError as exc:
+            print(f"verifier {args.command}: {exc}", file=sys.stderr)
+            return 2
     if args.command == "bench":
         try:
             return _bench(args)

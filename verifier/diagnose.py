@@ -190,7 +190,8 @@ def diagnose(
     m, loss = context.get("m"), context.get("loss")
     refs = {k: e for k, e in estimates.items() if e.available}
     reference = _reference_values(refs, verdicts)
-    bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss, theta)
+    # without a per-element reference (fast mode) the direction checks speak for the tensors
+    bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss, theta) if refs else []
     artefacts = _artefact_findings(g, estimates, verdicts, layout)
     notes = [Finding("note", "", str(n), "context") for n in context.get("notes", [])]
     return bugs + artefacts + notes
@@ -551,9 +552,10 @@ def direction_findings(directions: Any, layout: Layout) -> list[Finding]:
     top = directions.checks
     for c in top:
         if c.agrees is False:
+            ratio = f", {c.projected / c.value:.6g}× the slope" if c.value else ""
             message = (
                 f"the random-direction check of {c.label} disagrees: backprop gives v.g = {c.projected:.6g},"
-                f" the cost's slope along v is {c.value:.6g} (bound {c.error:.2g})"
+                f" the cost's slope along v is {c.value:.6g} (bound {c.error:.2g}{ratio})"
             )
             mine = [int(i) for i in directions.wrong if i in set(c.indices.tolist())]
             if mine:

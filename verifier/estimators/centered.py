@@ -41,6 +41,7 @@ any value between them is a valid (sub)gradient.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -51,12 +52,39 @@ from .base import Estimate
 OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
 
 
+#: Elements per task sent to an executor's worker.
+CHUNK = 256
+
+
+def _chunk_costs(cost: Any, layout: Any, theta: np.ndarray, idx: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """A worker's share: the stencil of some elements, with an objective of its own."""
+    return Objective(cost, layout, theta, extended=False).stencil(idx, steps)
+
+
+def _parallel(objective: Objective, idx: np.ndarray, steps: np.ndarray, executor: Any) -> np.ndarray:
+    cuts = range(0, idx.size, CHUNK)
+    futures = [
+        executor.submit(
+            _chunk_costs,
+            objective.cost,
+            objective.layout,
+            objective.theta0,
+            idx[a : a + CHUNK],
+            steps[a : a + CHUNK],
+        )
+        for a in cuts
+    ]
+    values = np.concatenate([f.result() for f in futures]) if futures else np.empty(steps.shape)
+    objective.nfev += values.size
+    return values
+
+
 def step_sizes(theta: np.ndarray) -> np.ndarray:
     """The per-element step ``eps**(1/3) * max(1, |theta|)``."""
     return np.cbrt(EPS) * np.maximum(1.0, np.abs(theta))
 
 
-def centered(objective: Objective, indices: np.ndarray | None = None) -> Estimate:
+def centered(objective: Objective, indices: np.ndarray | None = None, executor: Any = None) -> Estimate:
     """Centred-difference gradient with its own per-element error bound.
 
     Parameters
@@ -65,6 +93,10 @@ def centered(objective: Objective, indices: np.ndarray | None = None) -> Estimat
         The cost at its base point.
     indices : ndarray of int, optional
         Flat indices to estimate (default: all). Others are NaN with infinite error.
+    executor : concurrent.futures.Executor, optional
+        Evaluate chunks of elements on its workers (threads, processes, a dask cluster's
+        ``get_executor()``). The cost must then be picklable for process-based executors.
+        Results are identical to the serial run: the same arithmetic, elsewhere.
 
     Returns
     -------
@@ -80,7 +112,7 @@ def centered(objective: Objective, indices: np.ndarray | None = None) -> Estimat
     h = step_sizes(theta)
     points = theta[:, None] + OFFSETS[None, :] * h[:, None]
     dx = points - theta[:, None]
-    f = objective.stencil(idx, dx)
+    f = objective.stencil(idx, dx) if executor is None else _parallel(objective, idx, dx, executor)
     f0 = objective.value0
     delta, measured = objective.noise()
 

@@ -132,6 +132,8 @@ class XORNet:
         seed: int = 6,
         params: list[np.ndarray] | None = None,
         blog_scaling: bool = True,
+        backward: Any = None,
+        callback: Any = None,
     ) -> tuple[list[np.ndarray], np.ndarray]:
         """The blog's training loop, without its global state.
 
@@ -155,6 +157,11 @@ class XORNet:
             True: step ``eta * m * n_out / 2`` times the true gradient, which is
             exactly the blog's update (its backprop omits ``2 / (m * n_out)``).
             False: step ``eta`` times the true gradient.
+        backward : callable, optional
+            ``backward(theta, X, y)`` to train with instead of :meth:`backward`.
+        callback : callable, optional
+            Called as ``callback(epoch, theta)`` before each step (e.g. a
+            :class:`verifier.GradientMonitor`).
 
         Returns
         -------
@@ -168,9 +175,12 @@ class XORNet:
         theta = [np.array(p, dtype=np.float64, copy=True) for p in params]
         step = eta * (y.size / 2 if blog_scaling else 1.0)
         history = np.empty(epochs + 1)
+        back = backward if backward is not None else self.backward
         for i in range(epochs):
+            if callback is not None:
+                callback(i, theta)
             history[i] = self.cost(theta, X, y)
-            for t, g in zip(theta, self.backward(theta, X, y), strict=True):
+            for t, g in zip(theta, back(theta, X, y), strict=True):
                 t -= step * g
         history[epochs] = self.cost(theta, X, y)
         return theta, history

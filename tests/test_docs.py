@@ -51,8 +51,13 @@ def test_examples_run(name):
     assert EXAMPLES[name] in done.stdout
 
 
-def test_benchmark_runs_at_the_smallest_size(capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["bench_check.py", "--sizes", "47", "--repeats", "1"])
-    runpy.run_path(str(ROOT / "benchmarks" / "bench_check.py"), run_name="__main__")
-    out = capsys.readouterr().out
-    assert "seed-loop" in out and "check" in out
+def test_benchmark_scripts_import_and_measure():
+    """The scripts load; the expensive runs are theirs, not the tests' (bench itself is tested)."""
+    for name in ("executor.py", "scale_verdicts.py"):
+        assert callable(runpy.run_path(str(ROOT / "benchmarks" / name))["measure"])
+    runpy.run_path(str(ROOT / "benchmarks" / "run_bench.py"))
+    assert (
+        (ROOT / "benchmarks" / "results.csv")
+        .read_text()
+        .startswith("method,params,samples,seconds,forward_multiple")
+    )

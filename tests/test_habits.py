@@ -58,7 +58,10 @@ def test_plugin_fixture_with_pytester(pytester):
             """
         )
     )
-    result = pytester.runpytest("-p", "verifier.pytest_plugin")
+    from importlib.metadata import entry_points
+
+    installed = any(ep.value == "verifier.pytest_plugin" for ep in entry_points(group="pytest11"))
+    result = pytester.runpytest() if installed else pytester.runpytest("-p", "verifier.pytest_plugin")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*wrong sign everywhere*"])
 
@@ -216,3 +219,37 @@ def test_dask_cluster_executor():
         with distributed.Client(cluster) as client:
             report = check(cost, lambda p: net.backward(p, x, y), params, executor=client.get_executor())
     assert report.ok
+
+
+# --- progress -------------------------------------------------------------------------------
+
+
+class _Terminal:
+    def __init__(self):
+        self.text = []
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text.append(s)
+
+    def flush(self):
+        pass
+
+
+def test_progress_shows_stages_on_a_terminal_only():
+    from verifier.progress import Progress
+
+    term = _Terminal()
+    show = Progress(2, stream=term)
+    show.bar = None  # the plain line, whether or not tqdm is installed
+    show("centered: every element of 47")
+    show.close()
+    assert "centered: every element of 47" in "".join(term.text)
+    quiet = Progress(2, enabled=False, stream=term)
+    quiet("nothing")
+    assert "nothing" not in "".join(term.text)
+    x, y, parameters = seeds.notebook_test_case()
+    cost, grad = from_notebook(seeds.notebook_forward, seeds.notebook_backward, x, y)
+    assert check(cost, grad, parameters, progress=True).ok

@@ -22,7 +22,6 @@ reported as such, so the benchmark finishes on a small machine.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -166,9 +165,3 @@ def bench(
                 row = BenchRow(method, size, n, seconds, seconds / forward)
             done.append(row)
             yield row
-
-
-def stderr_progress(line: str) -> None:
-    """Progress on a terminal: one overwritten line on stderr."""
-    sys.stderr.write("\r\033[K" + line)
-    sys.stderr.flush()

@@ -15,10 +15,11 @@ from . import __version__
 from .adapters import STYLES
 from .bench import METHODS as BENCH_METHODS
 from .bench import SIZES as BENCH_SIZES
-from .bench import bench, stderr_progress
+from .bench import bench
 from .errors import InputError
 from .harness import check, validate_methods
 from .loading import load_data, load_module
+from .progress import Progress
 from .reference import make_reference, save_reference
 from .report import (
     plot_bench,
@@ -109,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--mode", choices=("full", "fast"), default="full")
     mine.add_argument("--points", type=int, default=1)
     mine.add_argument("--json", action="store_true")
+    mine.add_argument("--quiet", action="store_true", help="no progress line")
     ref = sub.add_parser(
         "reference",
         help="write parameters, data and autograd's gradients of a built-in network to a file",
@@ -134,7 +136,9 @@ def _check(args: argparse.Namespace) -> int:
         print(f"verifier check: {exc} (TARGET is path/to/module.py:FORWARD,BACKWARD)", file=sys.stderr)
         return 2
     cost, grad = STYLES[args.style](forward, backward, data["X"], data["Y"])
-    report = check(cost, grad, data["params"], mode=args.mode, points=args.points)
+    report = check(
+        cost, grad, data["params"], mode=args.mode, points=args.points, progress=False if args.quiet else None
+    )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return 0 if report.ok else 1
 
@@ -156,10 +160,9 @@ def _bench(args: argparse.Namespace) -> int:
     if not sizes or not methods or bad:
         print(f"verifier bench: unknown sizes or methods {bad or args.sizes}", file=sys.stderr)
         return 2
-    show = None if args.quiet or not sys.stderr.isatty() else stderr_progress
+    show = Progress(len(sizes) * len(methods), enabled=False if args.quiet else None)
     rows = list(bench(sizes, methods, repeats=args.repeats, max_seconds=args.max_seconds, progress=show))
-    if show:
-        sys.stderr.write("\r\033[K")
+    show.close()
     print(render_bench(rows))
     if args.csv:
         with open(args.csv, "w", encoding="utf-8") as fh:

@@ -20,6 +20,7 @@ from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
 from .objective import EPS, Objective
 from .params import Layout, layout_of
+from .progress import Progress
 from .report import MethodResult, PointResult, Report, TensorResult
 from .sampling import describe_sample, sample_indices
 
@@ -58,6 +59,7 @@ def check(
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     budget: float = FULL_BUDGET,
     executor: Any = None,
+    progress: bool | None = False,
     context: dict[str, Any] | None = None,
 ) -> Report:
     """Check a hand-written gradient three ways and say which method disagrees where.
@@ -109,6 +111,9 @@ def check(
         ``dask.distributed`` client's ``get_executor()``); results are identical to the
         serial run. Pays off when one cost evaluation is slow (see ``benchmarks/``); the
         cost must be picklable for processes.
+    progress : bool or None, optional
+        Show the stage under way on stderr: True always, None on a terminal when the check
+        is predicted to take over a second, False never (default).
     context : dict, optional
         What is known about the network, for the diagnosis: ``m`` (how many terms the
         cost averages: examples, times outputs for MSE), ``loss`` (``"mse"``
@@ -149,7 +154,7 @@ def check(
     >>> verifier.check(cost, grad, {"w": np.array([0.3, -1.2])}).ok
     True
     """
-    options = Options(validate_methods(methods), _mode(mode), budget, stencil, executor)
+    options = Options(validate_methods(methods), _mode(mode), budget, stencil, executor, progress)
     if not callable(grad):
         raise InputError(f"`grad` must be callable, got {type(grad).__name__}.")
     count = _points(points)
@@ -174,6 +179,7 @@ class Options:
     budget: float = FULL_BUDGET
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     executor: Any = None
+    progress: bool | None = False
 
 
 def _mode(mode: Any) -> str:
@@ -250,6 +256,13 @@ def _plan(objective: Objective, options: Options) -> dict[str, bool]:
     return {m: predicted[m] <= options.budget for m in options.methods}
 
 
+def _predicted_seconds(objective: Objective, options: Options, plan: dict[str, bool]) -> float:
+    """Rough seconds the per-element methods will take (for deciding whether to show progress)."""
+    evals = {"centered": 4, "scipy": 3, "complex": 2}
+    per = 0.0 if options.stencil is not None else objective.seconds_per_eval
+    return sum(evals.get(m, 0) * objective.layout.size * per for m, full in plan.items() if full)
+
+
 def check_point(
     cost: Callable[[Any], Any],
     grad: Callable[[Any], Any],
@@ -278,14 +291,21 @@ def check_point(
         directions = run_directions(objective, g, g_error, rng, global_first=True)
     else:
         plan = _plan(objective, options)
+        long = _predicted_seconds(objective, options, plan) > 1.0
+        show = Progress(len(plan) + 1, enabled=options.progress if options.progress is not None else None)
+        show.enabled = show.enabled and (options.progress is True or long)
         if "autograd" in plan:
+            show("autograd reference")
             estimates["autograd"] = autograd_ref(objective)
         reference = estimates["autograd"].values if "autograd" in estimates else None
         sample = None if all(plan.values()) else sample_indices(layout, g, reference, rng)
         for method in (m for m in options.methods if m != "autograd"):
+            show(f"{method}: {'every element' if plan[method] else 'a sample'} of {layout.size}")
             estimates[method] = _estimate(method, objective, g, None if plan[method] else sample, options)
         if sample is not None:
+            show("random directions")
             directions = run_directions(objective, g, g_error, rng)
+        show.close()
     if estimates:
         verdicts = compare(g, estimates, layout, g_error)
     else:  # fast mode: nothing is checked element by element

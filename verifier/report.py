@@ -472,8 +472,12 @@ def render_html(report: Report, worst: int = 10) -> str:
     marks = {"bug": "&#10007;", "artefact": "~", "note": "&ndash;", "undecided": "?"}
     findings = "".join(f"<li>{marks.get(f.kind, '')} {escape(f.message)}</li>" for f in report.findings)
     table_style = 'style="border-collapse:collapse;font-family:monospace"'
+    style = (
+        "<style>.verifier-report td,.verifier-report th{padding:2px 12px;text-align:left;"
+        "border-bottom:1px solid #d0d7de}</style>"
+    )
     parts = [
-        f'<div class="verifier-report"><p style="color:{colour};font-weight:bold">{head}</p>',
+        f'<div class="verifier-report">{style}<p style="color:{colour};font-weight:bold">{head}</p>',
         f"<table {table_style}><tr><th>tensor</th><th>shape</th>{cells}<th>wrong</th><th>kink</th>"
         f"<th>verdict</th></tr>{''.join(rows)}</table>",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
 import subprocess
@@ -47,8 +48,9 @@ def test_every_example_is_tested():
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_examples_run(name, tmp_path):
     script = ROOT / "examples" / name
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env
     )
     assert done.returncode == 0, done.stderr
     assert EXAMPLES[name] in done.stdout

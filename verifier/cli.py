@@ -227,22 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. `verifier run | head`: stop quietly, as Unix tools do
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             return 1
-    if args.command in ("check", "reference"):
-        try:
-            return _check(args) if args.command == "check" else _reference(args)
-        except InputError as exc:
-            print(f"verifier {args.command}: {exc}", file=sys.stderr)
-            return 2
-    if args.command == "bench":
-        try:
-            return _bench(args)
-        except ImportError as exc:
-            print(f"verifier bench: {exc}", file=sys.stderr)
-            return 2
-    if args.command == "sweep":
-        try:
-            return _sweep(args)
-        except ImportError as exc:
-            print(f"verifier sweep: {exc}", file=sys.stderr)
-            return 2
-    return 2  # pragma: no cover - argparse requires a command
+    handlers = {"check": _check, "reference": _reference, "bench": _bench, "sweep": _sweep}
+    try:
+        return handlers[args.command](args)
+    except (InputError, ImportError) as exc:  # bad input, or an optional extra not installed
+        print(f"verifier {args.command}: {exc}", file=sys.stderr)
+        return 2

@@ -18,7 +18,7 @@ from .estimators.centered import centered
 from .estimators.complex_step import complex_step
 from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
-from .objective import EPS, Objective
+from .objective import Objective
 from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, TensorResult
@@ -422,24 +422,8 @@ def _backprop_roundoff(grad: Callable[[Any], Any], objective: Objective, g: np.n
     ``np.longdouble`` parameters measures it. Zero where that is unavailable
     (no long double, or the backward does not keep it).
     """
-    zero = np.zeros_like(g)
-    if np.finfo(np.longdouble).eps >= EPS:
-        return zero
-    layout = objective.layout
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with np.errstate(all="ignore"):
-                result = grad(layout.unflatten(objective.theta0.astype(np.longdouble)))
-            arrays, _ = layout.collect(result)
-        if any(np.asarray(a).dtype != np.longdouble for a in arrays):
-            return zero
-        ext = np.concatenate([np.asarray(a).ravel() for a in arrays])
-    except Exception:
-        return zero
-    if ext.shape != g.shape or not np.all(np.isfinite(ext)):
-        return zero
-    return 8 * np.abs(g - ext).astype(np.float64)
+    ext = objective.extended_gradient(grad)
+    return np.zeros_like(g) if ext is None else 8 * np.abs(g - ext).astype(np.float64)
 
 
 def _random_reason(drift: float) -> str:

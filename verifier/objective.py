@@ -10,6 +10,7 @@ never seen by the cost at all.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -246,6 +247,29 @@ class Objective:
                 worst = max(worst, float(abs(np.longdouble(value) - extended)))
                 measured = True
         return max(floor, 2 * worst), measured
+
+    def extended_gradient(self, gradient: Callable[[Any], Any]) -> np.ndarray | None:
+        """``gradient`` (a function of the parameters returning their container) in long double, flat.
+
+        The one place that re-runs a gradient in extended precision: autograd's, to bound
+        its round-off, and the hand-written one, to bound its own. None where the platform
+        has no long double, or the function raises, drops to float64, or is not finite.
+        """
+        if np.finfo(np.longdouble).eps >= EPS:
+            return None
+        layout = self.layout
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with np.errstate(all="ignore"):
+                    result = gradient(layout.unflatten(self.theta0.astype(np.longdouble)))
+                parts, _ = layout.collect(result, argument="gradient")
+            if any(np.asarray(p).dtype != np.longdouble for p in parts):
+                return None
+            out = np.concatenate([np.asarray(p).ravel() for p in parts])
+        except Exception:
+            return None
+        return out if out.shape == (layout.size,) and np.all(np.isfinite(out)) else None
 
     def extended_value(self, x: np.ndarray | None = None) -> np.longdouble | None:
         """The cost at ``x`` (default ``theta0``) in ``np.longdouble``, or None if unavailable."""

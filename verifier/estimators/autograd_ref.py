@@ -34,7 +34,7 @@ import numpy as np
 from autograd import grad as autograd_grad
 
 from ..errors import ReferenceUnavailable
-from ..objective import EPS, Objective
+from ..objective import Objective
 from ..params import Layout
 from .base import Estimate
 
@@ -73,25 +73,6 @@ def traced_gradient(cost: Callable[[Any], Any], structure: Any, layout: Layout) 
     return flat
 
 
-def _extended(cost: Callable[[Any], Any], objective: Objective) -> np.ndarray | None:
-    """The autograd gradient computed in ``np.longdouble``, or None."""
-    if np.finfo(np.longdouble).eps >= EPS:
-        return None
-    layout = objective.layout
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with np.errstate(all="ignore"):
-                result = autograd_grad(cost)(layout.unflatten(objective.theta0.astype(np.longdouble)))
-        parts, _ = layout.collect(result, argument="autograd gradient")
-        if any(np.asarray(p).dtype != np.longdouble for p in parts):
-            return None
-        out = np.concatenate([np.asarray(p).ravel() for p in parts])
-    except Exception:
-        return None
-    return out if out.shape == (layout.size,) and np.all(np.isfinite(out)) else None
-
-
 def autograd_ref(objective: Objective) -> Estimate:
     """autograd's gradient of the objective's cost, with its round-off bound.
 
@@ -106,7 +87,7 @@ def autograd_ref(objective: Objective) -> Estimate:
         values = traced_gradient(objective.cost, objective.structure(), layout)
     except ReferenceUnavailable as exc:
         return Estimate.unavailable("autograd", layout.size, str(exc), seconds=time.perf_counter() - start)
-    ext = _extended(objective.cost, objective)
+    ext = objective.extended_gradient(autograd_grad(objective.cost))
     if ext is None:
         spread = 1e-7 * np.abs(values)
         how = "no extended precision: bound 1e-7 relative"

@@ -21,7 +21,7 @@ from .estimators.scipy_fd import scipy_fd
 from .objective import Objective
 from .params import Layout, layout_of
 from .progress import Progress
-from .report import MethodResult, PointResult, Report, TensorResult
+from .report import Elements, MethodResult, PointResult, Report, TensorResult
 from .sampling import describe_sample, sample_indices
 
 #: Every method a check can use; the first three run by default, the complex step
@@ -394,8 +394,7 @@ def _report(
             for b in names[i + 1 :]:
                 rel[f"{a}~{b}"] = relative_error(avail[a].values[sl], avail[b].values[sl])
         tensors.append(TensorResult(name, layout.shapes[t], counts, rel))
-    names = np.array(NAMES, dtype=object)[verdicts.verdict]
-    elements: dict[str, np.ndarray] = {"backprop": g, "verdict": names}
+    elements: dict[str, np.ndarray] = Elements(backprop=g, verdict_code=verdicts.verdict)
     elements.update({f"odd_{source}": mask for source, mask in verdicts.odd.items()})
     for m, e in estimates.items():
         elements[m] = e.values
@@ -506,12 +505,12 @@ def _network_point(
     net: Any, back: Callable[..., Any], params: Any, X: Any, Y: Any, seed: int, options: dict[str, Any]
 ) -> Report:
     context = dict(options.get("context") or {})
-    describe = getattr(net, "describe", None)
-    if callable(describe):
-        context = {**describe(params, X, Y), **context}
     rest = {k: v for k, v in options.items() if k != "context"}
-    batch = getattr(net, "batch_stencil", None)
     fast = rest.get("mode") == "fast"
+    describe = getattr(net, "describe", None)
+    if callable(describe) and not fast:  # the notes on the point cost a forward pass the fast mode saves
+        context = {**describe(params, X, Y), **context}
+    batch = getattr(net, "batch_stencil", None)
     if callable(batch) and "stencil" not in rest and not rest.get("vectorized") and not fast:
         rest["stencil"] = batch(params, X, Y, layout_of(params)[0])
     return check(

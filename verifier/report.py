@@ -73,6 +73,23 @@ class MethodResult:
         }
 
 
+class Elements(dict):
+    """Per-element arrays; ``"verdict"`` (names) is built from ``"verdict_code"`` when first read.
+
+    At 10^6 parameters an array of verdict names costs more than the fast mode's forward
+    passes, so it is made only for those who look at it.
+    """
+
+    def __missing__(self, key: str) -> np.ndarray:
+        if key != "verdict" or "verdict_code" not in self:
+            raise KeyError(key)
+        from .compare import NAMES
+
+        names = np.array(NAMES, dtype=object)[self["verdict_code"]]
+        self["verdict"] = names
+        return names
+
+
 @dataclass
 class Report:
     """The outcome of a gradient check.
@@ -145,7 +162,7 @@ class Report:
 
     def odd_one_out(self) -> np.ndarray:
         """:meth:`odd` for every element (an object array; built on demand)."""
-        out = np.full(self.elements["verdict"].size, "", dtype=object)
+        out = np.full(self.elements["backprop"].size, "", dtype=object)
         for key, mask in self.elements.items():
             if key.startswith("odd_"):
                 name = key[4:]
@@ -186,7 +203,7 @@ class Report:
         odd = self.odd_one_out()
         out["odd"] = odd[keep].tolist()
         for k, v in self.elements.items():
-            if not k.startswith("odd_"):
+            if not k.startswith("odd_") and k != "verdict_code":
                 out[k] = [_num(x) for x in v[keep].tolist()]
         if keep.size < verdict.size:
             out["omitted"] = int(verdict.size - keep.size)

@@ -38,6 +38,7 @@ EXAMPLES = {
     "dropout.py": "planted bug 'mask not applied in backward': fail",
     "step_size.py": "fitted order on the truncation side",
     "notebook_view.py": "wrote notebook_view.html: fail",
+    "training_monitor.py": "blog's backprop: stopped at epoch 0",
 }
 
 

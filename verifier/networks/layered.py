@@ -13,6 +13,10 @@ forward sensitivities) is recomputed exactly through the remaining layers. The l
 itself is always evaluated in full from the perturbed logits. The result equals the
 one-at-a-time evaluation to within round-off, at a cost of O(m) per perturbation away from
 kinks instead of a forward pass.
+
+Memory: every batch of perturbations, and every block of forward sensitivities, holds at most
+:data:`BATCH_NUMBERS` float64 numbers (32 MiB); the reverse sensitivities ``G_l`` take
+``n_L * n_l * m`` numbers per hidden layer (``n_L`` is 1 for the usual single output).
 """
 
 from __future__ import annotations
@@ -82,17 +86,28 @@ class LayeredStencil:
             back = np.einsum("uvc,vi->uic", back, self.W[l + 1])  # dZ_L/dA_l
             gain[l] = back
             back = back * self._mask(l)[None, :, :]  # dZ_L/dZ_l
-        room: dict[int, np.ndarray] = {}
-        for l in range(1, L):
-            fwd = np.repeat(self.W[l + 1][:, :, None], m, axis=2)  # dZ_{l+1}/dA_l (n_{l+1}, n_l, m)
-            limit = np.full((self.W[l].shape[0], m), np.inf)
-            for k in range(l + 1, L):
+        room = {l: self._room(l) for l in range(1, L)}
+        return gain, room
+
+    def _room(self, l: int) -> np.ndarray:
+        """How far each A_l[i, c] may move before a downstream pre-activation flips, (n_l, m).
+
+        Forward sensitivities dZ_k/dA_l[i] are formed for a block of units i at a time, so
+        the working memory stays within :data:`BATCH_NUMBERS` numbers.
+        """
+        n_l, m = self.W[l].shape[0], self.m
+        widest = max(self.W[k].shape[0] for k in range(l + 1, self.L + 1))
+        block = max(1, BATCH_NUMBERS // (widest * m))
+        limit = np.full((n_l, m), np.inf)
+        for start in range(0, n_l, block):
+            units = slice(start, min(start + block, n_l))
+            fwd = np.repeat(self.W[l + 1][:, units, None], m, axis=2)  # dZ_{l+1}/dA_l[units]
+            for k in range(l + 1, self.L):
                 with np.errstate(divide="ignore"):
                     ratio = np.abs(self.Z[k])[:, None, :] / np.abs(fwd)
-                limit = np.minimum(limit, ratio.min(axis=0))
+                limit[units] = np.minimum(limit[units], ratio.min(axis=0))
                 fwd = np.einsum("vu,uic->vic", self.W[k + 1], fwd * self._mask(k)[:, None, :])
-            room[l] = limit
-        return gain, room
+        return limit
 
     def __call__(self, indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """Costs at ``theta + steps[n, k] * e_indices[n]``, shape ``steps.shape``."""

@@ -152,3 +152,13 @@ def test_bench_rows_and_csv(tmp_path, capsys):
     }
     assert "growth exponent" in capsys.readouterr().out
     assert main(["bench", "--sizes", "12345"]) == 2
+
+
+def test_bench_peers_run_or_say_why_not():
+    import importlib.util
+
+    (row,) = bench([47], ("torch-fast",), repeats=1)
+    if importlib.util.find_spec("torch") is None:
+        assert row.skipped == "torch not installed"
+    else:
+        assert row.seconds > 0 and row.note == "", "torch's fast gradcheck passes these correct gradients"

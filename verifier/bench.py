@@ -13,6 +13,11 @@ fast       ``verifier.check_network(..., mode="fast")``: a full verdict
 backward   the hand-written backward pass itself
 ========== ==========================================================================
 
+Peers, where installed (optional; ``--methods`` names them): ``torch-gradcheck`` and
+``torch-fast`` run ``torch.autograd.gradcheck`` (full, and ``fast_mode=True``) on the same
+network written in torch (float64, the same point and data). A peer that returns False on
+these correct gradients is marked as a false alarm.
+
 Times are medians of ``repeats`` runs; the forward multiple is the time over the median
 of one cost evaluation. A method whose predicted time (from the sizes already measured, or
 from the forward time and its evaluation count) exceeds ``max_seconds`` is skipped and
@@ -21,6 +26,7 @@ reported as such, so the benchmark finishes on a small machine.
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +45,7 @@ from .params import layout_of
 from .seeds import seed_loop
 
 METHODS = ("seed-loop", "centered", "scipy", "autograd", "fast", "backward")
+PEERS = ("torch-gradcheck", "torch-fast")
 #: Layer sizes by parameter count: the notebook's network, then the sizes FIELD.md measured.
 SIZES: dict[int, tuple[list[int], int]] = {
     47: ([4, 5, 3, 1], 3),
@@ -48,7 +55,7 @@ SIZES: dict[int, tuple[list[int], int]] = {
     1050625: ([512, 1024, 512, 1], 32),
 }
 #: Evaluations per parameter of the methods whose cost grows with P, for predictions.
-EVALS_PER_PARAM = {"seed-loop": 2.0, "scipy": 1.0}
+EVALS_PER_PARAM = {"seed-loop": 2.0, "scipy": 1.0, "torch-gradcheck": 2.0}
 
 
 @dataclass
@@ -61,9 +68,17 @@ class BenchRow:
     seconds: float
     forward_multiple: float
     skipped: str = ""
+    note: str = ""
 
     def csv(self) -> str:
         return f"{self.method},{self.params},{self.samples},{self.seconds:.6g},{self.forward_multiple:.6g}"
+
+
+def _timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median seconds of ``repeats`` runs, and what the last run returned."""
+    results: list[Any] = []
+    seconds = _median(lambda: results.append(fn()), repeats)
+    return seconds, results[-1]
 
 
 def _median(fn: Callable[[], Any], repeats: int) -> float:
@@ -98,7 +113,35 @@ def _runners(size: int) -> tuple[float, dict[str, Callable[[], Any]]]:
         "fast": lambda: check_network(net, params, X, Y, mode="fast"),
         "backward": lambda: net.backward(params, X, Y),
     }
+    for name, fast in (("torch-gradcheck", False), ("torch-fast", True)):
+        runners[name] = _torch_runner(net, params, X, Y, fast)
     return forward, runners
+
+
+def _torch_runner(
+    net: DeepReLU, params: dict[str, np.ndarray], X: Any, Y: Any, fast: bool
+) -> Callable[[], Any]:
+    """``torch.autograd.gradcheck`` on the same network in torch; returns gradcheck's bool."""
+
+    def run() -> Any:
+        import torch
+
+        layout, theta = layout_of(params)
+        x, y = torch.as_tensor(X), torch.as_tensor(Y)
+
+        def cost(flat: Any) -> Any:
+            parts = layout.unflatten(flat)
+            a = x
+            for l in range(1, net.n_layers):
+                a = torch.relu(parts[f"W{l}"] @ a + parts[f"b{l}"])
+            z = parts[f"W{net.n_layers}"] @ a + parts[f"b{net.n_layers}"]
+            softplus = torch.nn.functional.softplus
+            return (y * softplus(-z) + (1 - y) * softplus(z)).sum() / x.shape[1]
+
+        start = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+        return torch.autograd.gradcheck(cost, (start,), fast_mode=fast, raise_exception=False)
+
+    return run
 
 
 def _predict(method: str, size: int, forward: float, done: list[BenchRow]) -> float:
@@ -139,7 +182,7 @@ def bench(
     sizes : list of int
         Parameter counts, keys of :data:`SIZES`.
     methods : tuple of str
-        Subset of :data:`METHODS`.
+        Subset of :data:`METHODS` and :data:`PEERS`.
     repeats : int
         Runs per measurement (median); one for runs longer than a few seconds.
     max_seconds : float
@@ -159,9 +202,12 @@ def bench(
                 row = BenchRow(
                     method, size, 0, predicted, predicted / forward, f"predicted {predicted:.0f} s"
                 )
+            elif method in PEERS and importlib.util.find_spec("torch") is None:
+                row = BenchRow(method, size, 0, float("nan"), float("nan"), "torch not installed")
             else:
                 n = repeats if predicted < 2.0 else 1
-                seconds = _median(runners[method], n)
-                row = BenchRow(method, size, n, seconds, seconds / forward)
+                seconds, outcome = _timed(runners[method], n)
+                note = "false alarm" if method in PEERS and outcome is False else ""
+                row = BenchRow(method, size, n, seconds, seconds / forward, note=note)
             done.append(row)
             yield row

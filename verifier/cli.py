@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from . import __version__
 from .adapters import STYLES
 from .bench import METHODS as BENCH_METHODS
+from .bench import PEERS as BENCH_PEERS
 from .bench import SIZES as BENCH_SIZES
 from .bench import bench
 from .errors import InputError
@@ -81,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated parameter counts among {', '.join(map(str, BENCH_SIZES))}",
     )
     bench.add_argument(
-        "--methods", default=",".join(BENCH_METHODS), help="comma-separated subset of the methods"
+        "--methods",
+        default=",".join(BENCH_METHODS),
+        help=f"comma-separated, among {', '.join(BENCH_METHODS + BENCH_PEERS)} (the torch peers need torch)",
     )
     bench.add_argument("--repeats", type=int, default=3, help="runs per measurement (median); default 3")
     bench.add_argument(
@@ -156,7 +159,8 @@ def _bench(args: argparse.Namespace) -> int:
     except ValueError:
         sizes = []
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    bad = [s for s in sizes if s not in BENCH_SIZES] + [m for m in methods if m not in BENCH_METHODS]
+    known = BENCH_METHODS + BENCH_PEERS
+    bad = [s for s in sizes if s not in BENCH_SIZES] + [m for m in methods if m not in known]
     if not sizes or not methods or bad:
         print(f"verifier bench: unknown sizes or methods {bad or args.sizes}", file=sys.stderr)
         return 2

@@ -405,16 +405,16 @@ def render_bench(rows: list[Any]) -> str:
     """The benchmark table: time, multiple of one forward pass, and each method's growth exponent."""
     from .bench import growth_exponent
 
-    lines = [f"{'method':<10} {'params':>8} {'samples':>7} {'seconds':>11} {'x forward':>11}"]
+    lines = [f"{'method':<15} {'params':>8} {'samples':>7} {'seconds':>11} {'x forward':>11}"]
     for r in rows:
-        note = f"  skipped: {r.skipped}" if r.skipped else ""
+        note = f"  skipped: {r.skipped}" if r.skipped else (f"  {r.note}" if r.note else "")
         seconds = "-" if r.skipped else f"{r.seconds:.4g}"
         multiple = "-" if r.skipped else f"{r.forward_multiple:.4g}"
-        lines.append(f"{r.method:<10} {r.params:>8} {r.samples:>7} {seconds:>11} {multiple:>11}{note}")
+        lines.append(f"{r.method:<15} {r.params:>8} {r.samples:>7} {seconds:>11} {multiple:>11}{note}")
     lines += ["", "growth exponent (seconds ~ params^k):"]
     for method in dict.fromkeys(r.method for r in rows):
         k = growth_exponent([r for r in rows if r.method == method])
-        lines.append(f"  {method:<10} k = {k:.2f}" if np.isfinite(k) else f"  {method:<10} k = -")
+        lines.append(f"  {method:<15} k = {k:.2f}" if np.isfinite(k) else f"  {method:<15} k = -")
     sizes = sorted({r.params for r in rows})
     by = {(r.method, r.params): r for r in rows if not r.skipped}
 

@@ -4,10 +4,10 @@ Every method runs on the same DeepReLU network, point and data, side by side in 
 
 ========== ==========================================================================
 seed-loop  the notebook's loop: a copy of the vector and a rebuilt dict per element, two
-           forward passes each (epsilon 1e-7)
+           forward passes each (epsilon 1e-7), with the notebook's own plain-numpy forward
 centered   the verifier's full per-element centred check (four points per element, with
            its error bound), through the layered network's batch stencil
-scipy      ``scipy.optimize.check_grad`` over every element
+scipy      ``scipy.optimize.check_grad`` over every element, on the same plain forward
 autograd   ``verifier.reference_gradients`` (autograd)
 fast       ``verifier.check_network(..., mode="fast")``: a full verdict
 backward   the hand-written backward pass itself
@@ -42,7 +42,7 @@ from .harness import check_network
 from .networks import DeepReLU
 from .objective import Objective
 from .params import layout_of
-from .seeds import seed_loop
+from .seeds import notebook_forward, seed_loop
 
 METHODS = ("seed-loop", "centered", "scipy", "autograd", "fast", "backward")
 PEERS = ("torch-gradcheck", "torch-fast")
@@ -101,14 +101,18 @@ def _runners(size: int) -> tuple[float, dict[str, Callable[[], Any]]]:
     def cost(p: Any) -> Any:
         return net.cost(p, X, Y)
 
+    def notebook_cost(p: Any) -> float:
+        # the seeds' own plain-numpy forward pass: the baselines run the notebook's code
+        return notebook_forward(X, Y, p)[0]
+
     forward = _median(lambda: cost(params), 21)
     g, _ = layout.flatten_like(net.backward(params, X, Y))
     runners: dict[str, Callable[[], Any]] = {
-        "seed-loop": lambda: seed_loop(lambda v: cost(layout.unflatten(v)), theta, 1e-7),
+        "seed-loop": lambda: seed_loop(lambda v: notebook_cost(layout.unflatten(v)), theta, 1e-7),
         "centered": lambda: centered(
             Objective(cost, layout, theta, batch=net.batch_stencil(params, X, Y, layout), extended=False)
         ),
-        "scipy": lambda: check_grad(lambda v: cost(layout.unflatten(v)), lambda _v: g, theta),
+        "scipy": lambda: check_grad(lambda v: notebook_cost(layout.unflatten(v)), lambda _v: g, theta),
         "autograd": lambda: reference_gradients(cost, params),
         "fast": lambda: check_network(net, params, X, Y, mode="fast"),
         "backward": lambda: net.backward(params, X, Y),

@@ -29,6 +29,8 @@ from ..params import Layout
 
 #: Peak working memory of one batch, in float64 numbers (32 MiB).
 BATCH_NUMBERS = 4 * 1024 * 1024
+#: Up to this many numbers, all perturbations go through one batched forward pass instead.
+SMALL_NUMBERS = 64 * 1024
 
 
 def loss_from_logits(Z: np.ndarray, Y: np.ndarray, form: str) -> np.ndarray:
@@ -70,8 +72,27 @@ class LayeredStencil:
             if l < L:
                 self.A[l] = np.maximum(self.Z[l], 0.0) * self.dropout.get(l, 1.0)
         self.row_loss = loss_from_logits(self.Z[L], self.Y, self.form).sum(axis=1)
-        self.gain, self.room = self._sensitivities()
+        self._sens: tuple[dict[int, np.ndarray], dict[int, np.ndarray]] | None = None
         self._all: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+        self._widest = max(w.shape[0] for w in self.W.values())
+        flat = np.empty(layout.size)
+        for t, name in enumerate(layout.names):
+            flat[layout.slice(t)] = np.asarray(params[name], dtype=np.float64).ravel()
+        self._theta = flat
+
+    @property
+    def gain(self) -> dict[int, np.ndarray]:
+        """G_l = dZ_L/dA_l per hidden layer (computed on first use: small networks never need it)."""
+        if self._sens is None:
+            self._sens = self._sensitivities()
+        return self._sens[0]
+
+    @property
+    def room(self) -> dict[int, np.ndarray]:
+        """How far each A_l[i, c] may move before a downstream flip (see :meth:`_room`)."""
+        if self._sens is None:
+            self._sens = self._sensitivities()
+        return self._sens[1]
 
     def _mask(self, k: int) -> np.ndarray:
         """The derivative of A_k with respect to Z_k: the ReLU mask times the dropout mask."""
@@ -111,8 +132,10 @@ class LayeredStencil:
 
     def __call__(self, indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """Costs at ``theta + steps[n, k] * e_indices[n]``, shape ``steps.shape``."""
-        out = np.empty(steps.shape, dtype=np.float64)
         indices = np.asarray(indices, dtype=np.intp)
+        if steps.size * (self.layout.size + self._widest * self.m) <= SMALL_NUMBERS:
+            return self._whole(indices, steps)
+        out = np.empty(steps.shape, dtype=np.float64)
         per = max(1, BATCH_NUMBERS // (steps.shape[1] * self.m * max(self.W[self.L].shape[0], 1) * 4))
         everything = indices.size == self.layout.size and np.array_equal(indices, np.arange(indices.size))
         if not everything or self._all is None:
@@ -124,6 +147,21 @@ class LayeredStencil:
                 part = slice(start, start + per)
                 out[sel[part]] = self._costs(layer, rows[part], source[part], steps[sel[part]])
         return out
+
+    def _whole(self, indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """Small networks: every perturbed parameter set at once, one batched forward pass.
+
+        For a few hundred perturbations of a few dozen parameters, the cost is the number of
+        numpy calls, not arithmetic: one pass over a stack beats a pass per layer.
+        """
+        stack = np.repeat(self._theta[None, :], steps.size, axis=0)
+        stack[np.arange(steps.size), np.repeat(indices, steps.shape[1])] += steps.ravel()
+        parts = self.layout.unflatten(stack)
+        A: np.ndarray = self.X
+        for l in range(1, self.L):
+            A = np.maximum(parts[f"W{l}"] @ A + parts[f"b{l}"], 0.0) * self.dropout.get(l, 1.0)
+        Z = parts[f"W{self.L}"] @ A + parts[f"b{self.L}"]
+        return (loss_from_logits(Z, self.Y, self.form).sum(axis=(1, 2)) / self.m).reshape(steps.shape)
 
     def _group(self, indices: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per layer: positions in ``indices``, the rows of Z_l they move, and by how much per unit step."""

@@ -281,31 +281,15 @@ def check_point(
     objective.seconds_per_eval = min(objective.seconds_per_eval, objective.last_seconds)
     estimates: dict[str, Estimate] = {}
     directions = None
-    if drift:
-        for method in options.methods if not fast else ("centered",):
-            if method != "autograd":
-                estimates[method] = Estimate.unavailable(method, layout.size, _random_reason(drift))
-        if "autograd" in options.methods and not fast:
-            estimates["autograd"] = autograd_ref(objective)
+    if drift:  # finite differences would compare different networks; autograd still says something
+        for method in options.methods if not fast else ():
+            reason = _random_reason(drift)
+            unavailable = Estimate.unavailable(method, layout.size, reason)
+            estimates[method] = autograd_ref(objective) if method == "autograd" else unavailable
     elif fast:
         directions = run_directions(objective, g, g_error, rng, global_first=True)
     else:
-        plan = _plan(objective, options)
-        long = _predicted_seconds(objective, options, plan) > 1.0
-        show = Progress(len(plan) + 1, enabled=options.progress if options.progress is not None else None)
-        show.enabled = show.enabled and (options.progress is True or long)
-        if "autograd" in plan:
-            show("autograd reference")
-            estimates["autograd"] = autograd_ref(objective)
-        reference = estimates["autograd"].values if "autograd" in estimates else None
-        sample = None if all(plan.values()) else sample_indices(layout, g, reference, rng)
-        for method in (m for m in options.methods if m != "autograd"):
-            show(f"{method}: {'every element' if plan[method] else 'a sample'} of {layout.size}")
-            estimates[method] = _estimate(method, objective, g, None if plan[method] else sample, options)
-        if sample is not None:
-            show("random directions")
-            directions = run_directions(objective, g, g_error, rng)
-        show.close()
+        estimates, directions = _full(objective, g, g_error, options, rng)
     if estimates:
         verdicts = compare(g, estimates, layout, g_error)
     else:  # fast mode: nothing is checked element by element
@@ -337,6 +321,33 @@ def check_point(
             "directions", True, "random-direction checks, five-point stencil each", directions.nfev, 0.0, {}
         )
     return report
+
+
+def _full(
+    objective: Objective, g: np.ndarray, g_error: np.ndarray, options: Options, rng: np.random.Generator
+) -> tuple[dict[str, Estimate], DirectionalResult | None]:
+    """The full mode's references: every method on every element, or on a sample plus directions."""
+    layout = objective.layout
+    plan = _plan(objective, options)
+    wanted = options.progress is True or (
+        options.progress is None and _predicted_seconds(objective, options, plan) > 1
+    )
+    show = Progress(len(plan) + 1, enabled=None if options.progress is None and wanted else wanted)
+    estimates: dict[str, Estimate] = {}
+    if "autograd" in plan:
+        show("autograd reference")
+        estimates["autograd"] = autograd_ref(objective)
+    reference = estimates["autograd"].values if "autograd" in estimates else None
+    sample = None if all(plan.values()) else sample_indices(layout, g, reference, rng)
+    for method in (m for m in options.methods if m != "autograd"):
+        show(f"{method}: {'every element' if plan[method] else 'a sample'} of {layout.size}")
+        estimates[method] = _estimate(method, objective, g, None if plan[method] else sample, options)
+    directions = None
+    if sample is not None:
+        show("random directions")
+        directions = run_directions(objective, g, g_error, rng)
+    show.close()
+    return estimates, directions
 
 
 def _covered(check: Any, verdicts: Verdicts) -> bool:

@@ -154,11 +154,12 @@ def test_bench_rows_and_csv(tmp_path, capsys):
     assert main(["bench", "--sizes", "12345"]) == 2
 
 
-def test_bench_peers_run_or_say_why_not():
+@pytest.mark.parametrize("peer, package", [("torch-fast", "torch"), ("jax-check-grads", "jax")])
+def test_bench_peers_run_or_say_why_not(peer, package):
     import importlib.util
 
-    (row,) = bench([47], ("torch-fast",), repeats=1)
-    if importlib.util.find_spec("torch") is None:
-        assert row.skipped == "torch not installed"
+    (row,) = bench([47], (peer,), repeats=1)
+    if importlib.util.find_spec(package) is None:
+        assert row.skipped == f"{package} not installed"
     else:
-        assert row.seconds > 0 and row.note == "", "torch's fast gradcheck passes these correct gradients"
+        assert row.seconds > 0 and row.note == "", f"{peer} passes these correct gradients at 47 parameters"

@@ -14,9 +14,10 @@ backward   the hand-written backward pass itself
 ========== ==========================================================================
 
 Peers, where installed (optional; ``--methods`` names them): ``torch-gradcheck`` and
-``torch-fast`` run ``torch.autograd.gradcheck`` (full, and ``fast_mode=True``) on the same
-network written in torch (float64, the same point and data). A peer that returns False on
-these correct gradients is marked as a false alarm.
+``torch-fast`` run ``torch.autograd.gradcheck`` (full, and ``fast_mode=True``), and
+``jax-check-grads`` runs ``jax.test_util.check_grads`` (reverse mode, its default step), on
+the same network written in torch or jax (float64, the same point and data). A peer that
+fails these correct gradients is marked as a false alarm.
 
 Times are medians of ``repeats`` runs; the forward multiple is the time over the median
 of one cost evaluation. A method whose predicted time (from the sizes already measured, or
@@ -45,7 +46,9 @@ from .params import layout_of
 from .seeds import notebook_forward, seed_loop
 
 METHODS = ("seed-loop", "centered", "scipy", "autograd", "fast", "backward")
-PEERS = ("torch-gradcheck", "torch-fast")
+PEERS = ("torch-gradcheck", "torch-fast", "jax-check-grads")
+#: The package each peer needs.
+PEER_PACKAGE = {"torch-gradcheck": "torch", "torch-fast": "torch", "jax-check-grads": "jax"}
 #: Layer sizes by parameter count: the notebook's network, then the sizes FIELD.md measured.
 SIZES: dict[int, tuple[list[int], int]] = {
     47: ([4, 5, 3, 1], 3),
@@ -119,7 +122,38 @@ def _runners(size: int) -> tuple[float, dict[str, Callable[[], Any]]]:
     }
     for name, fast in (("torch-gradcheck", False), ("torch-fast", True)):
         runners[name] = _torch_runner(net, params, X, Y, fast)
+    runners["jax-check-grads"] = _jax_runner(net, params, X, Y)
     return forward, runners
+
+
+def _jax_runner(net: DeepReLU, params: dict[str, np.ndarray], X: Any, Y: Any) -> Callable[[], Any]:
+    """``jax.test_util.check_grads`` on the same network in jax; returns False on its AssertionError."""
+
+    def run() -> Any:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+        from jax.test_util import check_grads as jax_check_grads
+
+        layout, theta = layout_of(params)
+        x, y = jnp.asarray(X), jnp.asarray(Y)
+
+        def cost(flat: Any) -> Any:
+            parts = layout.unflatten(flat)
+            a = x
+            for l in range(1, net.n_layers):
+                a = jax.nn.relu(parts[f"W{l}"] @ a + parts[f"b{l}"])
+            z = parts[f"W{net.n_layers}"] @ a + parts[f"b{net.n_layers}"]
+            return (y * jax.nn.softplus(-z) + (1 - y) * jax.nn.softplus(z)).sum() / x.shape[1]
+
+        try:
+            jax_check_grads(cost, (jnp.asarray(theta),), order=1, modes=["rev"])
+        except AssertionError:
+            return False
+        return True
+
+    return run
 
 
 def _torch_runner(
@@ -206,8 +240,10 @@ def bench(
                 row = BenchRow(
                     method, size, 0, predicted, predicted / forward, f"predicted {predicted:.0f} s"
                 )
-            elif method in PEERS and importlib.util.find_spec("torch") is None:
-                row = BenchRow(method, size, 0, float("nan"), float("nan"), "torch not installed")
+            elif method in PEERS and importlib.util.find_spec(PEER_PACKAGE[method]) is None:
+                row = BenchRow(
+                    method, size, 0, float("nan"), float("nan"), f"{PEER_PACKAGE[method]} not installed"
+                )
             else:
                 n = repeats if predicted < 2.0 else 1
                 seconds, outcome = _timed(runners[method], n)

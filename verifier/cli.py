@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--methods",
         default=",".join(BENCH_METHODS),
-        help=f"comma-separated, among {', '.join(BENCH_METHODS + BENCH_PEERS)} (the torch peers need torch)",
+        help=f"comma-separated, among {', '.join(BENCH_METHODS + BENCH_PEERS)} (the peers need torch or jax)",
     )
     bench.add_argument("--repeats", type=int, default=3, help="runs per measurement (median); default 3")
     bench.add_argument(

@@ -137,16 +137,7 @@ def _jax_runner(net: DeepReLU, params: dict[str, np.ndarray], X: Any, Y: Any) ->
         from jax.test_util import check_grads as jax_check_grads
 
         layout, theta = layout_of(params)
-        x, y = jnp.asarray(X), jnp.asarray(Y)
-
-        def cost(flat: Any) -> Any:
-            parts = layout.unflatten(flat)
-            a = x
-            for l in range(1, net.n_layers):
-                a = jax.nn.relu(parts[f"W{l}"] @ a + parts[f"b{l}"])
-            z = parts[f"W{net.n_layers}"] @ a + parts[f"b{net.n_layers}"]
-            return (y * jax.nn.softplus(-z) + (1 - y) * jax.nn.softplus(z)).sum() / x.shape[1]
-
+        cost = _peer_cost(net, layout, jnp.asarray(X), jnp.asarray(Y), jax.nn.relu, jax.nn.softplus)
         try:
             jax_check_grads(cost, (jnp.asarray(theta),), order=1, modes=["rev"])
         except AssertionError:
@@ -154,6 +145,20 @@ def _jax_runner(net: DeepReLU, params: dict[str, np.ndarray], X: Any, Y: Any) ->
         return True
 
     return run
+
+
+def _peer_cost(net: DeepReLU, layout: Any, x: Any, y: Any, relu: Any, softplus: Any) -> Callable[[Any], Any]:
+    """The DeepReLU stable cost of a flat parameter tensor, in a peer's array library."""
+
+    def cost(flat: Any) -> Any:
+        parts = layout.unflatten(flat)
+        a = x
+        for l in range(1, net.n_layers):
+            a = relu(parts[f"W{l}"] @ a + parts[f"b{l}"])
+        z = parts[f"W{net.n_layers}"] @ a + parts[f"b{net.n_layers}"]
+        return (y * softplus(-z) + (1 - y) * softplus(z)).sum() / x.shape[1]
+
+    return cost
 
 
 def _torch_runner(
@@ -166,16 +171,7 @@ def _torch_runner(
 
         layout, theta = layout_of(params)
         x, y = torch.as_tensor(X), torch.as_tensor(Y)
-
-        def cost(flat: Any) -> Any:
-            parts = layout.unflatten(flat)
-            a = x
-            for l in range(1, net.n_layers):
-                a = torch.relu(parts[f"W{l}"] @ a + parts[f"b{l}"])
-            z = parts[f"W{net.n_layers}"] @ a + parts[f"b{net.n_layers}"]
-            softplus = torch.nn.functional.softplus
-            return (y * softplus(-z) + (1 - y) * softplus(z)).sum() / x.shape[1]
-
+        cost = _peer_cost(net, layout, x, y, torch.relu, torch.nn.functional.softplus)
         start = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
         return torch.autograd.gradcheck(cost, (start,), fast_mode=fast, raise_exception=False)
 

@@ -105,16 +105,6 @@ class Verdicts:
     primary: np.ndarray
 
 
-def _tensor_max(layout: Layout, values: np.ndarray) -> np.ndarray:
-    """Per element, the largest finite magnitude in its tensor."""
-    out = np.empty(layout.size)
-    mag = np.where(np.isfinite(values), np.abs(values), 0.0)
-    for t in range(len(layout.names)):
-        part = mag[layout.slice(t)]
-        out[layout.slice(t)] = part.max() if part.size else 0.0
-    return out
-
-
 def compare(
     g: np.ndarray,
     estimates: dict[str, Estimate],
@@ -142,7 +132,7 @@ def compare(
         if m in refs:
             scale_src = np.maximum(scale_src, np.nan_to_num(np.abs(refs[m].values)))
             break
-    s_tensor = _tensor_max(layout, scale_src)
+    s_tensor = layout.tensor_max(scale_src)
     s_all = float(scale_src.max()) if size else 0.0
 
     agrees, informative, diff = {}, {}, {}

@@ -11,14 +11,14 @@ import numpy as np
 
 from .compare import KINK, NAMES, UNCHECKED, UNDECIDED, WRONG, Verdicts, compare, relative_error
 from .diagnose import Finding, bias_axis, diagnose, direction_findings, layer_number, wrong_lines
-from .errors import CostError, InputError, NonDeterministicCostWarning
+from .errors import InputError, NonDeterministicCostWarning
 from .estimators.autograd_ref import autograd_ref, reference_gradients
 from .estimators.base import Estimate
 from .estimators.centered import centered
 from .estimators.complex_step import complex_step
 from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
-from .objective import Objective
+from .objective import Objective, vectorized_stencil
 from .params import Layout, layout_of
 from .progress import Progress
 from .report import Elements, MethodResult, PointResult, Report, TensorResult
@@ -31,8 +31,6 @@ DEFAULT_METHODS = ("centered", "scipy", "autograd")
 MODES = ("full", "fast")
 #: Seconds a method may spend checking every element one by one before it samples.
 FULL_BUDGET = 2.0
-#: Numbers in one batch of a vectorised cost (32 MiB of float64).
-BATCH_NUMBERS = 4 * 1024 * 1024
 
 
 def validate_methods(methods: Sequence[str]) -> tuple[str, ...]:
@@ -202,37 +200,6 @@ def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -
         rms = float(np.sqrt(np.mean(part**2))) or 1.0
         out[layout.slice(t)] = 0.5 * rms * rng.standard_normal(part.size)
     return out
-
-
-def vectorized_stencil(
-    cost: Callable[[Any], Any], layout: Layout, theta: np.ndarray
-) -> Callable[..., np.ndarray]:
-    """Perturbed costs in batches, for a cost that takes a stack of parameter sets.
-
-    The contract (like SciPy's ``vectorized``): called with a container whose arrays
-    have a leading batch axis, shape ``(k, *shape)``, the cost returns ``k`` costs,
-    shape ``(k,)``. Batches hold at most :data:`BATCH_NUMBERS` numbers.
-    """
-
-    def run(indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
-        rows = np.repeat(np.asarray(indices), steps.shape[1])
-        deltas = steps.ravel()
-        out = np.empty(rows.size)
-        per = max(1, BATCH_NUMBERS // max(layout.size, 1))
-        for start in range(0, rows.size, per):
-            r, d = rows[start : start + per], deltas[start : start + per]
-            stack = np.repeat(theta[None, :], r.size, axis=0)
-            stack[np.arange(r.size), r] += d
-            value = np.asarray(cost(layout.unflatten(stack)), dtype=np.float64)
-            if value.shape != (r.size,):
-                raise CostError(
-                    f"a vectorized `cost` given {r.size} parameter sets must return shape ({r.size},),"
-                    f" got {value.shape}."
-                )
-            out[start : start + per] = value
-        return out.reshape(steps.shape)
-
-    return run
 
 
 def _plan(objective: Objective, options: Options) -> dict[str, bool]:

@@ -20,6 +20,8 @@ from .errors import CostError, InputError
 from .params import Layout
 
 EPS = float(np.finfo(np.float64).eps)
+#: Peak working memory of one batch of perturbed parameter sets, in float64 numbers (32 MiB).
+BATCH_NUMBERS = 4 * 1024 * 1024
 #: Random points, besides the base point, at which the cost's round-off is measured.
 NOISE_SAMPLES = 8
 
@@ -287,3 +289,34 @@ class Objective:
         if value.ndim != 0 or value.dtype != np.longdouble or not np.isfinite(value):
             return None
         return np.longdouble(value)
+
+
+def vectorized_stencil(
+    cost: Callable[[Any], Any], layout: Layout, theta: np.ndarray
+) -> Callable[..., np.ndarray]:
+    """Perturbed costs in batches, for a cost that takes a stack of parameter sets.
+
+    The contract (like SciPy's ``vectorized``): called with a container whose arrays
+    have a leading batch axis, shape ``(k, *shape)``, the cost returns ``k`` costs,
+    shape ``(k,)``. Batches hold at most :data:`BATCH_NUMBERS` numbers.
+    """
+
+    def run(indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        rows = np.repeat(np.asarray(indices), steps.shape[1])
+        deltas = steps.ravel()
+        out = np.empty(rows.size)
+        per = max(1, BATCH_NUMBERS // max(layout.size, 1))
+        for start in range(0, rows.size, per):
+            r, d = rows[start : start + per], deltas[start : start + per]
+            stack = np.repeat(theta[None, :], r.size, axis=0)
+            stack[np.arange(r.size), r] += d
+            value = np.asarray(cost(layout.unflatten(stack)), dtype=np.float64)
+            if value.shape != (r.size,):
+                raise CostError(
+                    f"a vectorized `cost` given {r.size} parameter sets must return shape ({r.size},),"
+                    f" got {value.shape}."
+                )
+            out[start : start + per] = value
+        return out.reshape(steps.shape)
+
+    return run

@@ -116,6 +116,15 @@ class Layout:
             return tuple(parts)
         return parts[0]
 
+    def tensor_max(self, values: np.ndarray) -> np.ndarray:
+        """Per element, the largest finite magnitude of ``values`` within its tensor."""
+        out = np.empty(self.size)
+        magnitude = np.where(np.isfinite(values), np.abs(values), 0.0)
+        for t in range(len(self.names)):
+            part = magnitude[self.slice(t)]
+            out[self.slice(t)] = part.max() if part.size else 0.0
+        return out
+
     def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """Per-tensor arrays (views, shaped) keyed by display name."""
         return {n: flat[self.slice(t)].reshape(self.shapes[t]) for t, n in enumerate(self.names)}

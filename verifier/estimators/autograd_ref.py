@@ -98,10 +98,7 @@ def autograd_ref(objective: Objective) -> Estimate:
         spread = np.abs(values - ext).astype(np.float64) / 8
         values = ext.astype(np.float64)
         how = "computed in extended precision, bound from its distance to float64"
-    floor = np.empty_like(values)
-    for t in range(len(layout.names)):
-        part = values[layout.slice(t)]
-        floor[layout.slice(t)] = 1e-9 * np.abs(part) + 1e-11 * np.max(np.abs(part))
+    floor = 1e-9 * np.abs(values) + 1e-11 * layout.tensor_max(values)
     return Estimate(
         "autograd",
         values,

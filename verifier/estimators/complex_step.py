@@ -32,18 +32,9 @@ import numpy as np
 
 from ..errors import CostError
 from ..objective import Objective
-from ..params import Layout
 from .base import Estimate
 
 STEP = 1e-20
-
-
-def _tensor_floor(layout: Layout, values: np.ndarray) -> np.ndarray:
-    floor = np.empty_like(values)
-    for t in range(len(layout.names)):
-        part = values[layout.slice(t)]
-        floor[layout.slice(t)] = 1e-12 * np.abs(part) + 1e-14 * np.max(np.abs(part))
-    return floor
 
 
 def complex_step(objective: Objective, indices: np.ndarray | None = None) -> Estimate:
@@ -92,7 +83,7 @@ def complex_step(objective: Objective, indices: np.ndarray | None = None) -> Est
         values[idx] = ext
         spread = np.abs(d64 - ext) / 8
         how = "computed in extended precision, bound from its distance to float64"
-    floor = _tensor_floor(layout, np.nan_to_num(values))
+    floor = 1e-12 * np.abs(np.nan_to_num(values)) + 1e-14 * layout.tensor_max(values)
     error[idx] = spread + floor[idx]
     bad = ~np.isfinite(values) | ~np.isfinite(error)
     values[bad], error[bad] = np.nan, np.inf

@@ -13,6 +13,22 @@ from .base import data_array, layer_sizes, param_shapes
 COST_FORMS = ("notebook", "stable")
 
 
+def loss_from_logits(Z: Any, Y: Any, form: str) -> Any:
+    """Per-entry cross-entropy from the logits, in either cost form (numpy or autograd arrays).
+
+    The one definition of the loss: the cost traces it, the batch stencil evaluates it.
+    """
+    if form == "stable":
+        # -log(sigmoid(Z)) = log(1 + e^-Z) and -log(1 - sigmoid(Z)) = log(1 + e^Z), each
+        # accurate for any Z (logaddexp(0, Z) - Y Z would cancel when Y = 1 and Z is large)
+        return Y * anp.logaddexp(0.0, -Z) + (1.0 - Y) * anp.logaddexp(0.0, Z)
+    # overflow here means a sigmoid output of exactly 0 or 1: the cost is infinite, and the
+    # checker says so (CostError) more usefully than a RuntimeWarning would
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        A = 1.0 / (1.0 + anp.exp(-Z))
+        return -anp.log(A) * Y - anp.log(1.0 - A) * (1.0 - Y)
+
+
 class DeepReLU:
     """A ReLU network with a sigmoid output and cross-entropy cost.
 
@@ -187,16 +203,10 @@ class DeepReLU:
         self._check(params, X, Y)
         m = X.shape[1]
         Z = self.logits(params, X, self.hidden_masks(m), offsets)
+        logprobs = loss_from_logits(Z, Y, self.cost_form)
         if self.cost_form == "stable":
-            # -log(sigmoid(Z)) = log(1 + e^-Z) and -log(1 - sigmoid(Z)) = log(1 + e^Z), each
-            # accurate for any Z (logaddexp(0, Z) - Y Z would cancel when Y = 1 and Z is large)
-            return anp.sum(Y * anp.logaddexp(0.0, -Z) + (1.0 - Y) * anp.logaddexp(0.0, Z)) / m
-        # overflow here means a sigmoid output of exactly 0 or 1: the cost is infinite, and the
-        # checker says so (CostError) more usefully than a RuntimeWarning would
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            A = 1.0 / (1.0 + anp.exp(-Z))
-            logprobs = -anp.log(A) * Y - anp.log(1.0 - A) * (1.0 - Y)
-        return 1.0 / m * anp.sum(logprobs)
+            return anp.sum(logprobs) / m
+        return 1.0 / m * anp.sum(logprobs)  # the notebook's order of operations
 
     def forward_cache(
         self, params: dict[str, np.ndarray], X: np.ndarray, masks: list[np.ndarray] | None = None

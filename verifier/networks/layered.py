@@ -25,21 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from ..params import Layout
+from ..objective import BATCH_NUMBERS, vectorized_stencil
+from ..params import Layout, layout_of
+from .deep_relu import loss_from_logits
 
-#: Peak working memory of one batch, in float64 numbers (32 MiB).
-BATCH_NUMBERS = 4 * 1024 * 1024
 #: Up to this many numbers, all perturbations go through one batched forward pass instead.
 SMALL_NUMBERS = 64 * 1024
-
-
-def loss_from_logits(Z: np.ndarray, Y: np.ndarray, form: str) -> np.ndarray:
-    """Per-entry cross-entropy from logits, numpy, exactly as :class:`DeepReLU` computes it."""
-    if form == "stable":
-        return Y * np.logaddexp(0.0, -Z) + (1.0 - Y) * np.logaddexp(0.0, Z)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        A = 1.0 / (1.0 + np.exp(-Z))
-        return -np.log(A) * Y - np.log(1.0 - A) * (1.0 - Y)
 
 
 class LayeredStencil:
@@ -65,20 +56,14 @@ class LayeredStencil:
         masks = net.hidden_masks(self.m)
         self.dropout = {l: masks[l - 1] for l in range(1, net.n_layers)} if masks is not None else {}
         L = self.L = net.n_layers
-        self.Z: dict[int, np.ndarray] = {}
-        self.A: dict[int, np.ndarray] = {0: self.X}
-        for l in range(1, L + 1):
-            self.Z[l] = self.W[l] @ self.A[l - 1] + self.b[l]
-            if l < L:
-                self.A[l] = np.maximum(self.Z[l], 0.0) * self.dropout.get(l, 1.0)
+        cache = net.forward_cache(params, self.X, masks)  # the network's own forward pass
+        self.Z: dict[int, np.ndarray] = {l: cache[l - 1][0] for l in range(1, L + 1)}
+        self.A: dict[int, np.ndarray] = {0: self.X, **{l: cache[l - 1][1] for l in range(1, L)}}
         self.row_loss = loss_from_logits(self.Z[L], self.Y, self.form).sum(axis=1)
         self._sens: tuple[dict[int, np.ndarray], dict[int, np.ndarray]] | None = None
         self._all: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._widest = max(w.shape[0] for w in self.W.values())
-        flat = np.empty(layout.size)
-        for t, name in enumerate(layout.names):
-            flat[layout.slice(t)] = np.asarray(params[name], dtype=np.float64).ravel()
-        self._theta = flat
+        self._whole = vectorized_stencil(self._batched_cost, layout, layout_of(params)[1])
 
     @property
     def gain(self) -> dict[int, np.ndarray]:
@@ -148,20 +133,17 @@ class LayeredStencil:
                 out[sel[part]] = self._costs(layer, rows[part], source[part], steps[sel[part]])
         return out
 
-    def _whole(self, indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
-        """Small networks: every perturbed parameter set at once, one batched forward pass.
+    def _batched_cost(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """Costs of a stack of parameter sets (leading batch axis), in one batched forward pass.
 
         For a few hundred perturbations of a few dozen parameters, the cost is the number of
         numpy calls, not arithmetic: one pass over a stack beats a pass per layer.
         """
-        stack = np.repeat(self._theta[None, :], steps.size, axis=0)
-        stack[np.arange(steps.size), np.repeat(indices, steps.shape[1])] += steps.ravel()
-        parts = self.layout.unflatten(stack)
         A: np.ndarray = self.X
         for l in range(1, self.L):
             A = np.maximum(parts[f"W{l}"] @ A + parts[f"b{l}"], 0.0) * self.dropout.get(l, 1.0)
         Z = parts[f"W{self.L}"] @ A + parts[f"b{self.L}"]
-        return (loss_from_logits(Z, self.Y, self.form).sum(axis=(1, 2)) / self.m).reshape(steps.shape)
+        return np.asarray(loss_from_logits(Z, self.Y, self.form)).sum(axis=(1, 2)) / self.m
 
     def _group(self, indices: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per layer: positions in ``indices``, the rows of Z_l they move, and by how much per unit step."""

@@ -6,13 +6,12 @@ Run: ``python benchmarks/executor.py`` (prints median seconds and the speed-up).
 
 from __future__ import annotations
 
-import statistics
-import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
 from verifier import check
+from verifier.bench import median_seconds
 from verifier.networks import DeepReLU
 
 
@@ -24,15 +23,6 @@ class Cost:
 
     def __call__(self, params: dict[str, np.ndarray]) -> float:
         return self.net.cost(params, self.X, self.Y)
-
-
-def median_seconds(run, repeats: int = 3) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(dims: list[int], m: int) -> str:

@@ -9,20 +9,13 @@ Run: ``python benchmarks/scale_verdicts.py``.
 from __future__ import annotations
 
 import statistics
-import time
 
 import numpy as np
 
 from verifier import check_network
-from verifier.bench import SIZES
+from verifier.bench import SIZES, median_seconds, timed
 from verifier.networks import DeepReLU
 from verifier.params import layout_of
-
-
-def timed(run):  # noqa: ANN001, ANN201
-    start = time.perf_counter()
-    result = run()
-    return result, time.perf_counter() - start
 
 
 def measure(size: int) -> str:
@@ -32,13 +25,13 @@ def measure(size: int) -> str:
     rng = np.random.default_rng(0)
     params = net.init_params(rng)
     X, Y = net.example_data(rng, m=m)
-    forward = statistics.median(timed(lambda: net.cost(params, X, Y))[1] for _ in range(21))
-    default, default_seconds = (
-        timed(lambda: check_network(net, params, X, Y)) if size <= 99073 else (None, float("nan"))
+    forward = median_seconds(lambda: net.cost(params, X, Y), 21)
+    default_seconds, default = (
+        timed(lambda: check_network(net, params, X, Y)) if size <= 99073 else (float("nan"), None)
     )
     fast_times, fast = [], None
     for seed in range(5):
-        fast, seconds = timed(lambda seed=seed: check_network(net, params, X, Y, mode="fast", seed=seed))
+        seconds, fast = timed(lambda seed=seed: check_network(net, params, X, Y, mode="fast", seed=seed))
         fast_times.append(seconds)
     layout, _ = layout_of(params)
     target = layout.offsets[2] + 7  # W2[0, 7]

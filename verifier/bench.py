@@ -77,14 +77,15 @@ class BenchRow:
         return f"{self.method},{self.params},{self.samples},{self.seconds:.6g},{self.forward_multiple:.6g}"
 
 
-def _timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+def timed(fn: Callable[[], Any], repeats: int = 1) -> tuple[float, Any]:
     """Median seconds of ``repeats`` runs, and what the last run returned."""
     results: list[Any] = []
-    seconds = _median(lambda: results.append(fn()), repeats)
+    seconds = median_seconds(lambda: results.append(fn()), repeats)
     return seconds, results[-1]
 
 
-def _median(fn: Callable[[], Any], repeats: int) -> float:
+def median_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
+    """Median wall time of ``repeats`` calls of ``fn`` (the benchmarks' one timer)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -108,7 +109,7 @@ def _runners(size: int) -> tuple[float, dict[str, Callable[[], Any]]]:
         # the seeds' own plain-numpy forward pass: the baselines run the notebook's code
         return notebook_forward(X, Y, p)[0]
 
-    forward = _median(lambda: cost(params), 21)
+    forward = median_seconds(lambda: cost(params), 21)
     g, _ = layout.flatten_like(net.backward(params, X, Y))
     runners: dict[str, Callable[[], Any]] = {
         "seed-loop": lambda: seed_loop(lambda v: notebook_cost(layout.unflatten(v)), theta, 1e-7),
@@ -242,8 +243,24 @@ def bench(
                 )
             else:
                 n = repeats if predicted < 2.0 else 1
-                seconds, outcome = _timed(runners[method], n)
+                seconds, outcome = timed(runners[method], n)
                 note = "false alarm" if method in PEERS and outcome is False else ""
                 row = BenchRow(method, size, n, seconds, seconds / forward, note=note)
             done.append(row)
             yield row
+
+
+def summarize(rows: list[BenchRow]) -> tuple[dict[str, float], list[tuple[int, float, float | None]]]:
+    """Growth exponent per method, and per size the centered check's speed-up over the
+    notebook's loop and over scipy (None where scipy was not measured at that size)."""
+    exponents = {
+        m: growth_exponent([r for r in rows if r.method == m]) for m in dict.fromkeys(r.method for r in rows)
+    }
+    by = {(r.method, r.params): r.seconds for r in rows if not r.skipped}
+    ratios = []
+    for size in sorted({r.params for r in rows}):
+        if ("seed-loop", size) in by and ("centered", size) in by:
+            base = by[("centered", size)]
+            scipy = by[("scipy", size)] / base if ("scipy", size) in by else None
+            ratios.append((size, by[("seed-loop", size)] / base, scipy))
+    return exponents, ratios

@@ -403,8 +403,9 @@ def plot_sweep(result: Any, path: str) -> None:
 
 def render_bench(rows: list[Any]) -> str:
     """The benchmark table: time, multiple of one forward pass, and each method's growth exponent."""
-    from .bench import growth_exponent
+    from .bench import summarize
 
+    exponents, ratios = summarize(rows)
     lines = [f"{'method':<15} {'params':>8} {'samples':>7} {'seconds':>11} {'x forward':>11}"]
     for r in rows:
         note = f"  skipped: {r.skipped}" if r.skipped else (f"  {r.note}" if r.note else "")
@@ -412,23 +413,15 @@ def render_bench(rows: list[Any]) -> str:
         multiple = "-" if r.skipped else f"{r.forward_multiple:.4g}"
         lines.append(f"{r.method:<15} {r.params:>8} {r.samples:>7} {seconds:>11} {multiple:>11}{note}")
     lines += ["", "growth exponent (seconds ~ params^k):"]
-    for method in dict.fromkeys(r.method for r in rows):
-        k = growth_exponent([r for r in rows if r.method == method])
+    for method, k in exponents.items():
         lines.append(f"  {method:<15} k = {k:.2f}" if np.isfinite(k) else f"  {method:<15} k = -")
-    sizes = sorted({r.params for r in rows})
-    by = {(r.method, r.params): r for r in rows if not r.skipped}
-
-    def faster(other: str, size: int) -> float:
-        return float(by[(other, size)].seconds / by[("centered", size)].seconds)
-
-    ratios = [
-        f"  {size:>8} params: centered is {faster('seed-loop', size):.1f}x faster than the notebook's loop"
-        + (f", {faster('scipy', size):.1f}x than scipy's check_grad" if ("scipy", size) in by else "")
-        for size in sizes
-        if ("seed-loop", size) in by and ("centered", size) in by
-    ]
     if ratios:
-        lines += ["", "side by side:"] + ratios
+        lines += ["", "side by side:"]
+        for size, loop, scipy in ratios:
+            versus = f", {scipy:.1f}x than scipy's check_grad" if scipy is not None else ""
+            lines.append(
+                f"  {size:>8} params: centered is {loop:.1f}x faster than the notebook's loop{versus}"
+            )
     return "\n".join(lines)
 
 

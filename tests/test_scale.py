@@ -32,7 +32,7 @@ def test_batch_stencil_equals_one_at_a_time(net):
     params, X, Y = _point(net)
     layout, theta = layout_of(params)
     plain = Objective(lambda p: net.cost(p, X, Y), layout, theta)
-    batch = LayeredStencil(net, params, X, Y, layout)
+    batch = LayeredStencil(net, params, X, Y, layout, theta)
     idx = np.arange(layout.size)
     for scale in (6e-6, 1.0):  # small steps, and steps large enough to flip downstream ReLUs
         steps = scale * np.outer(np.maximum(1, np.abs(theta)), [-2.0, -1.0, 1.0, 2.0])
@@ -46,7 +46,7 @@ def test_centered_through_the_batch_stencil_matches_within_its_bound():
     layout, theta = layout_of(params)
     cost = lambda p: net.cost(p, X, Y)  # noqa: E731
     slow = centered(Objective(cost, layout, theta))
-    fast = centered(Objective(cost, layout, theta, batch=net.batch_stencil(params, X, Y, layout)))
+    fast = centered(Objective(cost, layout, theta, batch=net.batch_stencil(params, X, Y, layout, theta)))
     assert np.all(np.abs(slow.values - fast.values) <= slow.error + fast.error)
     assert np.array_equal(slow.kink, fast.kink)
 
@@ -54,7 +54,7 @@ def test_centered_through_the_batch_stencil_matches_within_its_bound():
 def test_redrawn_dropout_gets_no_batch_stencil():
     net = DropoutDeepReLU(replay=False)
     params, X, Y = _point(net)
-    assert net.batch_stencil(params, X, Y, layout_of(params)[0]) is None
+    assert net.batch_stencil(params, X, Y, *layout_of(params)) is None
 
 
 def _batched_cost(p):

@@ -114,7 +114,9 @@ def _runners(size: int) -> tuple[float, dict[str, Callable[[], Any]]]:
     runners: dict[str, Callable[[], Any]] = {
         "seed-loop": lambda: seed_loop(lambda v: notebook_cost(layout.unflatten(v)), theta, 1e-7),
         "centered": lambda: centered(
-            Objective(cost, layout, theta, batch=net.batch_stencil(params, X, Y, layout), extended=False)
+            Objective(
+                cost, layout, theta, batch=net.batch_stencil(params, X, Y, layout, theta), extended=False
+            )
         ),
         "scipy": lambda: check_grad(lambda v: notebook_cost(layout.unflatten(v)), lambda _v: g, theta),
         "autograd": lambda: reference_gradients(cost, params),

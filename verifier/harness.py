@@ -490,7 +490,7 @@ def _network_point(
         context = {**describe(params, X, Y), **context}
     batch = getattr(net, "batch_stencil", None)
     if callable(batch) and "stencil" not in rest and not rest.get("vectorized") and not fast:
-        rest["stencil"] = batch(params, X, Y, layout_of(params)[0])
+        rest["stencil"] = batch(params, X, Y, *layout_of(params))
     return check(
         lambda p: net.cost(p, X, Y), lambda p: back(p, X, Y), params, context=context, seed=seed, **rest
     )

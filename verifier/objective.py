@@ -96,7 +96,7 @@ class Objective:
         self.theta0.setflags(write=False)
         self._buffer = self.theta0.copy()
         self._views = layout.unflatten(self._buffer)
-        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self._rng = rng
         self._noise: tuple[float, bool] | None = None
         self._typed_buffers: dict[Any, tuple[np.ndarray, Any, np.ndarray]] = {}
         self.batch = batch
@@ -110,6 +110,13 @@ class Objective:
                 f"`cost` is {self.value0} at the given parameters; a gradient check needs a"
                 " finite cost (for cross-entropy: is a sigmoid output exactly 0 or 1?)."
             )
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The generator of the sampled round-off points (seed 0 unless given; made on first use)."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(0)
+        return self._rng
 
     def structure(self, flat: np.ndarray | None = None) -> Any:
         """A fresh copy of ``flat`` (default ``theta0``) in the caller's container."""

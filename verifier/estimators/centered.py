@@ -50,6 +50,8 @@ from .base import Estimate
 
 #: Stencil offsets in units of the step.
 OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
+#: The fourth difference over the five points.
+FOURTH = np.array([1.0, -4.0, 6.0, -4.0, 1.0])
 
 
 #: Elements per task sent to an executor's worker.
@@ -108,44 +110,41 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
     nfev0 = objective.nfev
     size = objective.layout.size
     idx = np.arange(size) if indices is None else np.asarray(indices, dtype=np.intp)
-    theta = objective.theta0[idx]
+    theta = objective.theta0 if indices is None else objective.theta0[idx]
     h = step_sizes(theta)
-    points = theta[:, None] + OFFSETS[None, :] * h[:, None]
-    dx = points - theta[:, None]
+    dx = (theta[:, None] + OFFSETS[None, :] * h[:, None]) - theta[:, None]
     f = objective.stencil(idx, dx) if executor is None else _parallel(objective, idx, dx, executor)
     f0 = objective.value0
     delta, measured = objective.noise()
 
-    fm2, fm1, fp1, fp2 = f.T
-    xm2, xm1, xp1, xp2 = dx.T
+    # the five points side by side, J(theta) in the middle: columns -2h, -h, 0, h, 2h
+    F, X = np.empty((idx.size, 5)), np.zeros((idx.size, 5))
+    F[:, :2], F[:, 2], F[:, 3:] = f[:, :2], f0, f[:, 2:]
+    X[:, :2], X[:, 3:] = dx[:, :2], dx[:, 2:]
     with np.errstate(invalid="ignore", divide="ignore"):
-        d1 = (fp1 - fm1) / (xp1 - xm1)
-        d2 = (fp2 - fm2) / (xp2 - xm2)
-        s_m2 = (fm1 - fm2) / (xm1 - xm2)
-        s_m1 = (f0 - fm1) / (-xm1)
-        s_p1 = (fp1 - f0) / xp1
-        s_p2 = (fp2 - fp1) / (xp2 - xp1)
-        third = np.maximum(np.abs(s_p2 - 2 * s_p1 + s_m1), np.abs(s_p1 - 2 * s_m1 + s_m2))
+        d1, d2 = ((F[:, 3:] - F[:, 1::-1]) / (X[:, 3:] - X[:, 1::-1])).T  # D(h), D(2h)
+        # slicing, not np.diff: at a few dozen elements the call overhead is the cost
+        slopes = (F[:, 1:] - F[:, :-1]) / (X[:, 1:] - X[:, :-1])  # s_-2, s_-1, s_+1, s_+2
+        bends = slopes[:, 1:] - slopes[:, :-1]
+        thirds = np.abs(bends[:, 1:] - bends[:, :-1])
+        third = np.maximum(thirds[:, 0], thirds[:, 1])
         # round-off of each cost value: the measured level, or eps-scaled by the values seen
-        dj = np.maximum(delta, 4 * EPS * np.nanmax(np.abs(f), axis=1, initial=abs(f0)))
-        step = xp1
+        dj = np.maximum(delta, 4 * EPS * np.abs(F).max(axis=1))
+        step = X[:, 3]
         richardson = np.abs(d2 - d1)
         kink = third > 8 * richardson + 16 * dj / step
         # the fourth difference is pure round-off for a smooth cost (f^(4) h^4 is ~1e-21):
         # a per-element observation of noise the sampled level may have missed
-        fourth = np.abs(fm2 - 4 * fm1 + 6 * f0 - 4 * fp1 + fp2) / 8
+        fourth = np.abs(F @ FOURTH) / 8
         roundoff = np.where(kink, dj, np.maximum(dj, fourth)) / step
         nominal = 3 * richardson + 2 * roundoff
         error = nominal + 1.5 * third
-        curvature = np.minimum(np.abs(s_p2 - s_p1), np.abs(s_m1 - s_m2))
-
-    values = np.full(size, np.nan)
-    err = np.full(size, np.inf)
-    finite = np.isfinite(d1) & np.isfinite(error)
-    values[idx[finite]] = d1[finite]
-    err[idx[finite]] = error[finite]
+        curvature = np.minimum(np.abs(bends[:, 2]), np.abs(bends[:, 0]))
+        finite = np.isfinite(d1) & np.isfinite(error)
 
     def full(a: np.ndarray, fill: float | bool) -> np.ndarray:
+        if indices is None:
+            return a
         out = np.full(size, fill, dtype=a.dtype)
         out[idx] = a
         return out
@@ -153,13 +152,13 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
     how = "extended-precision" if measured else "machine-precision (no long double)"
     return Estimate(
         "centered",
-        values,
-        err,
+        full(np.where(finite, d1, np.nan), np.nan),
+        full(np.where(finite, error, np.inf), np.inf),
         nfev=objective.nfev - nfev0,
         seconds=time.perf_counter() - start,
         kink=full(kink & finite, False),
-        lo=full(np.minimum(s_m1, s_p1), np.nan),
-        hi=full(np.maximum(s_m1, s_p1), np.nan),
+        lo=full(np.minimum(slopes[:, 1], slopes[:, 2]), np.nan),
+        hi=full(np.maximum(slopes[:, 1], slopes[:, 2]), np.nan),
         interval_error=full(curvature + 2 * roundoff, np.inf),
         nominal_error=full(nominal, np.inf),
         sampled=None if indices is None else idx,

@@ -20,8 +20,9 @@ Without extended precision the first term is :math:`10^{-8} |D_i|`.
 The method is unavailable, with the reason, when the cost raises on complex input or
 returns a real number for it (``abs``, ``np.real``, a ``float()`` conversion drop the
 imaginary part). ReLU written as ``where(Z > 0, Z, 0)`` works (numpy orders complex
-numbers by their real part first); ``np.logaddexp`` does not support complex input,
-so the ``stable`` DeepReLU cost reports the method unavailable.
+numbers by their real part first). The ``stable`` DeepReLU cost takes ``|Z|`` (not
+complex-analytic) and says so by raising on complex input, so it reports the method
+unavailable.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
+import autograd.numpy as anp
 import numpy as np
 
 from ..errors import InputError
@@ -29,6 +31,19 @@ class Network(Protocol):
     def example_data(self, rng: np.random.Generator) -> tuple[Any, Any]: ...
 
 
+def array_module(*values: Any) -> ModuleType:
+    """``numpy`` when every value is a plain number or ndarray, else ``autograd.numpy``.
+
+    A cost written once serves both: autograd traces it through ``autograd.numpy``, and the
+    many untraced evaluations of a check skip autograd's wrappers, which on small arrays
+    cost as much as the arithmetic.
+    """
+    for v in values:
+        if not isinstance(v, (np.ndarray, float, int, np.generic)):
+            return anp
+    return np
+
+
 def layer_sizes(sizes: Any, argument: str) -> tuple[int, ...]:
     """Validate a list of layer sizes: at least two positive integers."""
     try:
@@ -50,13 +65,13 @@ def layer_sizes(sizes: Any, argument: str) -> tuple[int, ...]:
 def data_array(value: Any, argument: str, shape: tuple[int | None, ...], meaning: str) -> np.ndarray:
     """Validate a data array's shape (``None`` matches any size); return it as an array."""
     arr = value if hasattr(value, "shape") and hasattr(value, "dtype") else np.asarray(value)
-    want = "(" + ", ".join("m" if s is None else str(s) for s in shape) + ")"
     same_rank = len(arr.shape) == len(shape)
     ok = same_rank and all(s is None or s == d for s, d in zip(shape, arr.shape, strict=True))
     if not ok:
+        want = "(" + ", ".join("m" if s is None else str(s) for s in shape) + ")"
         raise InputError(f"`{argument}`: expected shape {want} ({meaning}), got {tuple(arr.shape)}.")
-    if np.asarray(arr).dtype.kind not in "fiub" and not hasattr(arr, "_value"):
-        raise InputError(f"`{argument}`: expected numbers, got dtype {np.asarray(arr).dtype}.")
+    if arr.dtype.kind not in "fiub" and not hasattr(arr, "_value"):
+        raise InputError(f"`{argument}`: expected numbers, got dtype {arr.dtype}.")
     return arr
 
 
@@ -67,6 +82,6 @@ def param_shapes(params: Any, expected: dict[Any, tuple[int, ...]], argument: st
             value = params[key]
         except (KeyError, IndexError, TypeError):
             raise InputError(f"`{argument}`: missing {key!r}; expected keys {list(expected)}.") from None
-        got = tuple(np.shape(value))
+        got = value.shape if isinstance(value, np.ndarray) else tuple(np.shape(value))
         if got != shape:
             raise InputError(f"`{argument}[{key!r}]`: expected shape {shape}, got {got}.")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 
 from ..errors import InputError
-from .base import data_array, layer_sizes, param_shapes
+from .base import array_module, data_array, layer_sizes, param_shapes
 
 COST_FORMS = ("notebook", "stable")
 
@@ -18,15 +17,21 @@ def loss_from_logits(Z: Any, Y: Any, form: str) -> Any:
 
     The one definition of the loss: the cost traces it, the batch stencil evaluates it.
     """
+    xp = array_module(Z, Y)
     if form == "stable":
         # -log(sigmoid(Z)) = log(1 + e^-Z) and -log(1 - sigmoid(Z)) = log(1 + e^Z), each
-        # accurate for any Z (logaddexp(0, Z) - Y Z would cancel when Y = 1 and Z is large)
-        return Y * anp.logaddexp(0.0, -Z) + (1.0 - Y) * anp.logaddexp(0.0, Z)
+        # accurate for any Z as max(-Z, 0) + t and max(Z, 0) + t with t = log(1 + e^-|Z|),
+        # which is how np.logaddexp computes them, sharing the one transcendental
+        # (logaddexp(0, Z) - Y Z would cancel when Y = 1 and Z is large)
+        if np.iscomplexobj(Z):  # |Z| and max(Z, 0) would silently drop the imaginary part
+            raise TypeError("the stable cross-entropy is not complex-analytic (it takes |Z| and max(Z, 0))")
+        t = xp.log1p(xp.exp(-xp.abs(Z)))
+        return t + Y * xp.maximum(-Z, 0.0) + (1.0 - Y) * xp.maximum(Z, 0.0)
     # overflow here means a sigmoid output of exactly 0 or 1: the cost is infinite, and the
     # checker says so (CostError) more usefully than a RuntimeWarning would
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        A = 1.0 / (1.0 + anp.exp(-Z))
-        return -anp.log(A) * Y - anp.log(1.0 - A) * (1.0 - Y)
+        A = 1.0 / (1.0 + xp.exp(-Z))
+        return -xp.log(A) * Y - xp.log(1.0 - A) * (1.0 - Y)
 
 
 class DeepReLU:
@@ -117,14 +122,14 @@ class DeepReLU:
         n_x, n_out = self.layer_dims[0], self.layer_dims[-1]
         X = data_array(X, "X", (n_x, None), "n_x by m examples, column-major")
         m = X.shape[1]
-        Y = data_array(Y, "Y", (n_out, m), f"{n_out} by m = {m} labels")
+        Y = data_array(Y, "Y", (n_out, m), "n_L by m labels")
         y = np.asarray(getattr(Y, "_value", Y))
-        if np.any((y < 0) | (y > 1)):
+        if y.min() < 0 or y.max() > 1:
             raise InputError(
                 f"`Y`: cross-entropy needs labels in [0, 1], got values in [{y.min()}, {y.max()}]."
             )
 
-    def batch_stencil(self, params: Any, X: Any, Y: Any, layout: Any) -> Any:
+    def batch_stencil(self, params: Any, X: Any, Y: Any, layout: Any, theta: np.ndarray) -> Any:
         """Perturbed costs many at a time, reusing the forward pass (:class:`~.layered.LayeredStencil`).
 
         None when the masks are redrawn at every evaluation: then each cost evaluation
@@ -135,7 +140,7 @@ class DeepReLU:
         if getattr(self, "replay", True) is False:
             return None
         self._check(params, X, Y)
-        return LayeredStencil(self, params, X, Y, layout)
+        return LayeredStencil(self, params, X, Y, layout, theta)
 
     def hidden_masks(self, m: int) -> list[np.ndarray] | None:
         """Multipliers for the hidden activations (dropout); None for this network: no dropout."""
@@ -155,18 +160,19 @@ class DeepReLU:
         offset at zero is the gradient of the cost with respect to the intermediate.
         """
         off = offsets or {}
+        xp = array_module(X, *params.values(), *off.values())
         A = X
         for l in range(1, self.n_layers):
-            Z = anp.dot(params[f"W{l}"], A) + params[f"b{l}"]
+            Z = xp.dot(params[f"W{l}"], A) + params[f"b{l}"]
             if f"Z{l}" in off:
                 Z = Z + off[f"Z{l}"]
-            A = anp.where(Z > 0, Z, 0.0)
+            A = xp.where(Z > 0, Z, 0.0)
             if masks is not None:
                 A = A * masks[l - 1]
             if f"A{l}" in off:
                 A = A + off[f"A{l}"]
         L = self.n_layers
-        Z = anp.dot(params[f"W{L}"], A) + params[f"b{L}"]
+        Z = xp.dot(params[f"W{L}"], A) + params[f"b{L}"]
         return Z + off[f"Z{L}"] if f"Z{L}" in off else Z
 
     def cost(self, params: Any, X: Any, Y: Any) -> Any:
@@ -204,9 +210,10 @@ class DeepReLU:
         m = X.shape[1]
         Z = self.logits(params, X, self.hidden_masks(m), offsets)
         logprobs = loss_from_logits(Z, Y, self.cost_form)
+        xp = array_module(logprobs)
         if self.cost_form == "stable":
-            return anp.sum(logprobs) / m
-        return 1.0 / m * anp.sum(logprobs)  # the notebook's order of operations
+            return xp.sum(logprobs) / m
+        return 1.0 / m * xp.sum(logprobs)  # the notebook's order of operations
 
     def forward_cache(
         self, params: dict[str, np.ndarray], X: np.ndarray, masks: list[np.ndarray] | None = None

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..objective import BATCH_NUMBERS, vectorized_stencil
-from ..params import Layout, layout_of
+from ..params import Layout
 from .deep_relu import loss_from_logits
 
 #: Up to this many numbers, all perturbations go through one batched forward pass instead.
@@ -42,28 +42,49 @@ class LayeredStencil:
         The network (its masks must be deterministic: a dropout network must replay them).
     params, X, Y
         The point.
-    layout : Layout
-        The flat layout of ``params`` the indices refer to.
+    layout, theta : Layout, ndarray of shape (P,)
+        The flat layout of ``params`` the indices refer to, and ``params`` flattened by it
+        (both from :func:`verifier.params.layout_of`).
     """
 
     def __init__(
-        self, net: Any, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, layout: Layout
+        self,
+        net: Any,
+        params: dict[str, np.ndarray],
+        X: np.ndarray,
+        Y: np.ndarray,
+        layout: Layout,
+        theta: np.ndarray,
     ) -> None:
-        self.net, self.layout, self.form = net, layout, net.cost_form
+        self.net, self.layout, self.form, self.params = net, layout, net.cost_form, params
         self.X, self.Y, self.m = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64), X.shape[1]
-        self.W = {l: np.asarray(params[f"W{l}"], dtype=np.float64) for l in range(1, net.n_layers + 1)}
-        self.b = {l: np.asarray(params[f"b{l}"], dtype=np.float64) for l in range(1, net.n_layers + 1)}
         masks = net.hidden_masks(self.m)
+        self.masks = masks
         self.dropout = {l: masks[l - 1] for l in range(1, net.n_layers)} if masks is not None else {}
-        L = self.L = net.n_layers
-        cache = net.forward_cache(params, self.X, masks)  # the network's own forward pass
-        self.Z: dict[int, np.ndarray] = {l: cache[l - 1][0] for l in range(1, L + 1)}
-        self.A: dict[int, np.ndarray] = {0: self.X, **{l: cache[l - 1][1] for l in range(1, L)}}
-        self.row_loss = loss_from_logits(self.Z[L], self.Y, self.form).sum(axis=1)
+        self.L = net.n_layers
+        # the unperturbed forward pass, filled in by _prepare when the layered path first runs:
+        # a small network sends everything through _whole and never needs it
+        self.W: dict[int, np.ndarray] = {}
+        self.b: dict[int, np.ndarray] = {}
+        self.Z: dict[int, np.ndarray] = {}
+        self.A: dict[int, np.ndarray] = {}
+        self.row_loss = np.empty(0)
         self._sens: tuple[dict[int, np.ndarray], dict[int, np.ndarray]] | None = None
         self._all: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
-        self._widest = max(w.shape[0] for w in self.W.values())
-        self._whole = vectorized_stencil(self._batched_cost, layout, layout_of(params)[1])
+        self._widest = max(net.layer_dims[1:])
+        self._whole = vectorized_stencil(self._batched_cost, layout, theta)
+
+    def _prepare(self) -> None:
+        """The unperturbed forward pass (the network's own), once."""
+        if self.Z:
+            return
+        L, params = self.L, self.params
+        self.W = {l: np.asarray(params[f"W{l}"], dtype=np.float64) for l in range(1, L + 1)}
+        self.b = {l: np.asarray(params[f"b{l}"], dtype=np.float64) for l in range(1, L + 1)}
+        cache = self.net.forward_cache(params, self.X, self.masks)
+        self.Z = {l: cache[l - 1][0] for l in range(1, L + 1)}
+        self.A = {0: self.X, **{l: cache[l - 1][1] for l in range(1, L)}}
+        self.row_loss = loss_from_logits(self.Z[L], self.Y, self.form).sum(axis=1)
 
     @property
     def gain(self) -> dict[int, np.ndarray]:
@@ -120,6 +141,7 @@ class LayeredStencil:
         indices = np.asarray(indices, dtype=np.intp)
         if steps.size * (self.layout.size + self._widest * self.m) <= SMALL_NUMBERS:
             return self._whole(indices, steps)
+        self._prepare()
         out = np.empty(steps.shape, dtype=np.float64)
         per = max(1, BATCH_NUMBERS // (steps.shape[1] * self.m * max(self.W[self.L].shape[0], 1) * 4))
         everything = indices.size == self.layout.size and np.array_equal(indices, np.arange(indices.size))
@@ -139,10 +161,12 @@ class LayeredStencil:
         For a few hundred perturbations of a few dozen parameters, the cost is the number of
         numpy calls, not arithmetic: one pass over a stack beats a pass per layer.
         """
-        A: np.ndarray = self.X
-        for l in range(1, self.L):
-            A = np.maximum(parts[f"W{l}"] @ A + parts[f"b{l}"], 0.0) * self.dropout.get(l, 1.0)
-        Z = parts[f"W{self.L}"] @ A + parts[f"b{self.L}"]
+        W1 = parts["W1"]
+        # the first layer's input is shared: one matrix product for the whole stack
+        Z = (W1.reshape(-1, W1.shape[-1]) @ self.X).reshape(W1.shape[:-1] + (self.m,)) + parts["b1"]
+        for l in range(2, self.L + 1):
+            A = np.maximum(Z, 0.0) * self.dropout[l - 1] if l - 1 in self.dropout else np.maximum(Z, 0.0)
+            Z = parts[f"W{l}"] @ A + parts[f"b{l}"]
         return np.asarray(loss_from_logits(Z, self.Y, self.form)).sum(axis=(1, 2)) / self.m
 
     def _group(self, indices: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:

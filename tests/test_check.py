@@ -249,8 +249,9 @@ def test_params_untouched_when_grad_writes_to_its_input():
         p["w"][:] = 0.0
         return out
 
-    check(_relu_cost, vandal, params)
+    report = check(_relu_cost, vandal, params)
     assert _snapshot(params) == before
+    assert report.ok, "a gradient that writes into its input is given a copy of its own"
 
 
 # --- bad input -------------------------------------------------------------------------------

@@ -107,3 +107,36 @@ def test_autograd_unavailable_is_said_not_zeros(cost, reason):
 def test_reference_gradients_keeps_the_container():
     got = reference_gradients(lambda p: anp.sum(p[0] ** 2) + p[1] * 3, [np.array([1.0, 2.0]), np.array(5.0)])
     assert isinstance(got, list) and got[0].tolist() == [2.0, 4.0] and float(got[1]) == 3.0
+
+
+def test_along_equals_the_cost_at_each_point_and_puts_the_buffer_back():
+    """The in-place walk along a direction gives the cost at theta + k w (to a rounding of
+    theta), and the next evaluation sees theta again, for a slice and for an index array."""
+    rng = np.random.default_rng(5)
+    params = {"a": rng.standard_normal(40), "b": rng.standard_normal((3, 5))}
+    cost = lambda p: anp.sum(anp.tanh(p["a"]) ** 2) + anp.sum(p["b"] ** 3)  # noqa: E731
+    objective = _objective(cost, params)
+    theta = objective.theta0.copy()
+    steps = np.array([-2.0, -1.0, 1.0, 2.0])
+    for support in (slice(10, 50), np.array([0, 3, 7, 41, 52])):
+        w = 1e-3 * rng.standard_normal(theta[support].size)
+        got = objective.along(support, w, steps)
+        for k, s in enumerate(steps):
+            x = theta.copy()
+            x[support] += s * w
+            assert got[k] == pytest.approx(cost(objective.layout.unflatten(x)), rel=1e-13, abs=1e-13)
+        assert objective.repeat_differs() == 0.0
+        assert objective(theta) == objective.value0
+    np.testing.assert_array_equal(objective.theta0, theta)
+
+
+def test_a_cost_that_writes_into_its_parameters_is_caught():
+    """The repeat evaluation is made on the buffer as the first one left it."""
+
+    def vandal(p):
+        value = anp.sum(p["w"] ** 2)
+        p["w"] += 1e-3
+        return value
+
+    objective = _objective(vandal, {"w": np.array([0.5, 1.0])})
+    assert objective.repeat_differs() > 0

@@ -189,9 +189,11 @@ def diagnose(
     context = context or {}
     m, loss = context.get("m"), context.get("loss")
     refs = {k: e for k, e in estimates.items() if e.available}
-    reference = _reference_values(refs, verdicts)
     # without a per-element reference (fast mode) the direction checks speak for the tensors
-    bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss, theta) if refs else []
+    bugs = []
+    if refs:
+        reference = _reference_values(refs, verdicts)
+        bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss, theta)
     artefacts = _artefact_findings(g, estimates, verdicts, layout)
     notes = [Finding("note", "", str(n), "context") for n in context.get("notes", [])]
     return bugs + artefacts + notes
@@ -557,7 +559,7 @@ def direction_findings(directions: Any, layout: Layout) -> list[Finding]:
                 f"the random-direction check of {c.label} disagrees: backprop gives v.g = {c.projected:.6g},"
                 f" the cost's slope along v is {c.value:.6g} (bound {c.error:.2g}{ratio})"
             )
-            mine = [int(i) for i in directions.wrong if i in set(c.indices.tolist())]
+            mine = [int(i) for i in directions.wrong if c.start <= i < c.stop]
             if mine:
                 message += f"; bisection localised it to {_labels(layout, np.array(mine))}"
             out.append(
@@ -579,7 +581,7 @@ def direction_findings(directions: Any, layout: Layout) -> list[Finding]:
             Finding(
                 "bug",
                 "",
-                f"{block.label} ({block.indices.size} elements) still disagrees when the localisation budget"
+                f"{block.label} ({block.size} elements) still disagrees when the localisation budget"
                 " ran out: many elements are wrong there",
                 "direction",
             )

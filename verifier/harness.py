@@ -239,12 +239,15 @@ def check_point(
     rng: np.random.Generator,
     context: dict[str, Any] | None,
 ) -> Report:
-    """One check at one point: the recipe (see :func:`check` for the arguments)."""
+    """One check at one point: the recipe (see :func:`check` for the arguments).
+
+    ``theta`` belongs to the check from here on: it is made read-only, not copied.
+    """
     fast = options.mode == "fast"
-    objective = Objective(cost, layout, theta, rng, batch=options.stencil, extended=not fast)
-    g, ignored = layout.flatten_like(grad(objective.structure()), argument="grad")
-    g_error = np.zeros_like(g) if fast else _backprop_roundoff(grad, objective, g)
+    objective = Objective(cost, layout, theta, rng, batch=options.stencil, extended=not fast, copy=False)
+    g, ignored = layout.flatten_like(_gradient(grad, objective), argument="grad")
     drift = objective.repeat_differs()
+    g_error = None if fast else _backprop_roundoff(grad, objective, g)
     objective.seconds_per_eval = min(objective.seconds_per_eval, objective.last_seconds)
     estimates: dict[str, Estimate] = {}
     directions = None
@@ -254,8 +257,9 @@ def check_point(
             unavailable = Estimate.unavailable(method, layout.size, reason)
             estimates[method] = autograd_ref(objective) if method == "autograd" else unavailable
     elif fast:
-        directions = run_directions(objective, g, g_error, rng, global_first=True)
+        directions = run_directions(objective, g, None, rng, global_first=True)
     else:
+        assert g_error is not None
         estimates, directions = _full(objective, g, g_error, options, rng)
     if estimates:
         verdicts = compare(g, estimates, layout, g_error)
@@ -290,6 +294,17 @@ def check_point(
     return report
 
 
+def _gradient(grad: Callable[[Any], Any], objective: Objective) -> Any:
+    """The hand-written gradient at ``theta0``: on read-only views (no copy of P numbers), or,
+    for a gradient function that writes into its parameters, on a copy of its own."""
+    try:
+        return grad(objective.readonly())
+    except ValueError as exc:
+        if "read-only" not in str(exc):
+            raise
+        return grad(objective.structure())
+
+
 def _full(
     objective: Objective, g: np.ndarray, g_error: np.ndarray, options: Options, rng: np.random.Generator
 ) -> tuple[dict[str, Estimate], DirectionalResult | None]:
@@ -319,10 +334,7 @@ def _full(
 
 def _covered(check: Any, verdicts: Verdicts) -> bool:
     """Whether every element of a direction's support has its own verdict (so the direction adds nothing)."""
-    idx = check.indices
-    contiguous = idx[-1] - idx[0] + 1 == idx.size
-    part = verdicts.verdict[idx[0] : idx[-1] + 1] if contiguous else verdicts.verdict[idx]
-    return bool(np.all(part != UNCHECKED))
+    return bool(np.all(verdicts.verdict[check.start : check.stop] != UNCHECKED))
 
 
 def _apply_directions(verdicts: Verdicts, directions: DirectionalResult) -> None:
@@ -365,7 +377,8 @@ def _report(
     for t, name in enumerate(layout.names):
         sl = layout.slice(t)
         v = verdicts.verdict[sl]
-        counts = dict(zip(NAMES, np.bincount(v, minlength=len(NAMES)).tolist(), strict=True))
+        # not np.bincount: it would first copy the int8 codes into a fresh int64 array
+        counts = {name: int(np.count_nonzero(v == code)) for code, name in enumerate(NAMES)}
         rel = {m: relative_error(g[sl], e.values[sl]) for m, e in avail.items()}
         names = list(avail)
         for i, a in enumerate(names):
@@ -406,7 +419,8 @@ def _backprop_roundoff(grad: Callable[[Any], Any], objective: Objective, g: np.n
 def _random_reason(drift: float) -> str:
     return (
         f"the cost is not deterministic: two evaluations at the same parameters differ by"
-        f" {drift:.3g} (randomness such as a dropout mask redrawn on every call), so finite"
+        f" {drift:.3g} (randomness such as a dropout mask redrawn on every call, or a cost that"
+        " writes into the parameters it is given), so finite"
         " differences compare costs of different networks. Fix the random state for every"
         " evaluation (draw the mask once, or reseed a Generator inside the cost) and check again"
     )

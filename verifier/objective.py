@@ -3,8 +3,9 @@
 :class:`Objective` owns a private copy of the parameters (``theta0``) and a
 working buffer whose views are handed to the user's cost in the user's own
 container. Perturbing element ``i`` writes one number into the buffer and
-restores it exactly afterwards, even if the cost raises; the caller's arrays are
-never seen by the cost at all.
+restores it exactly afterwards, even if the cost raises (a move along a direction
+is put back before the next evaluation); the caller's arrays are never seen by
+the cost at all.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Objective:
     layout : Layout
         From :func:`verifier.params.layout_of`.
     theta0 : ndarray, shape (P,)
-        The base point (float64). It is copied.
+        The base point (float64). It is copied, unless ``copy`` is False.
     rng : numpy.random.Generator, optional
         Source of the random points at which round-off is sampled (default: seed 0).
     batch : callable, optional
@@ -69,6 +70,9 @@ class Objective:
     extended : bool
         Measure round-off against long double (default). False skips those evaluations,
         for checks that must cost a few forward passes.
+    copy : bool
+        False: keep ``theta0`` itself (a float64 array the caller made for this objective
+        and will not change; it is made read-only), saving a pass over P numbers.
 
     Attributes
     ----------
@@ -87,14 +91,16 @@ class Objective:
         *,
         batch: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         extended: bool = True,
+        copy: bool = True,
     ) -> None:
         if not callable(cost):
             raise InputError(f"`cost` must be callable, got {type(cost).__name__}.")
         self.cost = cost
         self.layout = layout
-        self.theta0 = np.array(theta0, dtype=np.float64, copy=True)
+        self.theta0 = np.array(theta0, dtype=np.float64) if copy else np.asarray(theta0, dtype=np.float64)
         self.theta0.setflags(write=False)
         self._buffer = self.theta0.copy()
+        self._dirty: slice | np.ndarray | None = None
         self._views = layout.unflatten(self._buffer)
         self._rng = rng
         self._noise: tuple[float, bool] | None = None
@@ -123,13 +129,25 @@ class Objective:
         src = self.theta0 if flat is None else flat
         return self.layout.unflatten(np.array(src, dtype=np.float64, copy=True))
 
+    def readonly(self) -> Any:
+        """``theta0`` in the caller's container, as read-only views (no copy).
+
+        For a call that only reads the parameters (the hand-written gradient), without a
+        pass over P numbers to copy them; one that writes into them raises numpy's
+        "read-only" ``ValueError`` (then give it :meth:`structure`).
+        """
+        return self.layout.unflatten(self.theta0)
+
     def _eval_base(self) -> float:
-        self._buffer[...] = self.theta0
+        # the buffer is at theta0 between evaluations (each restores it); not restoring it
+        # all again here lets repeat_differs catch a cost that writes into its parameters
+        self._clean()
         self.nfev += 1
         return cost_value(self.cost(self._views), where="at the given parameters")
 
     def __call__(self, x: np.ndarray) -> float:
         """The cost at flat point ``x`` (NaN if the cost is not finite there)."""
+        self._clean()
         try:
             np.copyto(self._buffer, x)
             self.nfev += 1
@@ -138,7 +156,11 @@ class Objective:
             self._buffer[...] = self.theta0
 
     def repeat_differs(self) -> float:
-        """Evaluate the cost at ``theta0`` again; return the absolute change (0 if deterministic)."""
+        """Evaluate the cost at ``theta0`` again; return the absolute change (0 if deterministic).
+
+        A cost that draws random numbers, or that wrote into the parameters it was given
+        the first time, differs.
+        """
         start = time.perf_counter()
         again = self._eval_base()
         self.last_seconds = time.perf_counter() - start
@@ -162,6 +184,7 @@ class Objective:
             Cost values, of the steps' dtype (float64 for real steps); NaN where the cost
             was not finite.
         """
+        self._clean()
         if self.batch is not None and not np.iscomplexobj(steps):
             out = np.asarray(self.batch(np.asarray(indices), steps), dtype=np.float64)
             self.nfev += out.size
@@ -185,31 +208,56 @@ class Objective:
         out[~np.isfinite(out)] = np.nan
         return out
 
-    def along(self, indices: np.ndarray, direction: np.ndarray, steps: np.ndarray) -> np.ndarray:
-        """Costs at ``theta0 + steps[k] * v``, ``v`` being ``direction`` on ``indices`` (zero elsewhere).
+    def along(self, support: np.ndarray | slice, direction: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """Costs at ``theta0 + steps[k] * v``, ``v`` being ``direction`` on ``support`` (zero elsewhere).
 
-        Writes only the direction's support into the working buffer and restores it
-        exactly afterwards, as :meth:`stencil` does for single elements.
+        ``support`` is a slice or an array of flat indices. Only the support of the working
+        buffer is written; it is put back to ``theta0`` exactly before the next evaluation
+        (not at once: after the last evaluation of a check that would be a wasted pass).
+
+        At a million parameters every pass over them costs about a forward pass, and the
+        page faults of a fresh array of them more, so no such array is allocated and the
+        points are visited in the order that takes fewest passes: on each side of
+        ``theta0`` by increasing distance, a point one ``direction`` further than the last
+        is reached by adding it in place (one pass; a rounding of one ulp of ``theta0``
+        more than computing it afresh, far below the cost's own round-off), and a step of
+        +-1 from ``theta0`` is one pass too. The steps ``[-2, -1, 1, 2]`` of a
+        direction already scaled by the step size take four passes.
         """
+        self._clean()
         out = np.empty(len(steps), dtype=np.float64)
         buf, base = self._buffer, self.theta0
-        indices = np.asarray(indices)
-        if indices.size and indices[-1] - indices[0] + 1 == indices.size:  # contiguous: a slice is faster
-            indices = slice(int(indices[0]), int(indices[-1]) + 1)  # type: ignore[assignment]
-        origin, moved, scratch = base[indices], buf[indices], np.empty_like(direction)
-        try:
-            for k, step in enumerate(steps):
-                np.multiply(direction, step, out=scratch)
-                if isinstance(indices, slice):
-                    np.add(origin, scratch, out=moved)  # moved is a view: writes the buffer in place
-                else:
-                    buf[indices] = origin + scratch
-                out[k] = cost_value(self.cost(self._views), where=f"along a direction, step {step:g}")
-        finally:
-            buf[indices] = base[indices]
+        part = support if isinstance(support, slice) else np.asarray(support)
+        if isinstance(part, np.ndarray) and part.size and part[-1] - part[0] + 1 == part.size:
+            part = slice(int(part[0]), int(part[-1]) + 1)  # contiguous: a slice writes in place
+        origin, moved = base[part], buf[part]
+        order = sorted(range(len(steps)), key=lambda k: (steps[k] > 0, abs(steps[k])))
+        at: float | None = None  # where the buffer is now, in steps along direction
+        self._dirty = part
+        for k in order:
+            step = float(steps[k])
+            if not isinstance(part, slice):
+                buf[part] = origin + direction * step
+            elif at is not None and step - at == 1.0:  # moved is a view: the buffer changes in place
+                np.add(moved, direction, out=moved)
+            elif at is not None and step - at == -1.0:
+                np.subtract(moved, direction, out=moved)
+            elif abs(step) == 1.0:
+                (np.add if step > 0 else np.subtract)(origin, direction, out=moved)
+            else:
+                np.multiply(direction, step, out=moved)
+                np.add(origin, moved, out=moved)
+            at = step
+            out[k] = cost_value(self.cost(self._views), where=f"along a direction, step {step:g}")
         self.nfev += out.size
         out[~np.isfinite(out)] = np.nan
         return out
+
+    def _clean(self) -> None:
+        """Put back the part of the working buffer the last :meth:`along` moved."""
+        if self._dirty is not None:
+            self._buffer[self._dirty] = self.theta0[self._dirty]
+            self._dirty = None
 
     def _typed(self, dtype: np.dtype) -> tuple[np.ndarray, Any, np.ndarray]:
         """A working buffer of another dtype (complex, for the complex step), its views and base."""

@@ -28,7 +28,7 @@ evaluations; a single element is confirmed with the per-element centred check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,8 +50,8 @@ class DirectionCheck:
     ----------
     label : str
         What the direction covers (``"all parameters"``, ``"W1"``, ``"W1[0:512]"``).
-    indices : ndarray of int
-        Its support (flat indices).
+    start, stop : int
+        Its support: the flat indices ``start`` to ``stop - 1`` (:attr:`indices`).
     projected : float
         ``v . g``, the hand-written gradient along the direction.
     value : float
@@ -69,7 +69,8 @@ class DirectionCheck:
     """
 
     label: str
-    indices: np.ndarray = field(repr=False)
+    start: int
+    stop: int
     projected: float
     value: float
     error: float
@@ -78,10 +79,20 @@ class DirectionCheck:
     agrees: bool | None
     nfev: int
 
+    @property
+    def size(self) -> int:
+        """Number of parameters in the support."""
+        return self.stop - self.start
+
+    @property
+    def indices(self) -> np.ndarray:
+        """The support's flat indices (made on request: the top direction spans all P)."""
+        return np.arange(self.start, self.stop)
+
     def to_dict(self) -> dict[str, object]:
         return {
             "label": self.label,
-            "size": int(self.indices.size),
+            "size": self.size,
             "projected": self.projected,
             "value": self.value,
             "error": self.error,
@@ -124,60 +135,70 @@ class Directions:
     objective : Objective
     g : ndarray, shape (P,)
         The hand-written gradient.
-    g_error : ndarray, shape (P,)
-        Its round-off bound.
+    g_error : ndarray, shape (P,), or None
+        Its round-off bound (None: not measured, taken as zero; the fast mode).
     rng : numpy.random.Generator
         Draws the directions.
     """
 
     def __init__(
-        self, objective: Objective, g: np.ndarray, g_error: np.ndarray, rng: np.random.Generator
+        self, objective: Objective, g: np.ndarray, g_error: np.ndarray | None, rng: np.random.Generator
     ) -> None:
         self.objective, self.g, self.g_error, self.rng = objective, g, g_error, rng
         self.layout: Layout = objective.layout
         self.nfev = 0
 
-    def _vector(self, idx: np.ndarray) -> np.ndarray:
-        """Random signs, each tensor's part scaled by 1/sqrt(its share of the support)."""
-        bits = np.unpackbits(self.rng.integers(0, 256, (idx.size + 7) // 8, dtype=np.uint8))[: idx.size]
-        v = bits.astype(np.float64)
-        v *= 2.0
-        v -= 1.0
-        # idx is sorted: each tensor's share is one run of it
-        cuts = np.searchsorted(idx, self.layout.offsets)
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            if b > a:
-                v[a:b] /= np.sqrt(b - a)
-        return v
+    def _vector(self, start: int, stop: int, h: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The step ``h v`` on ``start:stop``: random signs, each tensor's part scaled by
+        ``h / sqrt(its share)``.
 
-    def check(self, idx: np.ndarray, label: str, *, split: bool = True) -> list[DirectionCheck]:
-        """Check the direction over ``idx``; on a persistent kink, split it (see the notes)."""
-        result = self._once(idx, label)
-        if not result.kink or not split or idx.size == 1:
+        Also returns the runs ``(a, b)``, positions relative to ``start``, that each
+        tensor's share occupies.
+        """
+        n = stop - start
+        bits = np.unpackbits(self.rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8))[:n]
+        w = np.subtract(bits, 0.5, dtype=np.float64)  # +-0.5 in one pass
+        offsets = self.layout.offsets
+        runs = [
+            (max(a, start) - start, min(b, stop) - start)
+            for a, b in zip(offsets[:-1], offsets[1:], strict=True)
+            if min(b, stop) > max(a, start)
+        ]
+        for a, b in runs:
+            w[a:b] *= 2.0 * h / np.sqrt(b - a)
+        return w, runs
+
+    def check(self, start: int, stop: int, label: str, *, split: bool = True) -> list[DirectionCheck]:
+        """Check the direction over ``start:stop``; on a persistent kink, split it (see the notes)."""
+        result = self._once(start, stop, label)
+        if not result.kink or not split or result.size == 1:
             return [result]
-        half = idx.size // 2
-        return self.check(idx[:half], f"{label}[:{half}]") + self.check(idx[half:], f"{label}[{half}:]")
+        half = result.size // 2
+        return self.check(start, start + half, f"{label}[:{half}]") + self.check(
+            start + half, stop, f"{label}[{half}:]"
+        )
 
-    def _once(self, idx: np.ndarray, label: str) -> DirectionCheck:
-        v = self._vector(idx)
-        part: slice | np.ndarray = idx
-        if idx[-1] - idx[0] + 1 == idx.size:  # contiguous: slices avoid copies
-            part = slice(int(idx[0]), int(idx[-1]) + 1)
+    def _once(self, start: int, stop: int, label: str) -> DirectionCheck:
+        part = slice(start, stop)
         theta, g = self.objective.theta0[part], self.g[part]
-        h = float(np.cbrt(EPS) * max(1.0, np.sqrt(np.mean(theta**2))))
-        projected = float(v @ g)
-        magnitude = np.abs(v)
-        g_round = float(magnitude @ self.g_error[part])
+        h = float(np.cbrt(EPS) * max(1.0, _rms(theta)))
+        w, runs = self._vector(start, stop, h)  # the step h v itself: the cost is evaluated at theta + k w
+        projected = float(w @ g) / h  # one read each of w and g, no temporaries
+        # |v| is 1/sqrt(n) on a run of n: |v|.g_error per run, and |v|.|g| <= ||g_run|| (Cauchy-Schwarz)
+        errors = self.g_error[part] if self.g_error is not None else None
+        g_round = 0.0 if errors is None else sum(float(errors[a:b].sum()) / np.sqrt(b - a) for a, b in runs)
+        g_scale = sum(float(np.sqrt(g[a:b] @ g[a:b])) for a, b in runs)
         nfev = 0
         for _ in range(SHRINKS + 1):
-            f = self.objective.along(idx, v, OFFSETS * h)
+            f = self.objective.along(part, w, OFFSETS)
             nfev += 4
             value, error, kink = _five_point(self.objective, f, h)
             if not kink:
                 break
             h /= 16
+            w /= 16  # exact: a power of two
         self.nfev += nfev
-        bound = error + g_round + 1e-12 * float(magnitude @ np.abs(g))
+        bound = error + g_round + 1e-12 * g_scale
         informative = np.isfinite(value) and bound <= 0.1 * max(abs(projected), abs(value)) + 1e-300
         if kink:
             agrees = None
@@ -185,7 +206,7 @@ class Directions:
             agrees = True
         else:
             agrees = False if informative or abs(projected - value) > 10 * bound else None
-        return DirectionCheck(label, idx, projected, value, bound, h, kink, agrees, nfev)
+        return DirectionCheck(label, start, stop, projected, value, bound, h, kink, agrees, nfev)
 
     def localise(self, block: DirectionCheck) -> tuple[list[int], list[int], list[DirectionCheck]]:
         """Bisect a failing block: (wrong elements, kink elements, blocks left when the budget ran out)."""
@@ -196,21 +217,21 @@ class Directions:
         spent0 = self.nfev
         while stack:
             current = stack.pop()
-            idx = current.indices
-            if idx.size == 1:
-                verdict = self._element(int(idx[0]))
-                (wrong if verdict == "wrong" else kinks if verdict == "kink" else []).append(int(idx[0]))
+            if current.size == 1:
+                verdict = self._element(current.start)
+                (wrong if verdict == "wrong" else kinks if verdict == "kink" else []).append(current.start)
                 continue
             if self.nfev - spent0 > LOCALISE_BUDGET:
                 left.append(current)
                 continue
-            half = idx.size // 2
-            for part, name in (
-                (idx[:half], f"{current.label}[:{half}]"),
-                (idx[half:], f"{current.label}[{half}:]"),
+            half = current.size // 2
+            middle = current.start + half
+            for a, b, name in (
+                (current.start, middle, f"{current.label}[:{half}]"),
+                (middle, current.stop, f"{current.label}[{half}:]"),
             ):
-                for sub in self.check(part, name):
-                    if sub.agrees is False or (sub.kink and sub.indices.size == 1):
+                for sub in self.check(a, b, name):
+                    if sub.agrees is False or (sub.kink and sub.size == 1):
                         stack.append(sub)
         return sorted(wrong), sorted(kinks), left
 
@@ -218,7 +239,7 @@ class Directions:
         """Confirm one element with the per-element centred check: "wrong", "kink" or "agree"."""
         est = centered(self.objective, np.array([i]))
         self.nfev += est.nfev
-        d, e = est.values[i], est.error[i] + self.g_error[i]
+        d, e = est.values[i], est.error[i] + (self.g_error[i] if self.g_error is not None else 0.0)
         if np.isfinite(d) and abs(self.g[i] - d) <= e:
             return "agree"
         assert est.lo is not None and est.hi is not None and est.interval_error is not None
@@ -226,6 +247,16 @@ class Directions:
             lo, hi, ie = est.lo[i], est.hi[i], est.interval_error[i]
             return "kink" if lo - ie <= self.g[i] <= hi + ie else "wrong"
         return "wrong" if np.isfinite(d) else "agree"
+
+
+def _rms(theta: np.ndarray) -> float:
+    """Root mean square of ``theta``, from at most about 65,536 evenly strided elements.
+
+    It only sets the scale of the step, so a sample does; reading every element would
+    cost a pass over P numbers, about a forward pass at a million parameters.
+    """
+    sample = theta[:: max(1, theta.size // 65536)]
+    return float(np.sqrt((sample @ sample) / sample.size))
 
 
 def _five_point(objective: Objective, f: np.ndarray, h: float) -> tuple[float, float, bool]:
@@ -251,7 +282,7 @@ def _five_point(objective: Objective, f: np.ndarray, h: float) -> tuple[float, f
 def run_directions(
     objective: Objective,
     g: np.ndarray,
-    g_error: np.ndarray,
+    g_error: np.ndarray | None,
     rng: np.random.Generator,
     *,
     global_first: bool = False,
@@ -266,18 +297,18 @@ def run_directions(
     layout = objective.layout
     checks: list[DirectionCheck] = []
     if global_first:
-        top = runner.check(np.arange(layout.size), "all parameters", split=False)
+        top = runner.check(0, layout.size, "all parameters", split=False)
         if top[0].agrees:
             return DirectionalResult(
                 top, np.array([], dtype=np.intp), np.array([], dtype=np.intp), [], runner.nfev
             )
     for t, name in enumerate(layout.names):
-        checks += runner.check(np.arange(layout.offsets[t], layout.offsets[t + 1]), name)
+        checks += runner.check(layout.offsets[t], layout.offsets[t + 1], name)
     wrong: list[int] = []
     kinks: list[int] = []
     left: list[DirectionCheck] = []
     for c in checks:
-        if c.agrees is False or (c.kink and c.indices.size == 1):
+        if c.agrees is False or (c.kink and c.size == 1):
             w, k, rest = runner.localise(c)
             wrong += w
             kinks += k

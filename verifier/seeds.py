@@ -125,17 +125,27 @@ def notebook_backward_planted(X: np.ndarray, Y: np.ndarray, cache: tuple[Any, ..
 
 
 def seed_loop(cost_of_vector: Callable[[np.ndarray], float], theta: np.ndarray, epsilon: float) -> np.ndarray:
-    """The notebook's per-element loop: a full copy and two costs per element, as written there."""
-    grad_approx = np.zeros_like(theta)
-    for i in range(theta.shape[0]):
-        theta_plus = np.copy(theta)
+    """The notebook's per-element loop, as written there: the parameters as a ``(P, 1)``
+    column (``dictionary_to_vector``'s), a full copy and two costs per element, stored in
+    ``(P, 1)`` arrays.
+
+    ``cost_of_vector`` is given each perturbed column as a flat ``(P,)`` view; the
+    approximate gradient is returned flat, shape ``(P,)``.
+    """
+    parameters_values = np.asarray(theta, dtype=np.float64).reshape(-1, 1)
+    num_parameters = parameters_values.shape[0]
+    grad_approx = np.zeros((num_parameters, 1))
+    J_plus = np.zeros((num_parameters, 1))
+    J_minus = np.zeros((num_parameters, 1))
+    for i in range(num_parameters):
+        theta_plus = np.copy(parameters_values)
         theta_plus[i] = theta_plus[i] + epsilon
-        j_plus = cost_of_vector(theta_plus)
-        theta_minus = np.copy(theta)
+        J_plus[i] = cost_of_vector(theta_plus[:, 0])
+        theta_minus = np.copy(parameters_values)
         theta_minus[i] = theta_minus[i] - epsilon
-        j_minus = cost_of_vector(theta_minus)
-        grad_approx[i] = (j_plus - j_minus) / (2 * epsilon)
-    return grad_approx
+        J_minus[i] = cost_of_vector(theta_minus[:, 0])
+        grad_approx[i] = (J_plus[i] - J_minus[i]) / (2 * epsilon)
+    return grad_approx[:, 0]
 
 
 def notebook_gradient_check_n(

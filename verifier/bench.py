@@ -57,6 +57,10 @@ SIZES: dict[int, tuple[list[int], int]] = {
     394753: ([256, 512, 512, 1], 32),
     1050625: ([512, 1024, 512, 1], 32),
 }
+#: Sub-second measurements repeat for about this long (median of at most MAX_REPEATS runs):
+#: at a fraction of a millisecond three runs on a shared machine are mostly noise.
+TARGET_SECONDS = 0.3
+MAX_REPEATS = 101
 #: Evaluations per parameter of the methods whose cost grows with P, for predictions.
 EVALS_PER_PARAM = {"seed-loop": 2.0, "scipy": 1.0, "torch-gradcheck": 2.0}
 
@@ -221,7 +225,9 @@ def bench(
     methods : tuple of str
         Subset of :data:`METHODS` and :data:`PEERS`.
     repeats : int
-        Runs per measurement (median); one for runs longer than a few seconds.
+        Runs per measurement (median), at least; more for runs far under a second (about
+        :data:`TARGET_SECONDS` of them, at most :data:`MAX_REPEATS`), one for runs longer
+        than a few seconds.
     max_seconds : float
         Skip a measurement predicted to take longer.
     progress : callable, optional
@@ -244,8 +250,11 @@ def bench(
                     method, size, 0, float("nan"), float("nan"), f"{PEER_PACKAGE[method]} not installed"
                 )
             else:
-                n = repeats if predicted < 2.0 else 1
-                seconds, outcome = timed(runners[method], n)
+                seconds, outcome = timed(runners[method], 1)  # also warms up, and says how many more
+                n = 1
+                if seconds < 2.0:
+                    n = max(repeats, min(MAX_REPEATS, int(TARGET_SECONDS / max(seconds, 1e-6))))
+                    seconds, outcome = timed(runners[method], n)
                 note = "false alarm" if method in PEERS and outcome is False else ""
                 row = BenchRow(method, size, n, seconds, seconds / forward, note=note)
             done.append(row)

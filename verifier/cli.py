@@ -86,7 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(BENCH_METHODS),
         help=f"comma-separated, among {', '.join(BENCH_METHODS + BENCH_PEERS)} (the peers need torch or jax)",
     )
-    bench.add_argument("--repeats", type=int, default=3, help="runs per measurement (median); default 3")
+    bench.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs per measurement (median), at least: sub-second ones repeat for about 0.3 s; default 3",
+    )
     bench.add_argument(
         "--max-seconds",
         type=float,

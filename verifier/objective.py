@@ -10,6 +10,7 @@ the cost at all.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -29,6 +30,8 @@ NOISE_SAMPLES = 8
 
 def cost_value(value: Any, *, where: str) -> float:
     """Convert what a cost returned into a float, or raise :class:`CostError` saying why."""
+    if type(value) is float or type(value) is np.float64:  # the usual case, quickly
+        return float(value)
     if isinstance(value, (bool, np.bool_)):
         raise CostError(f"`cost` returned a boolean {where}; it must return one real number.")
     arr = np.asarray(value)
@@ -111,7 +114,7 @@ class Objective:
         start = time.perf_counter()
         self.value0 = self._eval_base()
         self.seconds_per_eval = self.last_seconds = time.perf_counter() - start
-        if not np.isfinite(self.value0):
+        if not math.isfinite(self.value0):
             raise CostError(
                 f"`cost` is {self.value0} at the given parameters; a gradient check needs a"
                 " finite cost (for cross-entropy: is a sigmoid output exactly 0 or 1?)."
@@ -188,7 +191,8 @@ class Objective:
         if self.batch is not None and not np.iscomplexobj(steps):
             out = np.asarray(self.batch(np.asarray(indices), steps), dtype=np.float64)
             self.nfev += out.size
-            out[~np.isfinite(out)] = np.nan
+            if not np.isfinite(out).all():
+                out[~np.isfinite(out)] = np.nan
             return out
         if np.iscomplexobj(steps):
             buf, views, base = self._typed(steps.dtype)
@@ -359,19 +363,21 @@ def vectorized_stencil(
     def run(indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
         rows = np.repeat(np.asarray(indices), steps.shape[1])
         deltas = steps.ravel()
-        out = np.empty(rows.size)
         per = max(1, BATCH_NUMBERS // max(layout.size, 1))
-        for start in range(0, rows.size, per):
-            r, d = rows[start : start + per], deltas[start : start + per]
-            stack = np.repeat(theta[None, :], r.size, axis=0)
-            stack[np.arange(r.size), r] += d
-            value = np.asarray(cost(layout.unflatten(stack)), dtype=np.float64)
-            if value.shape != (r.size,):
-                raise CostError(
-                    f"a vectorized `cost` given {r.size} parameter sets must return shape ({r.size},),"
-                    f" got {value.shape}."
-                )
-            out[start : start + per] = value
-        return out.reshape(steps.shape)
+        parts = [batch(rows[a : a + per], deltas[a : a + per]) for a in range(0, rows.size, per)]
+        if len(parts) == 1:
+            return parts[0].reshape(steps.shape)
+        return np.concatenate(parts).reshape(steps.shape) if parts else np.empty(steps.shape)
+
+    def batch(r: np.ndarray, d: np.ndarray) -> np.ndarray:
+        stack = np.repeat(theta[None, :], r.size, axis=0)
+        stack[np.arange(r.size), r] += d
+        value = np.asarray(cost(layout.unflatten(stack)), dtype=np.float64)
+        if value.shape != (r.size,):
+            raise CostError(
+                f"a vectorized `cost` given {r.size} parameter sets must return shape ({r.size},),"
+                f" got {value.shape}."
+            )
+        return value
 
     return run

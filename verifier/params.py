@@ -108,8 +108,12 @@ class Layout:
         Works on numpy arrays and on autograd's traced arrays alike. A 2-D ``flat`` of
         shape ``(k, P)`` gives a batch: each array of shape ``(k, *shape)``.
         """
-        lead = tuple(flat.shape[:-1])
-        parts = [flat[..., self.slice(t)].reshape(lead + s) for t, s in enumerate(self.shapes)]
+        o = self.offsets
+        if flat.ndim == 1:
+            parts = [flat[o[t] : o[t + 1]].reshape(s) for t, s in enumerate(self.shapes)]
+        else:
+            lead = tuple(flat.shape[:-1])
+            parts = [flat[..., o[t] : o[t + 1]].reshape(lead + s) for t, s in enumerate(self.shapes)]
         if self.kind == "dict":
             return dict(zip(self.keys, parts, strict=True))
         if self.kind == "list":

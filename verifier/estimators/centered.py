@@ -50,6 +50,12 @@ from .base import Estimate
 
 #: Stencil offsets in units of the step.
 OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
+#: The same with the base point, as a column: one row per point.
+POINTS = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])[:, None]
+#: The rows of POINTS the stencil evaluates.
+STENCIL_ROWS = [0, 1, 3, 4]
+#: eps^(1/3), the relative step.
+CBRT_EPS = float(np.cbrt(EPS))
 #: The fourth difference over the five points.
 FOURTH = np.array([1.0, -4.0, 6.0, -4.0, 1.0])
 
@@ -83,7 +89,7 @@ def _parallel(objective: Objective, idx: np.ndarray, steps: np.ndarray, executor
 
 def step_sizes(theta: np.ndarray) -> np.ndarray:
     """The per-element step ``eps**(1/3) * max(1, |theta|)``."""
-    return np.cbrt(EPS) * np.maximum(1.0, np.abs(theta))
+    return CBRT_EPS * np.maximum(1.0, np.abs(theta))
 
 
 def centered(objective: Objective, indices: np.ndarray | None = None, executor: Any = None) -> Estimate:
@@ -111,36 +117,34 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
     size = objective.layout.size
     idx = np.arange(size) if indices is None else np.asarray(indices, dtype=np.intp)
     theta = objective.theta0 if indices is None else objective.theta0[idx]
-    h = step_sizes(theta)
-    dx = (theta[:, None] + OFFSETS[None, :] * h[:, None]) - theta[:, None]
+    # the five points as rows, J(theta) in the middle: -2h, -h, 0, h, 2h (row 2 of X is exactly 0);
+    # whole rows and few calls: at a few dozen elements the call overhead is the cost
+    X = (theta + POINTS * step_sizes(theta)) - theta
+    dx = X[STENCIL_ROWS].T
     f = objective.stencil(idx, dx) if executor is None else _parallel(objective, idx, dx, executor)
     f0 = objective.value0
     delta, measured = objective.noise()
-
-    # the five points side by side, J(theta) in the middle: columns -2h, -h, 0, h, 2h
-    F, X = np.empty((idx.size, 5)), np.zeros((idx.size, 5))
-    F[:, :2], F[:, 2], F[:, 3:] = f[:, :2], f0, f[:, 2:]
-    X[:, :2], X[:, 3:] = dx[:, :2], dx[:, 2:]
+    F = np.empty((5, idx.size))
+    F[STENCIL_ROWS], F[2] = f.T, f0
     with np.errstate(invalid="ignore", divide="ignore"):
-        d1, d2 = ((F[:, 3:] - F[:, 1::-1]) / (X[:, 3:] - X[:, 1::-1])).T  # D(h), D(2h)
-        # slicing, not np.diff: at a few dozen elements the call overhead is the cost
-        slopes = (F[:, 1:] - F[:, :-1]) / (X[:, 1:] - X[:, :-1])  # s_-2, s_-1, s_+1, s_+2
-        bends = slopes[:, 1:] - slopes[:, :-1]
-        thirds = np.abs(bends[:, 1:] - bends[:, :-1])
-        third = np.maximum(thirds[:, 0], thirds[:, 1])
+        slopes = (F[1:] - F[:-1]) / (X[1:] - X[:-1])  # s_-2, s_-1, s_+1, s_+2
+        d1, d2 = (F[3:] - F[1::-1]) / (X[3:] - X[1::-1])  # D(h), D(2h)
+        bends = slopes[1:] - slopes[:-1]
+        third = np.abs(bends[1:] - bends[:-1]).max(axis=0)
         # round-off of each cost value: the measured level, or eps-scaled by the values seen
-        dj = np.maximum(delta, 4 * EPS * np.abs(F).max(axis=1))
-        step = X[:, 3]
+        dj = np.maximum(delta, 4 * EPS * np.abs(F).max(axis=0))
+        step = X[3]
         richardson = np.abs(d2 - d1)
         kink = third > 8 * richardson + 16 * dj / step
         # the fourth difference is pure round-off for a smooth cost (f^(4) h^4 is ~1e-21):
         # a per-element observation of noise the sampled level may have missed
-        fourth = np.abs(F @ FOURTH) / 8
+        fourth = np.abs(FOURTH @ F) / 8
         roundoff = np.where(kink, dj, np.maximum(dj, fourth)) / step
         nominal = 3 * richardson + 2 * roundoff
         error = nominal + 1.5 * third
-        curvature = np.minimum(np.abs(bends[:, 2]), np.abs(bends[:, 0]))
-        finite = np.isfinite(d1) & np.isfinite(error)
+        curvature = np.minimum(np.abs(bends[2]), np.abs(bends[0]))
+        finite = np.isfinite(d1 + error)
+        lo, hi = np.minimum(slopes[1], slopes[2]), np.maximum(slopes[1], slopes[2])
 
     def full(a: np.ndarray, fill: float | bool) -> np.ndarray:
         if indices is None:
@@ -157,12 +161,12 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
         nfev=objective.nfev - nfev0,
         seconds=time.perf_counter() - start,
         kink=full(kink & finite, False),
-        lo=full(np.minimum(slopes[:, 1], slopes[:, 2]), np.nan),
-        hi=full(np.maximum(slopes[:, 1], slopes[:, 2]), np.nan),
+        lo=full(lo, np.nan),
+        hi=full(hi, np.nan),
         interval_error=full(curvature + 2 * roundoff, np.inf),
         nominal_error=full(nominal, np.inf),
         sampled=None if indices is None else idx,
-        noise_dominated=full((2 * roundoff > 0.5 * error) & (error > 0), False),
+        noise_dominated=full((4 * roundoff > error) & (error > 0), False),
         reason=f"step eps^(1/3)*max(1,|theta|); cost round-off {delta:.2g} ({how} estimate)",
         extra={"cost_noise": delta, "noise_measured": measured, "cost": f0},
     )

@@ -19,14 +19,12 @@ def loss_from_logits(Z: Any, Y: Any, form: str) -> Any:
     """
     xp = array_module(Z, Y)
     if form == "stable":
-        # -log(sigmoid(Z)) = log(1 + e^-Z) and -log(1 - sigmoid(Z)) = log(1 + e^Z), each
-        # accurate for any Z as max(-Z, 0) + t and max(Z, 0) + t with t = log(1 + e^-|Z|),
-        # which is how np.logaddexp computes them, sharing the one transcendental
-        # (logaddexp(0, Z) - Y Z would cancel when Y = 1 and Z is large)
+        # Y log(1 + e^-Z) + (1 - Y) log(1 + e^Z) = t + (max(Z, 0) - Y Z), t = log(1 + e^-|Z|):
+        # accurate for any Z, the small t added on its own (logaddexp(0, Z) - Y Z would
+        # lose it when Y = 1 and Z is large), one transcendental
         if np.iscomplexobj(Z):  # |Z| and max(Z, 0) would silently drop the imaginary part
             raise TypeError("the stable cross-entropy is not complex-analytic (it takes |Z| and max(Z, 0))")
-        t = xp.log1p(xp.exp(-xp.abs(Z)))
-        return t + Y * xp.maximum(-Z, 0.0) + (1.0 - Y) * xp.maximum(Z, 0.0)
+        return xp.log1p(xp.exp(-xp.abs(Z))) + (xp.maximum(Z, 0.0) - Y * Z)
     # overflow here means a sigmoid output of exactly 0 or 1: the cost is infinite, and the
     # checker says so (CostError) more usefully than a RuntimeWarning would
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
@@ -164,12 +162,12 @@ class DeepReLU:
         A = X
         for l in range(1, self.n_layers):
             Z = xp.dot(params[f"W{l}"], A) + params[f"b{l}"]
-            if f"Z{l}" in off:
+            if off and f"Z{l}" in off:
                 Z = Z + off[f"Z{l}"]
             A = xp.where(Z > 0, Z, 0.0)
             if masks is not None:
                 A = A * masks[l - 1]
-            if f"A{l}" in off:
+            if off and f"A{l}" in off:
                 A = A + off[f"A{l}"]
         L = self.n_layers
         Z = xp.dot(params[f"W{L}"], A) + params[f"b{L}"]
@@ -210,10 +208,9 @@ class DeepReLU:
         m = X.shape[1]
         Z = self.logits(params, X, self.hidden_masks(m), offsets)
         logprobs = loss_from_logits(Z, Y, self.cost_form)
-        xp = array_module(logprobs)
         if self.cost_form == "stable":
-            return xp.sum(logprobs) / m
-        return 1.0 / m * xp.sum(logprobs)  # the notebook's order of operations
+            return logprobs.sum() / m
+        return 1.0 / m * logprobs.sum()  # the notebook's order of operations
 
     def forward_cache(
         self, params: dict[str, np.ndarray], X: np.ndarray, masks: list[np.ndarray] | None = None

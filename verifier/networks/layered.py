@@ -167,7 +167,8 @@ class LayeredStencil:
         for l in range(2, self.L + 1):
             A = np.maximum(Z, 0.0) * self.dropout[l - 1] if l - 1 in self.dropout else np.maximum(Z, 0.0)
             Z = parts[f"W{l}"] @ A + parts[f"b{l}"]
-        return np.asarray(loss_from_logits(Z, self.Y, self.form)).sum(axis=(1, 2)) / self.m
+        loss = np.asarray(loss_from_logits(Z, self.Y, self.form))
+        return (loss.reshape(len(loss), -1) @ np.ones(loss[0].size)) / self.m  # the sum per stack entry
 
     def _group(self, indices: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per layer: positions in ``indices``, the rows of Z_l they move, and by how much per unit step."""

@@ -222,11 +222,11 @@ class Objective:
         At a million parameters every pass over them costs about a forward pass, and the
         page faults of a fresh array of them more, so no such array is allocated and the
         points are visited in the order that takes fewest passes: on each side of
-        ``theta0`` by increasing distance, a point one ``direction`` further than the last
-        is reached by adding it in place (one pass; a rounding of one ulp of ``theta0``
-        more than computing it afresh, far below the cost's own round-off), and a step of
-        +-1 from ``theta0`` is one pass too. The steps ``[-2, -1, 1, 2]`` of a
-        direction already scaled by the step size take four passes.
+        ``theta0`` by increasing distance, each point one ``direction`` from the last is
+        reached by adding it in place (a rounding of one ulp of ``theta0`` more than
+        computing it afresh, far below the cost's own round-off), going back to ``theta0``
+        by a copy in between. The steps ``[-2, -1, 1, 2]`` of a direction already scaled by
+        the step size take four in-place additions and one copy.
         """
         self._clean()
         out = np.empty(len(steps), dtype=np.float64)
@@ -236,21 +236,23 @@ class Objective:
             part = slice(int(part[0]), int(part[-1]) + 1)  # contiguous: a slice writes in place
         origin, moved = base[part], buf[part]
         order = sorted(range(len(steps)), key=lambda k: (steps[k] > 0, abs(steps[k])))
-        at: float | None = None  # where the buffer is now, in steps along direction
+        at = 0.0  # where the buffer is now, in steps along direction (_clean put it at theta0)
         self._dirty = part
         for k in order:
             step = float(steps[k])
             if not isinstance(part, slice):
                 buf[part] = origin + direction * step
-            elif at is not None and step - at == 1.0:  # moved is a view: the buffer changes in place
-                np.add(moved, direction, out=moved)
-            elif at is not None and step - at == -1.0:
-                np.subtract(moved, direction, out=moved)
-            elif abs(step) == 1.0:
-                (np.add if step > 0 else np.subtract)(origin, direction, out=moved)
-            else:
-                np.multiply(direction, step, out=moved)
-                np.add(origin, moved, out=moved)
+            else:  # moved is a view: the buffer changes in place
+                if abs(step - at) != 1.0 and at != 0.0:
+                    np.copyto(moved, origin)  # back to theta0: cheaper than a three-array pass
+                    at = 0.0
+                if step - at == 1.0:
+                    np.add(moved, direction, out=moved)
+                elif step - at == -1.0:
+                    np.subtract(moved, direction, out=moved)
+                else:
+                    np.multiply(direction, step, out=moved)
+                    np.add(origin, moved, out=moved)
             at = step
             out[k] = cost_value(self.cost(self._views), where=f"along a direction, step {step:g}")
         self.nfev += out.size

@@ -9,7 +9,13 @@ from the third difference of the one-sided slopes, round-off), so a direction co
 cost evaluations whatever the number of parameters. :math:`v` has random signs, each
 tensor's part scaled by :math:`1/\sqrt{n_T}` so that every tensor weighs alike (a bug in a
 one-element bias is not drowned by a weight matrix of 10^5 entries). The step is
-:math:`h = \epsilon^{1/3} \max(1, \mathrm{rms}(\theta))`.
+:math:`h = \epsilon^{1/3} \max(1, \mathrm{rms}(\theta))` (the RMS over the support, from a
+strided sample of it).
+
+**Cost.** At a million parameters a pass over them costs about half a forward pass, so the
+check makes few: :math:`hv` is generated already scaled, in one array (the only array of
+the support's size it allocates); :math:`v^\top g` and the norms of :math:`g` it needs are
+reads; the four points are reached in four passes (:meth:`Objective.along`).
 
 **Kinks.** A step along a direction over many parameters can flip the sign of a few ReLU
 pre-activations, and the change of slope then swamps the comparison: this is how

@@ -20,7 +20,8 @@ the same network written in torch or jax (float64, the same point and data). A p
 fails these correct gradients is marked as a false alarm.
 
 Times are medians of ``repeats`` runs; the forward multiple is the time over the median
-of one cost evaluation. A method whose predicted time (from the sizes already measured, or
+of one cost evaluation, timed five times before each run (:func:`timed_against`). A
+method whose predicted time (from the sizes already measured, or
 from the forward time and its evaluation count) exceeds ``max_seconds`` is skipped and
 reported as such, so the benchmark finishes on a small machine.
 """
@@ -88,6 +89,23 @@ def timed(fn: Callable[[], Any], repeats: int = 1) -> tuple[float, Any]:
     return seconds, results[-1]
 
 
+def timed_against(
+    fn: Callable[[], Any], reference: Callable[[], Any], repeats: int = 1
+) -> tuple[float, float, Any]:
+    """Median seconds of ``fn`` and of ``reference`` (a forward pass), timed in turn.
+
+    Before each run of ``fn``, ``reference`` is timed five times: on a shared machine whose
+    load drifts, the ratio of the two medians is steadier than either time. Returns both
+    medians and what the last run of ``fn`` returned.
+    """
+    results: list[Any] = []
+    own, ref = [], []
+    for _ in range(repeats):
+        ref.append(median_seconds(reference, 5))
+        own.append(median_seconds(lambda: results.append(fn()), 1))
+    return statistics.median(own), statistics.median(ref), results[-1]
+
+
 def median_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
     """Median wall time of ``repeats`` calls of ``fn`` (the benchmarks' one timer)."""
     times = []
@@ -98,7 +116,7 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def _runners(size: int) -> tuple[float, dict[str, Callable[[], Any]]]:
+def _runners(size: int) -> tuple[Callable[[], Any], dict[str, Callable[[], Any]]]:
     dims, m = SIZES[size]
     net = DeepReLU(dims, cost_form="stable")
     rng = np.random.default_rng(0)
@@ -113,7 +131,9 @@ def _runners(size: int) -> tuple[float, dict[str, Callable[[], Any]]]:
         # the seeds' own plain-numpy forward pass: the baselines run the notebook's code
         return notebook_forward(X, Y, p)[0]
 
-    forward = median_seconds(lambda: cost(params), 21)
+    def forward() -> Any:
+        return cost(params)
+
     g, _ = layout.flatten_like(net.backward(params, X, Y))
     runners: dict[str, Callable[[], Any]] = {
         "seed-loop": lambda: seed_loop(lambda v: notebook_cost(layout.unflatten(v)), theta, 1e-7),
@@ -236,7 +256,8 @@ def bench(
     done: list[BenchRow] = []
     steps = len(sizes) * len(methods)
     for s_i, size in enumerate(sizes):
-        forward, runners = _runners(size)
+        forward_pass, runners = _runners(size)
+        forward = median_seconds(forward_pass, 21)  # for predictions; rows use their own
         for m_i, method in enumerate(methods):
             predicted = _predict(method, size, forward, done)
             if progress:
@@ -250,13 +271,13 @@ def bench(
                     method, size, 0, float("nan"), float("nan"), f"{PEER_PACKAGE[method]} not installed"
                 )
             else:
-                seconds, outcome = timed(runners[method], 1)  # also warms up, and says how many more
+                seconds, reference, outcome = timed_against(runners[method], forward_pass)  # also warms up
                 n = 1
                 if seconds < 2.0:
                     n = max(repeats, min(MAX_REPEATS, int(TARGET_SECONDS / max(seconds, 1e-6))))
-                    seconds, outcome = timed(runners[method], n)
+                    seconds, reference, outcome = timed_against(runners[method], forward_pass, n)
                 note = "false alarm" if method in PEERS and outcome is False else ""
-                row = BenchRow(method, size, n, seconds, seconds / forward, note=note)
+                row = BenchRow(method, size, n, seconds, seconds / reference, note=note)
             done.append(row)
             yield row
 

@@ -35,11 +35,14 @@ def test_redrawn_masks_make_the_seed_check_nonsense():
     assert _seed_difference(net, params, X, Y) > 0.1
 
 
-def test_check_detects_redrawn_masks_and_gives_the_remedy():
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_check_detects_redrawn_masks_and_gives_the_remedy(mode):
+    """The fast mode too, though it makes its repeat evaluation only when its first
+    direction does not pass decisively: redrawn masks never let it."""
     net = DropoutDeepReLU(keep_prob=0.8, replay=False)
     params, X, Y = _point(net)
     with pytest.warns(NonDeterministicCostWarning):
-        report = check_network(net, params, X, Y)
+        report = check_network(net, params, X, Y, mode=mode)
     assert report.status == "inconclusive"
     assert "not deterministic" in str(report) and "Fix the random state" in str(report)
 

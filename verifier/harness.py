@@ -246,7 +246,9 @@ def check_point(
     fast = options.mode == "fast"
     objective = Objective(cost, layout, theta, rng, batch=options.stencil, extended=not fast, copy=False)
     g, ignored = layout.flatten_like(_gradient(grad, objective), argument="grad")
-    drift = objective.repeat_differs()
+    # the fast mode makes the repeat evaluation only when its first direction does not pass
+    # decisively (see run_directions): a forward pass saved on every passing verdict
+    drift = 0.0 if fast else objective.repeat_differs()
     g_error = None if fast else _backprop_roundoff(grad, objective, g)
     objective.seconds_per_eval = min(objective.seconds_per_eval, objective.last_seconds)
     estimates: dict[str, Estimate] = {}
@@ -257,7 +259,12 @@ def check_point(
             unavailable = Estimate.unavailable(method, layout.size, reason)
             estimates[method] = autograd_ref(objective) if method == "autograd" else unavailable
     elif fast:
-        directions = run_directions(objective, g, None, rng, global_first=True)
+        directions = run_directions(
+            objective, g, None, rng, global_first=True, confirm=objective.repeat_differs
+        )
+        drift = directions.drift
+        if drift:  # the directions compared costs of different networks: no verdict from them
+            directions = None
     else:
         assert g_error is not None
         estimates, directions = _full(objective, g, g_error, options, rng)

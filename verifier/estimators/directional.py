@@ -34,6 +34,7 @@ evaluations; a single element is confirmed with the per-element centred check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +92,11 @@ class DirectionCheck:
         return self.stop - self.start
 
     @property
+    def decisive(self) -> bool:
+        """Agrees, with a bound under a tenth of the slope: a pass noise could not give."""
+        return self.agrees is True and self.error <= 0.1 * max(abs(self.projected), abs(self.value))
+
+    @property
     def indices(self) -> np.ndarray:
         """The support's flat indices (made on request: the top direction spans all P)."""
         return np.arange(self.start, self.stop)
@@ -124,6 +130,9 @@ class DirectionalResult:
     failing_blocks : list of DirectionCheck
         Blocks still failing when the localisation budget ran out.
     nfev : int
+    drift : float
+        How much a repeat evaluation of the cost at the base point differed (see
+        :func:`run_directions`'s ``confirm``); nonzero means no verdict.
     """
 
     checks: list[DirectionCheck]
@@ -131,6 +140,7 @@ class DirectionalResult:
     kinks: np.ndarray
     failing_blocks: list[DirectionCheck]
     nfev: int
+    drift: float = 0.0
 
 
 class Directions:
@@ -292,22 +302,27 @@ def run_directions(
     rng: np.random.Generator,
     *,
     global_first: bool = False,
+    confirm: Callable[[], float] | None = None,
 ) -> DirectionalResult:
     """Check every tensor along a random direction and localise what fails.
 
     With ``global_first``, one direction over all parameters comes first and the tensors
     are checked one by one only if it does not agree (the fast mode: four evaluations for
-    a passing verdict).
+    a passing verdict). ``confirm`` (the cost's repeat evaluation at the base point) is
+    called when that direction is not :attr:`~DirectionCheck.decisive`, before any other:
+    a cost that draws random numbers cannot pass decisively (its noise fills the bound),
+    so a decisive pass needs no repeat evaluation, and anything else gets one. If it
+    returns nonzero the run stops there, with it as ``drift``.
     """
     runner = Directions(objective, g, g_error, rng)
     layout = objective.layout
     checks: list[DirectionCheck] = []
+    none = np.array([], dtype=np.intp)
     if global_first:
         top = runner.check(0, layout.size, "all parameters", split=False)
-        if top[0].agrees:
-            return DirectionalResult(
-                top, np.array([], dtype=np.intp), np.array([], dtype=np.intp), [], runner.nfev
-            )
+        drift = confirm() if confirm is not None and not top[0].decisive else 0.0
+        if drift or top[0].agrees:
+            return DirectionalResult(top, none, none, [], runner.nfev, drift)
     for t, name in enumerate(layout.names):
         checks += runner.check(layout.offsets[t], layout.offsets[t + 1], name)
     wrong: list[int] = []

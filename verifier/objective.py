@@ -188,7 +188,7 @@ class Objective:
             was not finite.
         """
         self._clean()
-        if self.batch is not None and not np.iscomplexobj(steps):
+        if self.batch is not None and steps.dtype.kind != "c":
             out = np.asarray(self.batch(np.asarray(indices), steps), dtype=np.float64)
             self.nfev += out.size
             if not np.isfinite(out).all():

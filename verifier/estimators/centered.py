@@ -52,12 +52,10 @@ from .base import Estimate
 OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
 #: The same with the base point, as a column: one row per point.
 POINTS = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])[:, None]
-#: The rows of POINTS the stencil evaluates.
-STENCIL_ROWS = [0, 1, 3, 4]
 #: eps^(1/3), the relative step.
 CBRT_EPS = float(np.cbrt(EPS))
-#: The fourth difference over the five points.
-FOURTH = np.array([1.0, -4.0, 6.0, -4.0, 1.0])
+#: The fourth difference over the five points, over 8.
+FOURTH_EIGHTH = np.array([1.0, -4.0, 6.0, -4.0, 1.0]) / 8
 
 
 #: Elements per task sent to an executor's worker.
@@ -120,29 +118,31 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
     # the five points as rows, J(theta) in the middle: -2h, -h, 0, h, 2h (row 2 of X is exactly 0);
     # whole rows and few calls: at a few dozen elements the call overhead is the cost
     X = (theta + POINTS * step_sizes(theta)) - theta
-    dx = X[STENCIL_ROWS].T
+    dx = np.concatenate((X[:2], X[3:])).T
     f = objective.stencil(idx, dx) if executor is None else _parallel(objective, idx, dx, executor)
     f0 = objective.value0
     delta, measured = objective.noise()
     F = np.empty((5, idx.size))
-    F[STENCIL_ROWS], F[2] = f.T, f0
+    F[:2], F[2], F[3:] = f[:, :2].T, f0, f[:, 2:].T
     with np.errstate(invalid="ignore", divide="ignore"):
         slopes = (F[1:] - F[:-1]) / (X[1:] - X[:-1])  # s_-2, s_-1, s_+1, s_+2
         d1, d2 = (F[3:] - F[1::-1]) / (X[3:] - X[1::-1])  # D(h), D(2h)
         bends = slopes[1:] - slopes[:-1]
-        third = np.abs(bends[1:] - bends[:-1]).max(axis=0)
+        thirds = np.abs(bends[1:] - bends[:-1])
+        third = np.maximum(thirds[0], thirds[1])
         # round-off of each cost value: the measured level, or eps-scaled by the values seen
-        dj = np.maximum(delta, 4 * EPS * np.abs(F).max(axis=0))
+        dj = np.maximum(delta, 4 * EPS * np.maximum.reduce(np.abs(F), axis=0))
         step = X[3]
         richardson = np.abs(d2 - d1)
         kink = third > 8 * richardson + 16 * dj / step
         # the fourth difference is pure round-off for a smooth cost (f^(4) h^4 is ~1e-21):
         # a per-element observation of noise the sampled level may have missed
-        fourth = np.abs(FOURTH @ F) / 8
+        fourth = np.abs(FOURTH_EIGHTH @ F)
         roundoff = np.where(kink, dj, np.maximum(dj, fourth)) / step
         nominal = 3 * richardson + 2 * roundoff
         error = nominal + 1.5 * third
-        curvature = np.minimum(np.abs(bends[2]), np.abs(bends[0]))
+        bent = np.abs(bends)
+        curvature = np.minimum(bent[2], bent[0])
         finite = np.isfinite(d1 + error)
         lo, hi = np.minimum(slopes[1], slopes[2]), np.maximum(slopes[1], slopes[2])
 

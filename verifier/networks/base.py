@@ -65,8 +65,10 @@ def layer_sizes(sizes: Any, argument: str) -> tuple[int, ...]:
 def data_array(value: Any, argument: str, shape: tuple[int | None, ...], meaning: str) -> np.ndarray:
     """Validate a data array's shape (``None`` matches any size); return it as an array."""
     arr = value if hasattr(value, "shape") and hasattr(value, "dtype") else np.asarray(value)
-    same_rank = len(arr.shape) == len(shape)
-    ok = same_rank and all(s is None or s == d for s, d in zip(shape, arr.shape, strict=True))
+    got = arr.shape
+    ok = len(got) == len(shape)
+    for s, d in zip(shape, got, strict=False):  # not all(genexpr): this runs at every evaluation
+        ok = ok and (s is None or s == d)
     if not ok:
         want = "(" + ", ".join("m" if s is None else str(s) for s in shape) + ")"
         raise InputError(f"`{argument}`: expected shape {want} ({meaning}), got {tuple(arr.shape)}.")

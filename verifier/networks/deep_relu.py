@@ -22,7 +22,7 @@ def loss_from_logits(Z: Any, Y: Any, form: str) -> Any:
         # Y log(1 + e^-Z) + (1 - Y) log(1 + e^Z) = t + (max(Z, 0) - Y Z), t = log(1 + e^-|Z|):
         # accurate for any Z, the small t added on its own (logaddexp(0, Z) - Y Z would
         # lose it when Y = 1 and Z is large), one transcendental
-        if np.iscomplexobj(Z):  # |Z| and max(Z, 0) would silently drop the imaginary part
+        if Z.dtype.kind == "c":  # |Z| and max(Z, 0) would silently drop the imaginary part
             raise TypeError("the stable cross-entropy is not complex-analytic (it takes |Z| and max(Z, 0))")
         return xp.log1p(xp.exp(-xp.abs(Z))) + (xp.maximum(Z, 0.0) - Y * Z)
     # overflow here means a sigmoid output of exactly 0 or 1: the cost is infinite, and the

@@ -90,18 +90,23 @@ def timed(fn: Callable[[], Any], repeats: int = 1) -> tuple[float, Any]:
 
 
 def timed_against(
-    fn: Callable[[], Any], reference: Callable[[], Any], repeats: int = 1
+    fn: Callable[[], Any], reference: Callable[[], Any], repeats: int = 1, *, warm: bool = False
 ) -> tuple[float, float, Any]:
     """Median seconds of ``fn`` and of ``reference`` (a forward pass), timed in turn.
 
     Before each run of ``fn``, ``reference`` is timed five times: on a shared machine whose
-    load drifts, the ratio of the two medians is steadier than either time. Returns both
-    medians and what the last run of ``fn`` returned.
+    load drifts, the ratio of the two medians is steadier than either time. With ``warm``,
+    ``fn`` also runs once untimed just before each timed run, so that a method of a fraction
+    of a millisecond is timed as the loop it is compared with runs, warm, and not after
+    other code has had the caches. Returns both medians and what the last run of ``fn``
+    returned.
     """
     results: list[Any] = []
     own, ref = [], []
     for _ in range(repeats):
         ref.append(median_seconds(reference, 5))
+        if warm:
+            fn()
         own.append(median_seconds(lambda: results.append(fn()), 1))
     return statistics.median(own), statistics.median(ref), results[-1]
 
@@ -275,7 +280,7 @@ def bench(
                 n = 1
                 if seconds < 2.0:
                     n = max(repeats, min(MAX_REPEATS, int(TARGET_SECONDS / max(seconds, 1e-6))))
-                    seconds, reference, outcome = timed_against(runners[method], forward_pass, n)
+                    seconds, reference, outcome = timed_against(runners[method], forward_pass, n, warm=True)
                 note = "false alarm" if method in PEERS and outcome is False else ""
                 row = BenchRow(method, size, n, seconds, seconds / reference, note=note)
             done.append(row)

@@ -92,7 +92,10 @@ def check(
         gradients and random ones) plus a random-direction check of every tensor, and the
         report says what was sampled. ``"fast"``: random-direction checks only (one over
         all parameters, then per tensor if it does not agree), a few cost evaluations
-        whatever the size; a failure is localised to its elements by bisection.
+        whatever the size (a passing verdict: five, plus the backward pass); a failure is
+        localised to its elements by bisection. The cost is evaluated twice at the
+        parameters, to catch randomness, unless the first direction passes decisively,
+        which a random cost cannot.
     vectorized : bool, optional
         The cost accepts a stack of parameter sets: arrays with a leading batch axis,
         shape ``(k, *shape)``, returning ``k`` costs; the centred method then evaluates

@@ -72,11 +72,18 @@ def test_gradient_errors_name_the_key_and_shapes():
         ({"w": np.array(["a"])}, "expected a float array"),
         ({"w": np.zeros((0, 2))}, "empty"),
         ({"w": np.array([1.0, np.nan])}, "NaN"),
+        ({"a": np.ones(2), "b": np.array([1.0, -np.inf])}, r"\['b'\]: contains NaN or infinite"),
     ],
 )
 def test_bad_params(params, match):
     with pytest.raises(InputError, match=match):
         layout_of(params)
+
+
+def test_finite_values_whose_sum_overflows_are_accepted():
+    """Finiteness is checked on the sum first (one read); an overflow only falls back to the exact test."""
+    layout, flat = layout_of({"w": np.array([1e308, 1e308, -1e308])})
+    np.testing.assert_array_equal(flat, [1e308, 1e308, -1e308])
 
 
 def test_float32_is_upcast_with_a_warning():

@@ -258,7 +258,9 @@ def layout_of(params: Any, *, argument: str = "params") -> tuple[Layout, np.ndar
     layout = Layout(kind, names, keys, shapes, tuple(offsets))
     flat = np.concatenate([np.ravel(a) for a in arrays], dtype=np.float64)
     # a NaN or inf makes the sum non-finite (one read, no temporary); so may an overflow
-    if not np.isfinite(flat.sum()) and not np.isfinite(flat).all():
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = flat.sum()
+    if not np.isfinite(total) and not np.isfinite(flat).all():
         bad = int(np.flatnonzero(~np.isfinite(flat))[0])
         t = int(np.searchsorted(layout.offsets, bad, side="right")) - 1
         raise InputError(f"`params` {labels[t] or ''}: contains NaN or infinite values.")

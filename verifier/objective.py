@@ -219,8 +219,8 @@ class Objective:
         buffer is written; it is put back to ``theta0`` exactly before the next evaluation
         (not at once: after the last evaluation of a check that would be a wasted pass).
 
-        At a million parameters every pass over them costs about a forward pass, and the
-        page faults of a fresh array of them more, so no such array is allocated and the
+        At a million parameters every pass over them costs about half a forward pass, and
+        the page faults of a fresh array of them about two, so no such array is allocated and the
         points are visited in the order that takes fewest passes: on each side of
         ``theta0`` by increasing distance, each point one ``direction`` from the last is
         reached by adding it in place (a rounding of one ulp of ``theta0`` more than

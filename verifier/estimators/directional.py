@@ -58,7 +58,7 @@ class DirectionCheck:
     label : str
         What the direction covers (``"all parameters"``, ``"W1"``, ``"W1[0:512]"``).
     start, stop : int
-        Its support: the flat indices ``start`` to ``stop - 1`` (:attr:`indices`).
+        Its support: the flat indices ``start`` to ``stop - 1``.
     projected : float
         ``v . g``, the hand-written gradient along the direction.
     value : float
@@ -95,11 +95,6 @@ class DirectionCheck:
     def decisive(self) -> bool:
         """Agrees, with a bound under a tenth of the slope: a pass noise could not give."""
         return self.agrees is True and self.error <= 0.1 * max(abs(self.projected), abs(self.value))
-
-    @property
-    def indices(self) -> np.ndarray:
-        """The support's flat indices (made on request: the top direction spans all P)."""
-        return np.arange(self.start, self.stop)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -41,7 +41,7 @@ any value between them is a valid (sub)gradient.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -90,6 +90,59 @@ def step_sizes(theta: np.ndarray) -> np.ndarray:
     return CBRT_EPS * np.maximum(1.0, np.abs(theta))
 
 
+class FivePoint(NamedTuple):
+    """The centred difference at each column of a five-point stencil, with its bound."""
+
+    value: np.ndarray  #: D(h)
+    error: np.ndarray  #: the bound (see the module notes)
+    nominal: np.ndarray  #: the bound without the kink allowance 1.5 K
+    kink: np.ndarray  #: bool: a change of slope inside the stencil
+    roundoff: np.ndarray  #: the round-off part, over the step
+    lo: np.ndarray  #: the smaller one-sided slope next to theta
+    hi: np.ndarray  #: the larger one
+    curvature: np.ndarray  #: the smaller change of slope on either side: the error of lo and hi
+
+
+def five_point(F: np.ndarray, X: np.ndarray, delta: float) -> FivePoint:
+    """The one error rule of a five-point stencil: per-element checks and directions alike.
+
+    Parameters
+    ----------
+    F, X : ndarray, shape (5, n)
+        Costs and the offsets they were taken at, rows ``-2h, -h, 0, h, 2h`` (row 2 of ``X``
+        is zero, of ``F`` the cost at the point).
+    delta : float
+        The cost's absolute round-off level.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slopes = (F[1:] - F[:-1]) / (X[1:] - X[:-1])  # s_-2, s_-1, s_+1, s_+2
+        d1, d2 = (F[3:] - F[1::-1]) / (X[3:] - X[1::-1])  # D(h), D(2h)
+        bends = slopes[1:] - slopes[:-1]
+        thirds = np.abs(bends[1:] - bends[:-1])
+        third = np.maximum(thirds[0], thirds[1])
+        # round-off of each cost value: the measured level, or eps-scaled by the values seen
+        dj = np.maximum(delta, 4 * EPS * np.maximum.reduce(np.abs(F), axis=0))
+        step = X[3]
+        richardson = np.abs(d2 - d1)
+        kink = third > 8 * richardson + 16 * dj / step
+        # the fourth difference is pure round-off for a smooth cost (f^(4) h^4 is ~1e-21):
+        # a per-element observation of noise the sampled level may have missed
+        fourth = np.abs(FOURTH_EIGHTH @ F)
+        roundoff = np.where(kink, dj, np.maximum(dj, fourth)) / step
+        nominal = 3 * richardson + 2 * roundoff
+        bent = np.abs(bends)
+        return FivePoint(
+            d1,
+            nominal + 1.5 * third,
+            nominal,
+            kink,
+            roundoff,
+            np.minimum(slopes[1], slopes[2]),
+            np.maximum(slopes[1], slopes[2]),
+            np.minimum(bent[2], bent[0]),
+        )
+
+
 def centered(objective: Objective, indices: np.ndarray | None = None, executor: Any = None) -> Estimate:
     """Centred-difference gradient with its own per-element error bound.
 
@@ -124,27 +177,9 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
     delta, measured = objective.noise()
     F = np.empty((5, idx.size))
     F[:2], F[2], F[3:] = f[:, :2].T, f0, f[:, 2:].T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slopes = (F[1:] - F[:-1]) / (X[1:] - X[:-1])  # s_-2, s_-1, s_+1, s_+2
-        d1, d2 = (F[3:] - F[1::-1]) / (X[3:] - X[1::-1])  # D(h), D(2h)
-        bends = slopes[1:] - slopes[:-1]
-        thirds = np.abs(bends[1:] - bends[:-1])
-        third = np.maximum(thirds[0], thirds[1])
-        # round-off of each cost value: the measured level, or eps-scaled by the values seen
-        dj = np.maximum(delta, 4 * EPS * np.maximum.reduce(np.abs(F), axis=0))
-        step = X[3]
-        richardson = np.abs(d2 - d1)
-        kink = third > 8 * richardson + 16 * dj / step
-        # the fourth difference is pure round-off for a smooth cost (f^(4) h^4 is ~1e-21):
-        # a per-element observation of noise the sampled level may have missed
-        fourth = np.abs(FOURTH_EIGHTH @ F)
-        roundoff = np.where(kink, dj, np.maximum(dj, fourth)) / step
-        nominal = 3 * richardson + 2 * roundoff
-        error = nominal + 1.5 * third
-        bent = np.abs(bends)
-        curvature = np.minimum(bent[2], bent[0])
-        finite = np.isfinite(d1 + error)
-        lo, hi = np.minimum(slopes[1], slopes[2]), np.maximum(slopes[1], slopes[2])
+    b = five_point(F, X, delta)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(b.value + b.error)
 
     def full(a: np.ndarray, fill: float | bool) -> np.ndarray:
         if indices is None:
@@ -156,17 +191,17 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
     how = "extended-precision" if measured else "machine-precision (no long double)"
     return Estimate(
         "centered",
-        full(np.where(finite, d1, np.nan), np.nan),
-        full(np.where(finite, error, np.inf), np.inf),
+        full(np.where(finite, b.value, np.nan), np.nan),
+        full(np.where(finite, b.error, np.inf), np.inf),
         nfev=objective.nfev - nfev0,
         seconds=time.perf_counter() - start,
-        kink=full(kink & finite, False),
-        lo=full(lo, np.nan),
-        hi=full(hi, np.nan),
-        interval_error=full(curvature + 2 * roundoff, np.inf),
-        nominal_error=full(nominal, np.inf),
+        kink=full(b.kink & finite, False),
+        lo=full(b.lo, np.nan),
+        hi=full(b.hi, np.nan),
+        interval_error=full(b.curvature + 2 * b.roundoff, np.inf),
+        nominal_error=full(b.nominal, np.inf),
         sampled=None if indices is None else idx,
-        noise_dominated=full((4 * roundoff > error) & (error > 0), False),
+        noise_dominated=full((4 * b.roundoff > b.error) & (b.error > 0), False),
         reason=f"step eps^(1/3)*max(1,|theta|); cost round-off {delta:.2g} ({how} estimate)",
         extra={"cost_noise": delta, "noise_measured": measured, "cost": f0},
     )

@@ -39,9 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..objective import EPS, Objective
+from ..objective import Objective
 from ..params import Layout
-from .centered import OFFSETS, centered
+from .centered import CBRT_EPS, OFFSETS, POINTS, centered, five_point
 
 #: Shrinks of the step (16x each) before a kinked direction is split.
 SHRINKS = 3
@@ -93,8 +93,8 @@ class DirectionCheck:
 
     @property
     def decisive(self) -> bool:
-        """Agrees, with a bound under a tenth of the slope: a pass noise could not give."""
-        return self.agrees is True and self.error <= 0.1 * max(abs(self.projected), abs(self.value))
+        """Agrees, with an :func:`informative` bound: a pass noise could not give."""
+        return self.agrees is True and informative(self.error, self.projected, self.value)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -192,7 +192,7 @@ class Directions:
     def _once(self, start: int, stop: int, label: str) -> DirectionCheck:
         part = slice(start, stop)
         theta, g = self.objective.theta0[part], self.g[part]
-        h = float(np.cbrt(EPS) * max(1.0, _rms(theta)))
+        h = CBRT_EPS * max(1.0, _rms(theta))
         w, runs = self._vector(start, stop, h)  # the step h v itself: the cost is evaluated at theta + k w
         projected = float(w @ g) / h  # one read each of w and g, no temporaries
         # |v| is 1/sqrt(n) on a run of n: |v|.g_error per run, and |v|.|g| <= ||g_run|| (Cauchy-Schwarz)
@@ -210,13 +210,13 @@ class Directions:
             w /= 16  # exact: a power of two
         self.nfev += nfev
         bound = error + g_round + 1e-12 * g_scale
-        informative = np.isfinite(value) and bound <= 0.1 * max(abs(projected), abs(value)) + 1e-300
         if kink:
             agrees = None
         elif abs(projected - value) <= bound:
             agrees = True
         else:
-            agrees = False if informative or abs(projected - value) > 10 * bound else None
+            far = abs(projected - value) > 10 * bound
+            agrees = False if informative(bound, projected, value) or far else None
         return DirectionCheck(label, start, stop, projected, value, bound, h, kink, agrees, nfev)
 
     def localise(self, block: DirectionCheck) -> tuple[list[int], list[int], list[DirectionCheck]]:
@@ -260,6 +260,11 @@ class Directions:
         return "wrong" if np.isfinite(d) else "agree"
 
 
+def informative(bound: float, projected: float, value: float) -> bool:
+    """Whether a direction's bound is under a tenth of the slope it bounds (and the slope finite)."""
+    return bool(np.isfinite(value)) and bound <= 0.1 * max(abs(projected), abs(value)) + 1e-300
+
+
 def _rms(theta: np.ndarray) -> float:
     """Root mean square of ``theta``, from at most about 65,536 evenly strided elements.
 
@@ -271,23 +276,13 @@ def _rms(theta: np.ndarray) -> float:
 
 
 def _five_point(objective: Objective, f: np.ndarray, h: float) -> tuple[float, float, bool]:
-    """Value, bound and kink flag of the centred difference from the stencil -2h, -h, h, 2h."""
-    fm2, fm1, fp1, fp2 = f
-    f0 = objective.value0
-    delta, _ = objective.noise()
-    d1 = (fp1 - fm1) / (2 * h)
-    d2 = (fp2 - fm2) / (4 * h)
-    s_m2, s_m1, s_p1, s_p2 = (fm1 - fm2) / h, (f0 - fm1) / h, (fp1 - f0) / h, (fp2 - fp1) / h
-    third = max(abs(s_p2 - 2 * s_p1 + s_m1), abs(s_p1 - 2 * s_m1 + s_m2))
-    dj = max(delta, 4 * EPS * float(np.nanmax(np.abs(np.append(f, f0)))))
-    richardson = abs(d2 - d1)
-    kink = bool(third > 8 * richardson + 16 * dj / h)
-    fourth = abs(fm2 - 4 * fm1 + 6 * f0 - 4 * fp1 + fp2) / 8
-    roundoff = (dj if kink else max(dj, fourth)) / h
-    error = 3 * richardson + 1.5 * third + 2 * roundoff
+    """Value, bound and kink flag of the centred difference from the stencil -2h, -h, h, 2h
+    (the per-element method's rule, :func:`~.centered.five_point`)."""
     if not np.all(np.isfinite(f)):
         return float("nan"), float("inf"), False
-    return float(d1), float(error), kink
+    F = np.array([f[0], f[1], objective.value0, f[2], f[3]])[:, None]
+    b = five_point(F, POINTS * h, objective.noise()[0])
+    return float(b.value[0]), float(b.error[0]), bool(b.kink[0])
 
 
 def run_directions(

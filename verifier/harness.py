@@ -510,11 +510,13 @@ def _network_point(
     rest = {k: v for k, v in options.items() if k != "context"}
     fast = rest.get("mode") == "fast"
     describe = getattr(net, "describe", None)
-    if callable(describe) and not fast:  # the notes on the point cost a forward pass the fast mode saves
-        context = {**describe(params, X, Y), **context}
     batch = getattr(net, "batch_stencil", None)
-    if callable(batch) and "stencil" not in rest and not rest.get("vectorized") and not fast:
-        rest["stencil"] = batch(params, X, Y, *layout_of(params))
+    if not fast:  # the notes on the point cost a forward pass the fast mode saves, as does the batch
+        layout, theta = layout_of(params)  # bad parameters get their error before any forward pass
+        if callable(describe):
+            context = {**describe(params, X, Y), **context}
+        if callable(batch) and "stencil" not in rest and not rest.get("vectorized"):
+            rest["stencil"] = batch(params, X, Y, layout, theta)
     return check(
         lambda p: net.cost(p, X, Y), lambda p: back(p, X, Y), params, context=context, seed=seed, **rest
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SUMMATION_RTOL
 
 from verifier import seeds
 from verifier.networks import XORNet
@@ -28,7 +29,7 @@ def test_notebook_check_of_correct_backprop_is_within_one_percent():
 
 def test_notebook_check_of_planted_bugs_reproduces_the_figure():
     assert _notebook_difference(seeds.notebook_backward_planted) == pytest.approx(
-        0.2850931567761623, rel=1e-9
+        0.2850931567761623, rel=SUMMATION_RTOL
     )
 
 

@@ -38,7 +38,7 @@ def test_run_json(capsys):
 def test_usage_errors_exit_2(capsys):
     assert main([]) == 2
     assert main(["run", "--methods", "centered,fast"]) == 2
-    assert "`methods`" in capsys.readouterr().err
+    assert "`--methods`" in capsys.readouterr().err
     assert main(["frobnicate"]) == 2
 
 

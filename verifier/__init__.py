@@ -7,15 +7,37 @@ The public surface:
 * :func:`reference_gradients` — autograd's gradient of a cost, in your container;
 * :class:`Report` — the result (``status``, ``ok``, tables, JSON);
 * :mod:`verifier.networks` — the seeds' networks with hand-written backprop.
+
+Names are imported on first use, so ``import verifier`` (and ``verifier --help``) does
+not pay for numpy, scipy and autograd before they are needed.
 """
 
-from . import networks
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import CostError, InputError, NonDeterministicCostWarning, PrecisionWarning, ReferenceUnavailable
-from .estimators.autograd_ref import reference_gradients
-from .harness import check, check_network
-from .monitor import GradientCheckFailed, GradientMonitor
-from .reference import load_reference
-from .report import Report
+
+if TYPE_CHECKING:
+    from . import networks
+    from .estimators.autograd_ref import reference_gradients
+    from .harness import check, check_network
+    from .monitor import GradientCheckFailed, GradientMonitor
+    from .reference import load_reference
+    from .report import Report
+
+#: Public name -> the module that defines it (a module itself when the name is the module's).
+_LAZY = {
+    "check": "harness",
+    "check_network": "harness",
+    "reference_gradients": "estimators.autograd_ref",
+    "GradientCheckFailed": "monitor",
+    "GradientMonitor": "monitor",
+    "load_reference": "reference",
+    "Report": "report",
+    "networks": "networks",
+}
 
 __all__ = [
     "CostError",
@@ -33,3 +55,16 @@ __all__ = [
     "reference_gradients",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'verifier' has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name]}", __name__)
+    value = module if _LAZY[name] == name else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -10,17 +10,17 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+from . import validate
+from .catalog import STYLES as STYLE_SIGNATURES
 from .errors import InputError
 
 Pair = tuple[Callable[[Any], Any], Callable[[Any], Any]]
-
-
-def _callable(value: Any, name: str) -> None:
-    if not callable(value):
-        raise InputError(f"`{name}` must be callable, got {type(value).__name__}.")
+#: First-parameter names that mark a forward taking the parameters first (the functions style).
+PARAMS_FIRST = ("params", "parameters", "theta", "thetas", "p", "w", "weights")
 
 
 def from_notebook(forward: Callable[..., Any], backward: Callable[..., Any], X: Any, Y: Any) -> Pair:
@@ -35,8 +35,9 @@ def from_notebook(forward: Callable[..., Any], backward: Callable[..., Any], X: 
     >>> check(cost, grad, parameters).ok
     True
     """
-    _callable(forward, "forward")
-    _callable(backward, "backward")
+    validate.callable_(forward, "forward", "(X, Y, parameters) -> (cost, cache)")
+    validate.callable_(backward, "backward", "(X, Y, cache) -> gradients")
+    X, Y = validate.data(X, "X"), validate.data(Y, "Y")  # private: a forward may change them in place
 
     def cost(params: Any) -> Any:
         result = forward(X, Y, params)
@@ -55,9 +56,42 @@ def from_notebook(forward: Callable[..., Any], backward: Callable[..., Any], X: 
 
 def from_functions(cost: Callable[..., Any], backward: Callable[..., Any], X: Any, Y: Any) -> Pair:
     """``(cost, grad)`` from ``cost(params, X, Y)`` and ``backward(params, X, Y)``."""
-    _callable(cost, "cost")
-    _callable(backward, "backward")
+    validate.callable_(cost, "cost", "(params, X, Y) -> float")
+    validate.callable_(backward, "backward", "(params, X, Y) -> gradients")
+    X, Y = validate.data(X, "X"), validate.data(Y, "Y")  # private: a cost may change them in place
     return (lambda p: cost(p, X, Y)), (lambda p: backward(p, X, Y))
 
 
 STYLES = {"notebook": from_notebook, "functions": from_functions}
+assert set(STYLES) == set(STYLE_SIGNATURES)
+
+
+def style_of(forward: Callable[..., Any]) -> str:
+    """The style a forward function is written in, from the name of its first parameter.
+
+    ``"functions"`` when it is named like the parameters (``params``, ``theta``, ...),
+    else ``"notebook"`` (``X`` first, as ``forward_propagation_n(X, Y, parameters)``).
+    """
+    try:
+        first = next(iter(inspect.signature(forward).parameters), "")
+    except (TypeError, ValueError):  # a builtin or C function without a signature
+        return "notebook"
+    return "functions" if first.lower() in PARAMS_FIRST else "notebook"
+
+
+def examples_in(X: Any, Y: Any) -> int | None:
+    """How many examples the data hold: the axis of ``X`` that ``Y`` shares, or None if unclear.
+
+    The notebook's data are column-major (``X`` of shape ``(n_x, m)``, ``Y`` of ``(1, m)``:
+    the last axes agree); the blog's row-major (``X`` of ``(m, n_x)``, ``y`` of ``(m, 1)``:
+    the first axes agree). When both or neither agree, the count is not guessed.
+    """
+    shape_x: tuple[int, ...] = tuple(getattr(X, "shape", ()))
+    shape_y: tuple[int, ...] = tuple(getattr(Y, "shape", ()))
+    if len(shape_x) < 2 or len(shape_y) < 1:
+        return None
+    last = shape_x[-1] == shape_y[-1] and (len(shape_y) == 1 or shape_y[0] != shape_x[0])
+    first = shape_x[0] == shape_y[0] and (len(shape_y) == 1 or shape_y[-1] != shape_x[-1])
+    if last == first:
+        return None
+    return int(shape_x[-1] if last else shape_x[0])

@@ -36,8 +36,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import check_grad
 
+from .catalog import BENCH_METHODS as METHODS
+from .catalog import BENCH_PEERS as PEERS
+from .catalog import BENCH_SIZES as SIZES
+from .catalog import PEER_PACKAGE
 from .estimators.autograd_ref import reference_gradients
 from .estimators.centered import centered
 from .harness import check_network
@@ -46,18 +49,7 @@ from .objective import Objective
 from .params import layout_of
 from .seeds import notebook_forward, seed_loop
 
-METHODS = ("seed-loop", "centered", "scipy", "autograd", "fast", "backward")
-PEERS = ("torch-gradcheck", "torch-fast", "jax-check-grads")
-#: The package each peer needs.
-PEER_PACKAGE = {"torch-gradcheck": "torch", "torch-fast": "torch", "jax-check-grads": "jax"}
-#: Layer sizes by parameter count: the notebook's network, then the sizes FIELD.md measured.
-SIZES: dict[int, tuple[list[int], int]] = {
-    47: ([4, 5, 3, 1], 3),
-    6337: ([32, 64, 64, 1], 32),
-    99073: ([128, 256, 256, 1], 32),
-    394753: ([256, 512, 512, 1], 32),
-    1050625: ([512, 1024, 512, 1], 32),
-}
+__all__ = ["METHODS", "PEERS", "PEER_PACKAGE", "SIZES", "BenchRow", "bench", "summarize"]
 #: Sub-second measurements repeat for about this long (median of at most MAX_REPEATS runs):
 #: at a fraction of a millisecond three runs on a shared machine are mostly noise.
 TARGET_SECONDS = 0.3
@@ -138,6 +130,8 @@ def _runners(size: int) -> tuple[Callable[[], Any], dict[str, Callable[[], Any]]
 
     def forward() -> Any:
         return cost(params)
+
+    from scipy.optimize import check_grad  # imported here: 0.7 s that only this runner needs
 
     g, _ = layout.flatten_like(net.backward(params, X, Y))
     runners: dict[str, Callable[[], Any]] = {

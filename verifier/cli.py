@@ -1,45 +1,50 @@
 """The ``verifier`` command: arguments in, library calls, rendered output, an exit code.
 
 No numerics and no formatting here: those live in the library and in :mod:`verifier.report`.
+The parser imports nothing numerical (``verifier --help`` starts at once); each command
+imports what it needs when it runs. Values are checked by :mod:`verifier.validate`, so
+the command line and the library say the same thing about the same mistake.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from . import __version__
-from .adapters import STYLES
-from .bench import METHODS as BENCH_METHODS
-from .bench import PEERS as BENCH_PEERS
-from .bench import SIZES as BENCH_SIZES
-from .bench import bench
+from .catalog import BENCH_METHODS, BENCH_PEERS, BENCH_SIZES, NETWORK_NAMES, STYLES
 from .errors import InputError
-from .harness import check, validate_methods
-from .loading import load_data, load_module
-from .progress import Progress
-from .reference import make_reference, save_reference
-from .report import (
-    plot_bench,
-    plot_sweep,
-    render_bench,
-    render_case_line,
-    render_reproductions,
-    render_suite_summary,
-    render_sweep,
-)
-from .suite import NETWORKS, reproductions, run_suite
-from .sweep import sweep
+
+#: Exit codes, documented in ``--help`` and the README.
+PASS, BUG, USAGE, INCONCLUSIVE, ERROR = 0, 1, 2, 3, 4
+EXIT_CODES = f"""exit codes:
+  {PASS}  pass: the backprop agrees with the references (run: every case came out as expected)
+  {BUG}  a bug found: the backprop is wrong somewhere (run: some case did not come out as expected)
+  {USAGE}  usage error or bad input: an unknown option, a missing file, malformed data
+  {INCONCLUSIVE}  inconclusive: some elements could not be decided (the report says why)
+  {ERROR}  the check could not run: the code under check raised (its file and line are named),
+     or the verifier itself failed"""
+DEFAULT_METHODS = "centered,scipy,autograd"
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the exit-code table's lines, and shows each option's default."""
 
 
 def _parser() -> argparse.ArgumentParser:
+    common: dict[str, Any] = {"formatter_class": _Formatter, "epilog": EXIT_CODES}
     parser = argparse.ArgumentParser(
         prog="verifier",
         description="Check hand-written numpy backprop three ways: centered differences,"
         " scipy.optimize.check_grad, and autograd.",
+        **common,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -47,27 +52,82 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run the verification suite: the seeds' networks and bugs, at several sizes and seeds",
         description="Run the verification suite. Correct backprops must pass; the seeds'"
-        " known-buggy backprops must fail with the right tensors named. Exit 0 when every"
-        " case comes out as expected, 1 otherwise, 2 on usage errors.",
+        " known-buggy backprops must fail with the right tensors named.",
+        **common,
     )
     run.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     run.add_argument("--quick", action="store_true", help="one random draw per network instead of three")
     run.add_argument(
-        "--methods",
-        default="centered,scipy,autograd",
-        help="comma-separated subset of centered,scipy,autograd (default: all three)",
+        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd"
     )
+
+    mine = sub.add_parser(
+        "check",
+        help="check your own forward/backward functions from a Python file",
+        description="Check the backward pass of your own module. TARGET is"
+        " path/to/module.py:FORWARD,BACKWARD. Styles: "
+        + "; ".join(f"{name}: {sig}" for name, sig in STYLES.items())
+        + ". --data is an .npz (or .json) with X and Y (or the notebook's x and y) and the"
+        " parameters (W1, b1, ... or param:NAME; THETA0, THETA1, ... become a list), as"
+        " `verifier reference` writes it.",
+        **common,
+    )
+    mine.add_argument("target", metavar="TARGET", help="path/to/module.py:FORWARD,BACKWARD")
+    mine.add_argument(
+        "--data", required=True, metavar="FILE", help=".npz or .json with X, Y and the parameters"
+    )
+    mine.add_argument(
+        "--style",
+        choices=sorted(STYLES),
+        default=None,
+        help="how FORWARD and BACKWARD are called (default: read from FORWARD's first parameter:"
+        " `params`, `theta`, ... means functions, anything else notebook)",
+    )
+    mine.add_argument(
+        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
+    )
+    mine.add_argument(
+        "--mode",
+        choices=("full", "fast"),
+        default="full",
+        help="full: every element; fast: random directions",
+    )
+    mine.add_argument(
+        "--points", type=int, default=1, help="check at this many points (more catch what dead units hide)"
+    )
+    mine.add_argument(
+        "--seed", type=int, default=0, help="seed of every random choice, for a reproducible report"
+    )
+    mine.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
+    mine.add_argument("--quiet", action="store_true", help="no progress line")
+
+    ref = sub.add_parser(
+        "reference",
+        help="write parameters, data and autograd's gradients of a built-in network to a file",
+        description="Write a reference for other tools: .npz (arrays X, Y, param:NAME, grad:NAME and meta)"
+        " or .json; read it back with verifier.load_reference(path), or check against it with"
+        " `verifier check --data`.",
+        **common,
+    )
+    ref.add_argument("--network", choices=NETWORK_NAMES, default="deep-relu", help="which built-in network")
+    ref.add_argument("--dims", default="4,5,3,1", help="layer sizes, comma-separated positive integers")
+    ref.add_argument("--seed", type=int, default=1, help="seed of the parameters and the data")
+    ref.add_argument("--m", type=int, help="number of examples (default: the network's example data)")
+    ref.add_argument("--out", required=True, metavar="PATH", help="the file to write: .npz or .json")
+
     sweep = sub.add_parser(
         "sweep",
         help="error of one-sided and centered differences against the step size",
         description="The step-size study on a built-in network: the V of truncation against"
         " round-off, the fitted orders (one-sided O(h), centered O(h^2)) and the step the"
-        " centered method chooses. A PNG too with --png (needs matplotlib).",
+        " centered method chooses.",
+        **common,
     )
-    sweep.add_argument("--network", choices=sorted(NETWORKS), default="xor", help="default: xor (the blog's)")
-    sweep.add_argument("--seed", type=int, default=0, help="seed of the parameters (default 0)")
-    sweep.add_argument("--png", metavar="PATH", help="also save a log-log plot")
+    sweep.add_argument("--network", choices=NETWORK_NAMES, default="xor", help="xor is the blog's network")
+    sweep.add_argument("--seed", type=int, default=0, help="seed of the parameters")
+    sweep.add_argument("--png", metavar="PATH", help="also save a log-log plot (needs matplotlib)")
     sweep.add_argument("--json", action="store_true", help="print JSON instead of the table")
+
     bench = sub.add_parser(
         "bench",
         help="time each way of checking against network size",
@@ -75,12 +135,10 @@ def _parser() -> argparse.ArgumentParser:
         " autograd, the fast mode and the backward pass itself on DeepReLU networks from 47"
         " to about 1e6 parameters, side by side; print times, multiples of one forward pass and"
         " growth exponents.",
+        **common,
     )
-    bench.add_argument(
-        "--sizes",
-        default=",".join(map(str, BENCH_SIZES)),
-        help=f"comma-separated parameter counts among {', '.join(map(str, BENCH_SIZES))}",
-    )
+    sizes = ",".join(map(str, BENCH_SIZES))
+    bench.add_argument("--sizes", default=sizes, help=f"comma-separated parameter counts among {sizes}")
     bench.add_argument(
         "--methods",
         default=",".join(BENCH_METHODS),
@@ -90,87 +148,138 @@ def _parser() -> argparse.ArgumentParser:
         "--repeats",
         type=int,
         default=3,
-        help="runs per measurement (median), at least: sub-second ones repeat for about 0.3 s; default 3",
+        help="runs per measurement (median), at least; sub-second ones repeat for ~0.3 s",
     )
     bench.add_argument(
-        "--max-seconds",
-        type=float,
-        default=60.0,
-        help="skip a measurement predicted to take longer (default 60)",
+        "--max-seconds", type=float, default=60.0, help="skip a measurement predicted to take longer"
     )
     bench.add_argument("--csv", metavar="PATH", help="write method,params,samples,seconds,forward_multiple")
     bench.add_argument("--png", metavar="PATH", help="save a log-log plot (needs matplotlib)")
     bench.add_argument("--quiet", action="store_true", help="no progress line")
-    mine = sub.add_parser(
-        "check",
-        help="check your own forward/backward functions from a Python file",
-        description="Check the backward pass of your own module."
-        " TARGET is path/to/module.py:FORWARD,BACKWARD."
-        " --style notebook (default): FORWARD(X, Y, parameters) -> (cost, cache) and"
-        " BACKWARD(X, Y, cache) -> gradients with dW1/db1 keys, as in the notebook; --style"
-        " functions: FORWARD(params, X, Y) -> cost and BACKWARD(params, X, Y) -> gradients."
-        " --data is an .npz with arrays X, Y and the parameters (THETA0, THETA1, ... become a"
-        " list). Exit 0 on a pass, 1 on a failed or inconclusive check, 2 on usage errors.",
-    )
-    mine.add_argument("target", metavar="TARGET")
-    mine.add_argument("--data", required=True, metavar="NPZ")
-    mine.add_argument("--style", choices=sorted(STYLES), default="notebook")
-    mine.add_argument("--mode", choices=("full", "fast"), default="full")
-    mine.add_argument("--points", type=int, default=1)
-    mine.add_argument("--json", action="store_true")
-    mine.add_argument("--quiet", action="store_true", help="no progress line")
-    ref = sub.add_parser(
-        "reference",
-        help="write parameters, data and autograd's gradients of a built-in network to a file",
-        description="Write a reference for other tools: .npz (arrays X, Y, param:NAME, grad:NAME and meta)"
-        " or .json; read it back with verifier.load_reference(path).",
-    )
-    ref.add_argument("--network", choices=("deep-relu", "xor"), default="deep-relu")
-    ref.add_argument("--dims", default="4,5,3,1", help="layer sizes, comma-separated (default 4,5,3,1)")
-    ref.add_argument("--seed", type=int, default=1)
-    ref.add_argument("--m", type=int, help="number of examples (default: the network's example data)")
-    ref.add_argument("--out", required=True, metavar="PATH")
     return parser
 
 
+def _names(text: str, argument: str) -> list[str]:
+    """A comma-separated list of names; empty items are an error."""
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or any(not item for item in items):
+        raise InputError(f"`{argument}`: expected a comma-separated list without empty items, got {text!r}.")
+    return items
+
+
+def _integers(text: str, argument: str) -> list[int]:
+    from . import validate
+
+    out = []
+    for item in _names(text, argument):
+        try:
+            out.append(validate.integer(int(item), argument, minimum=1))
+        except ValueError:
+            raise InputError(
+                f"`{argument}`: expected positive integers separated by commas, got {text!r}."
+            ) from None
+    return out
+
+
+def _needs_matplotlib(path: str | None, argument: str) -> None:
+    """Fail before a long run, not after it, when a plot is asked for and cannot be made."""
+    if path is None:
+        return
+    from . import validate
+
+    validate.output_path(path, argument)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise InputError(f"`{argument}` needs matplotlib: pip install 'backprop-verifier[plot]'.")
+
+
 def _check(args: argparse.Namespace) -> int:
+    from . import validate
+    from .adapters import STYLES as ADAPTERS
+    from .adapters import examples_in, style_of
+    from .loading import load_module
+    from .reference import load_reference
+
+    path, sep, names = args.target.rpartition(":")
+    functions = names.split(",")
+    if not sep or not path or len(functions) != 2 or not all(f.strip() for f in functions):
+        raise InputError(f"`TARGET`: expected path/to/module.py:FORWARD,BACKWARD, got {args.target!r}.")
+    methods = validate.methods(_names(args.methods, "--methods"), "--methods")
+    points = validate.integer(args.points, "--points", minimum=1)
+    seed = validate.seed(args.seed, "--seed")
+    data = load_reference(args.data, argument="--data")
+    module = load_module(path)
+    forward, backward = (_function(module, path, name.strip()) for name in functions)
+    style = args.style or style_of(forward)
+    cost, grad = ADAPTERS[style](forward, backward, data["X"], data["Y"])
+    m = examples_in(data["X"], data["Y"])
+    from .harness import check
+
     try:
-        path, names = args.target.rsplit(":", 1)
-        forward_name, backward_name = names.split(",")
-        module = load_module(path)
-        forward, backward = getattr(module, forward_name), getattr(module, backward_name)
-        data = load_data(args.data)
-    except (ValueError, AttributeError, OSError, KeyError) as exc:
-        print(f"verifier check: {exc} (TARGET is path/to/module.py:FORWARD,BACKWARD)", file=sys.stderr)
-        return 2
-    cost, grad = STYLES[args.style](forward, backward, data["X"], data["Y"])
-    report = check(
-        cost, grad, data["params"], mode=args.mode, points=args.points, progress=False if args.quiet else None
-    )
+        report = check(
+            cost,
+            grad,
+            data["params"],
+            methods=methods,
+            mode=args.mode,
+            points=points,
+            seed=seed,
+            progress=False if args.quiet else None,
+            context={"m": m} if m else None,
+        )
+    except Exception as exc:
+        add_note = getattr(exc, "add_note", None)  # Python 3.11 and newer
+        if add_note is not None:
+            other = next(s for s in STYLES if s != style)
+            add_note(
+                f"(with --style {style}: {STYLES[style]}; if yours are {other}-style, pass --style {other})"
+            )
+        raise
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
-    return 0 if report.ok else 1
+    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+
+
+def _function(module: Any, path: str, name: str) -> Callable[..., Any]:
+    value = getattr(module, name, None)
+    if not callable(value):
+        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
+        raise InputError(f"`TARGET`: {path} has no function {name!r}; it has {found}.")
+    return value
 
 
 def _reference(args: argparse.Namespace) -> int:
-    dims = [int(d) for d in args.dims.split(",")]
-    save_reference(make_reference(args.network, dims, args.seed, args.m), args.out)
-    print(f"wrote {args.out}: {args.network} {dims}, seed {args.seed}")
-    return 0
+    from . import validate
+    from .reference import make_reference, save_reference
+
+    dims = _integers(args.dims, "--dims")
+    seed = validate.seed(args.seed, "--seed")
+    m = None if args.m is None else validate.integer(args.m, "--m", minimum=1)
+    validate.output_path(args.out, "--out")
+    save_reference(make_reference(args.network, dims, seed, m), args.out)
+    print(f"wrote {args.out}: {args.network} {dims}, seed {seed}")
+    return PASS
 
 
 def _bench(args: argparse.Namespace) -> int:
-    try:
-        sizes = [int(s) for s in args.sizes.split(",")]
-    except ValueError:
-        sizes = []
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    known = BENCH_METHODS + BENCH_PEERS
-    bad = [s for s in sizes if s not in BENCH_SIZES] + [m for m in methods if m not in known]
-    if not sizes or not methods or bad:
-        print(f"verifier bench: unknown sizes or methods {bad or args.sizes}", file=sys.stderr)
-        return 2
+    from . import validate
+
+    sizes = _integers(args.sizes, "--sizes")
+    methods = tuple(_names(args.methods, "--methods"))
+    bad = [s for s in sizes if s not in BENCH_SIZES] + [
+        m for m in methods if m not in BENCH_METHODS + BENCH_PEERS
+    ]
+    if bad:
+        raise InputError(f"`--sizes`/`--methods`: unknown {bad}; see `verifier bench --help`.")
+    repeats = validate.integer(args.repeats, "--repeats", minimum=1)
+    max_seconds = validate.number(args.max_seconds, "--max-seconds")
+    if args.csv:
+        validate.output_path(args.csv, "--csv")
+    _needs_matplotlib(args.png, "--png")
+    from .bench import bench
+    from .progress import Progress
+    from .report import plot_bench, render_bench
+
     show = Progress(len(sizes) * len(methods), enabled=False if args.quiet else None)
-    rows = list(bench(sizes, methods, repeats=args.repeats, max_seconds=args.max_seconds, progress=show))
+    rows = list(bench(sizes, methods, repeats=repeats, max_seconds=max_seconds, progress=show))
     show.close()
     print(render_bench(rows))
     if args.csv:
@@ -179,24 +288,35 @@ def _bench(args: argparse.Namespace) -> int:
             fh.writelines(r.csv() + "\n" for r in rows if not r.skipped)
     if args.png:
         plot_bench(rows, args.png)
-    return 0
+    return PASS
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    label, cost, params = NETWORKS[args.network](args.seed)
+    from . import validate
+
+    seed = validate.seed(args.seed, "--seed")
+    _needs_matplotlib(args.png, "--png")
+    from .report import plot_sweep, render_sweep
+    from .suite import NETWORKS
+    from .sweep import sweep
+
+    label, cost, params = NETWORKS[args.network](seed)
     result = sweep(cost, params, label=label)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(render_sweep(result))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else render_sweep(result))
     if args.png:
         plot_sweep(result, args.png)
         if not args.json:
             print(f"saved {args.png}")
-    return 0
+    return PASS
 
 
-def _run(args: argparse.Namespace, methods: tuple[str, ...]) -> int:
+def _run(args: argparse.Namespace) -> int:
+    from . import validate
+
+    methods = validate.methods(_names(args.methods, "--methods"), "--methods")
+    from .report import render_case_line, render_reproductions, render_suite_summary
+    from .suite import reproductions, run_suite
+
     repros = reproductions()
     if not args.json:
         print(render_reproductions(repros), end="\n\n", flush=True)
@@ -215,30 +335,61 @@ def _run(args: argparse.Namespace, methods: tuple[str, ...]) -> int:
         print(json.dumps(doc, indent=2))
     else:
         print(render_suite_summary(results))
-    return 0 if ok else 1
+    return PASS if ok else BUG
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _run,
+    "check": _check,
+    "reference": _reference,
+    "bench": _bench,
+    "sweep": _sweep,
+}
+
+
+def _where_it_raised(exc: BaseException) -> str | None:
+    """``file:line in function`` of the innermost frame outside the verifier and Python's own
+    libraries: the user's code that raised (None when every frame is the verifier's)."""
+    package = str(Path(__file__).resolve().parent)
+    libraries = {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        file = str(Path(frame.filename).resolve())
+        if file.startswith(package) or "site-packages" in file or frame.filename.startswith("<frozen"):
+            continue
+        if any(file.startswith(lib) for lib in libraries) and "/lib/python" in file:
+            continue
+        return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``verifier`` command; returns the exit code."""
-    parser = _parser()
+    """Entry point of the ``verifier`` command; returns the exit code (see ``EXIT_CODES``)."""
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: 0 after --help, 2 on a usage error
         return int(exc.code or 0)
-    if args.command == "run":
-        try:
-            methods = validate_methods([m.strip() for m in args.methods.split(",") if m.strip()])
-        except InputError as exc:
-            print(f"verifier run: {exc}", file=sys.stderr)
-            return 2
-        try:
-            return _run(args, methods)
-        except BrokenPipeError:  # e.g. `verifier run | head`: stop quietly, as Unix tools do
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-            return 1
-    handlers = {"check": _check, "reference": _reference, "bench": _bench, "sweep": _sweep}
+    command = f"verifier {args.command}"
     try:
-        return handlers[args.command](args)
-    except (InputError, ImportError) as exc:  # bad input, or an optional extra not installed
-        print(f"verifier {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return HANDLERS[args.command](args)
+    except InputError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return USAGE
+    except BrokenPipeError:  # `verifier run | head`: stop quietly, as Unix tools do
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return ERROR
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        where = _where_it_raised(exc)
+        notes = "".join(f" {n}" for n in getattr(exc, "__notes__", []))
+        if where is not None:
+            print(
+                f"{command}: your code raised {type(exc).__name__} at {where}: {exc}{notes}", file=sys.stderr
+            )
+        else:
+            traceback.print_exc()
+            print(
+                f"{command}: internal error ({type(exc).__name__}: {exc}); please report it.", file=sys.stderr
+            )
+        return ERROR

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from . import validate
 from .compare import KINK, NAMES, UNCHECKED, UNDECIDED, WRONG, Verdicts, compare, relative_error
 from .diagnose import Finding, bias_axis, diagnose, direction_findings, layer_number, wrong_lines
 from .errors import InputError, NonDeterministicCostWarning
@@ -23,25 +24,14 @@ from .params import Layout, layout_of
 from .progress import Progress
 from .report import Elements, MethodResult, PointResult, Report, TensorResult
 from .sampling import describe_sample, sample_indices
+from .validate import DEFAULT_METHODS, MODES
 
-#: Every method a check can use; the first three run by default, the complex step
-#: when asked for, and on its own on elements no other method could decide.
-METHODS = ("centered", "scipy", "autograd", "complex")
-DEFAULT_METHODS = ("centered", "scipy", "autograd")
-MODES = ("full", "fast")
 #: Seconds a method may spend checking every element one by one before it samples.
 FULL_BUDGET = 2.0
-
-
-def validate_methods(methods: Sequence[str]) -> tuple[str, ...]:
-    """The methods as a tuple, or :class:`InputError` naming the unknown ones."""
-    if isinstance(methods, str):
-        methods = (methods,)
-    chosen = tuple(methods)
-    unknown = [m for m in chosen if m not in METHODS]
-    if unknown or not chosen:
-        raise InputError(f"`methods`: expected a non-empty subset of {list(METHODS)}, got {list(chosen)}.")
-    return chosen
+#: The options :func:`check_network` passes on to :func:`check`.
+CHECK_OPTIONS = frozenset(
+    {"methods", "mode", "vectorized", "stencil", "budget", "executor", "progress", "context"}
+)
 
 
 def check(
@@ -155,14 +145,22 @@ def check(
     >>> verifier.check(cost, grad, {"w": np.array([0.3, -1.2])}).ok
     True
     """
-    options = Options(validate_methods(methods), _mode(mode), budget, stencil, executor, progress)
-    if not callable(grad):
-        raise InputError(f"`grad` must be callable, got {type(grad).__name__}.")
-    count = _points(points)
+    options = Options(
+        validate.methods(methods),
+        validate.choice(mode, "mode", MODES),
+        validate.number(budget, "budget", positive=False),
+        None if stencil is None else validate.callable_(stencil, "stencil", "(indices, steps) -> costs"),
+        validate.executor(executor),
+        validate.flag(progress, "progress", allow_none=True),
+    )
+    validate.callable_(cost, "cost", "(params) -> float")
+    validate.callable_(grad, "grad", "(params) -> gradients like params")
+    count = validate.integer(points, "points", minimum=1)
+    rng = np.random.default_rng(validate.seed(seed))
+    context = validate.context(context)
     layout, theta = layout_of(params)
-    if vectorized and stencil is None:
+    if validate.flag(vectorized, "vectorized") and stencil is None:
         options.stencil = vectorized_stencil(cost, layout, theta)
-    rng = np.random.default_rng(seed)
     report = check_point(cost, grad, layout, theta, options, rng, context)
     for j in range(1, count):
         moved = theta + _perturbation(layout, theta, rng)
@@ -181,18 +179,6 @@ class Options:
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     executor: Any = None
     progress: bool | None = False
-
-
-def _mode(mode: Any) -> str:
-    if mode not in MODES:
-        raise InputError(f"`mode`: expected one of {list(MODES)}, got {mode!r}.")
-    return str(mode)
-
-
-def _points(points: Any) -> int:
-    if isinstance(points, (bool, np.bool_)) or not isinstance(points, (int, np.integer)) or points < 1:
-        raise InputError(f"`points`: expected a positive integer, got {points!r}.")
-    return int(points)
 
 
 def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -482,8 +468,18 @@ def check_network(
             raise InputError(
                 f"`net` must have a callable `{attr}(params, X, Y)`; {type(net).__name__} has none."
             )
+    if backward is not None:
+        validate.callable_(backward, "backward", "(params, X, Y) -> gradients")
     back = backward if backward is not None else net.backward
-    count = _points(points)
+    unknown = sorted(set(options) - CHECK_OPTIONS)
+    if unknown:
+        raise InputError(f"check_network got unknown options {unknown}; it takes {sorted(CHECK_OPTIONS)}.")
+    count = validate.integer(points, "points", minimum=1)
+    seed = validate.seed(seed)
+    if "context" in options:
+        options = {**options, "context": validate.context(options["context"])}
+    # private copies: a cost that centres X in place must not change the caller's data
+    X, Y = validate.data(X, "X"), validate.data(Y, "Y")
     report = _network_point(net, back, params, X, Y, seed, options)
     if options.get("mode", "full") == "full":
         _check_lines(report, net, back, params, X, Y, seed, options)

@@ -1,15 +1,11 @@
-"""Loading a user's module and data for ``verifier check``."""
+"""Loading a user's module for ``verifier check`` (its data: :func:`verifier.reference.load_reference`)."""
 
 from __future__ import annotations
 
 import importlib.util
-import re
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
-
-import numpy as np
 
 from .errors import InputError
 
@@ -26,22 +22,8 @@ def load_module(path: str) -> ModuleType:
     sys.path.insert(0, str(file.parent.resolve()))
     try:
         spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise InputError(f"{exc.filename}:{exc.lineno}: {path!r} has a syntax error: {exc.msg}.") from None
     finally:
         sys.path.pop(0)
     return module
-
-
-def load_data(path: str) -> dict[str, Any]:
-    """``X``, ``Y`` and the parameters from an ``.npz``: a dict, or a list for ``THETA0, THETA1, ...``."""
-    with np.load(path) as data:
-        arrays = {k: np.asarray(data[k]) for k in data.files}
-    for key in ("X", "Y"):
-        if key not in arrays:
-            raise InputError(f"`--data` {path!r} has no array {key!r}; it has {sorted(arrays)}.")
-    X, Y = arrays.pop("X"), arrays.pop("Y")
-    if not arrays:
-        raise InputError(f"`--data` {path!r} has no parameter arrays besides X and Y.")
-    numbered = {int(m.group(1)): v for k, v in arrays.items() if (m := re.fullmatch(r"(?i)theta_?(\d+)", k))}
-    if len(numbered) == len(arrays):
-        return {"X": X, "Y": Y, "params": [numbered[i] for i in sorted(numbered)]}
-    return {"X": X, "Y": Y, "params": arrays}

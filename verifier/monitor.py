@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import validate
 from .errors import InputError
-from .harness import check
+from .harness import CHECK_OPTIONS, check
 from .report import Report
 
 
@@ -67,13 +68,24 @@ class GradientMonitor:
     history: list[MonitorEntry] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.every, int) or self.every < 1:
-            raise InputError(f"`every`: expected a positive integer, got {self.every!r}.")
-        if self.on_failure not in ("raise", "warn"):
-            raise InputError(f"`on_failure`: expected 'raise' or 'warn', got {self.on_failure!r}.")
+        validate.callable_(self.cost, "cost", "(params) -> float")
+        validate.callable_(self.grad, "grad", "(params) -> gradients like params")
+        self.every = validate.integer(self.every, "every", minimum=1)
+        validate.choice(self.on_failure, "on_failure", ("raise", "warn"))
+        if not isinstance(self.options, dict):
+            raise InputError(
+                f"`options`: expected a dict of check() options, got {validate.shown(self.options)}."
+            )
+        unknown = sorted(set(self.options) - CHECK_OPTIONS - {"points", "seed"})
+        if unknown:
+            raise InputError(
+                f"`options`: unknown check() options {unknown}; expected among"
+                f" {sorted(CHECK_OPTIONS | {'points', 'seed'})}."
+            )
 
     def __call__(self, iteration: int, params: Any) -> Report | None:
         """Check at this iteration if it is due; return the report (None when not due)."""
+        iteration = validate.integer(iteration, "iteration", minimum=0)
         if iteration % self.every:
             return None
         report = check(self.cost, self.grad, params, **{"seed": iteration, **self.options})

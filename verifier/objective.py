@@ -34,7 +34,22 @@ def cost_value(value: Any, *, where: str) -> float:
         return float(value)
     if isinstance(value, (bool, np.bool_)):
         raise CostError(f"`cost` returned a boolean {where}; it must return one real number.")
-    arr = np.asarray(value)
+    if isinstance(value, tuple):
+        hint = (
+            " It looks like the notebook's forward_propagation_n, which returns (cost, cache):"
+            " pass `lambda p: forward(X, Y, p)[0]`, or use verifier.adapters.from_notebook."
+            if len(value) == 2
+            else ""
+        )
+        raise CostError(
+            f"`cost` returned a tuple of {len(value)} items {where}; it must return one real number.{hint}"
+        )
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise CostError(
+            f"`cost` returned {type(value).__name__} {where}; expected one real number."
+        ) from None
     if arr.ndim != 0:
         raise CostError(
             f"`cost` returned an array of shape {arr.shape} {where}; it must return one real"
@@ -104,10 +119,12 @@ class Objective:
         self.theta0.setflags(write=False)
         self._buffer = self.theta0.copy()
         self._dirty: slice | np.ndarray | None = None
-        self._views = layout.unflatten(self._buffer)
+        # views into the buffer, made once; each evaluation gets a container of its own, so a
+        # cost that rebinds an entry (p["w"] = p["w"].astype(float)) changes nothing for the next
+        self._parts = layout.parts(self._buffer)
         self._rng = rng
         self._noise: tuple[float, bool] | None = None
-        self._typed_buffers: dict[Any, tuple[np.ndarray, Any, np.ndarray]] = {}
+        self._typed_buffers: dict[Any, tuple[np.ndarray, list[Any], np.ndarray]] = {}
         self.batch = batch
         self.extended = extended
         self.nfev = 0
@@ -146,7 +163,7 @@ class Objective:
         # all again here lets repeat_differs catch a cost that writes into its parameters
         self._clean()
         self.nfev += 1
-        return cost_value(self.cost(self._views), where="at the given parameters")
+        return cost_value(self.cost(self.layout.pack(self._parts)), where="at the given parameters")
 
     def __call__(self, x: np.ndarray) -> float:
         """The cost at flat point ``x`` (NaN if the cost is not finite there)."""
@@ -154,7 +171,7 @@ class Objective:
         try:
             np.copyto(self._buffer, x)
             self.nfev += 1
-            return cost_value(self.cost(self._views), where="at a perturbed point")
+            return cost_value(self.cost(self.layout.pack(self._parts)), where="at a perturbed point")
         finally:
             self._buffer[...] = self.theta0
 
@@ -195,16 +212,20 @@ class Objective:
                 out[~np.isfinite(out)] = np.nan
             return out
         if np.iscomplexobj(steps):
-            buf, views, base = self._typed(steps.dtype)
+            buf, parts, base = self._typed(steps.dtype)
         else:
-            buf, views, base = self._buffer, self._views, self.theta0
+            buf, parts, base = self._buffer, self._parts, self.theta0
         out = np.empty(steps.shape, dtype=buf.dtype)
-        cost, value = self.cost, cost_value if buf.dtype == np.float64 else _complex_value
+        cost, value, pack = (
+            self.cost,
+            cost_value if buf.dtype == np.float64 else _complex_value,
+            self.layout.pack,
+        )
         try:
             for n, i in enumerate(indices):
                 for k, step in enumerate(steps[n]):
                     buf[i] = base[i] + step
-                    out[n, k] = value(cost(views), where=f"at {self.layout.label(i)} + {step:g}")
+                    out[n, k] = value(cost(pack(parts)), where=f"at {self.layout.label(i)} + {step:g}")
                 buf[i] = base[i]
         finally:
             buf[...] = base
@@ -254,7 +275,9 @@ class Objective:
                     np.multiply(direction, step, out=moved)
                     np.add(origin, moved, out=moved)
             at = step
-            out[k] = cost_value(self.cost(self._views), where=f"along a direction, step {step:g}")
+            out[k] = cost_value(
+                self.cost(self.layout.pack(self._parts)), where=f"along a direction, step {step:g}"
+            )
         self.nfev += out.size
         out[~np.isfinite(out)] = np.nan
         return out
@@ -265,12 +288,12 @@ class Objective:
             self._buffer[self._dirty] = self.theta0[self._dirty]
             self._dirty = None
 
-    def _typed(self, dtype: np.dtype) -> tuple[np.ndarray, Any, np.ndarray]:
+    def _typed(self, dtype: np.dtype) -> tuple[np.ndarray, list[Any], np.ndarray]:
         """A working buffer of another dtype (complex, for the complex step), its views and base."""
         if dtype not in self._typed_buffers:
             base = self.theta0.astype(dtype)
             buf = base.copy()
-            self._typed_buffers[dtype] = (buf, self.layout.unflatten(buf), base)
+            self._typed_buffers[dtype] = (buf, self.layout.parts(buf), base)
         return self._typed_buffers[dtype]
 
     def noise(self) -> tuple[float, bool]:

@@ -5,7 +5,11 @@ Three containers are accepted, each mapped to the same flat layout:
 * a ``dict`` of arrays (the notebook's ``{"W1": ..., "b1": ...}``), flattened
   in the dict's order, each array row-major;
 * a ``list`` or ``tuple`` of arrays (the blog's ``THETA``), named ``[0]``, ``[1]``, ...;
+  a namedtuple's tensors are named by its fields;
 * a single array (0-d included), named ``theta``.
+
+Subclasses (a namedtuple, a dict with attribute access, an ``OrderedDict``) are rebuilt
+as the caller's own type, so ``p.W`` in the caller's cost works on what the check hands it.
 
 :class:`Layout` remembers names, shapes and offsets. It builds the flat vector
 (always a fresh float64 copy: the caller's arrays are never written to), hands
@@ -17,6 +21,7 @@ accepting the notebook's ``dW1``-for-``W1`` key convention.
 
 from __future__ import annotations
 
+import copy
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -39,7 +44,12 @@ def _as_param_array(value: Any, label: str) -> tuple[np.ndarray, bool]:
 
     Finiteness is checked once on the flat vector by :func:`layout_of`.
     """
-    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    try:
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    except ValueError:
+        raise InputError(
+            f"`params` {label}: a ragged nested list (rows of different lengths); expected a float array."
+        ) from None
     kind = arr.dtype.kind
     if kind != "f":
         if kind in "iub":
@@ -53,7 +63,7 @@ def _as_param_array(value: Any, label: str) -> tuple[np.ndarray, bool]:
         )
     if arr.size == 0:
         raise InputError(f"`params` {label}: the array is empty (shape {arr.shape}).")
-    return arr, arr.dtype.itemsize < 8
+    return arr, arr.dtype != np.float64
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,9 @@ class Layout:
         The shape of each tensor.
     offsets : tuple of int
         Start of each tensor in the flat vector; ``offsets[-1]`` is the size.
+    template : object, optional
+        The caller's container when it is a subclass of dict, list or tuple (a namedtuple,
+        an attribute dict): :meth:`pack` rebuilds that type. None for the plain types.
     """
 
     kind: str
@@ -80,6 +93,7 @@ class Layout:
     keys: tuple[Any, ...]
     shapes: tuple[tuple[int, ...], ...]
     offsets: tuple[int, ...] = field(repr=False)
+    template: Any = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -108,19 +122,36 @@ class Layout:
         Works on numpy arrays and on autograd's traced arrays alike. A 2-D ``flat`` of
         shape ``(k, P)`` gives a batch: each array of shape ``(k, *shape)``.
         """
+        return self.pack(self.parts(flat))
+
+    def parts(self, flat: Any) -> list[Any]:
+        """The tensors of ``flat`` in layout order, as shaped views (see :meth:`unflatten`)."""
         o = self.offsets
         if flat.ndim == 1:
-            parts = [flat[o[t] : o[t + 1]].reshape(s) for t, s in enumerate(self.shapes)]
-        else:
-            lead = tuple(flat.shape[:-1])
-            parts = [flat[..., o[t] : o[t + 1]].reshape(lead + s) for t, s in enumerate(self.shapes)]
+            return [flat[o[t] : o[t + 1]].reshape(s) for t, s in enumerate(self.shapes)]
+        lead = tuple(flat.shape[:-1])
+        return [flat[..., o[t] : o[t + 1]].reshape(lead + s) for t, s in enumerate(self.shapes)]
+
+    def pack(self, parts: list[Any]) -> Any:
+        """A new container of the caller's type holding ``parts`` (in layout order)."""
+        if self.kind == "array":
+            return parts[0]
+        if self.template is None:
+            if self.kind == "dict":
+                return dict(zip(self.keys, parts, strict=True))
+            return list(parts) if self.kind == "list" else tuple(parts)
+        cls = type(self.template)
         if self.kind == "dict":
-            return dict(zip(self.keys, parts, strict=True))
-        if self.kind == "list":
-            return parts
-        if self.kind == "tuple":
-            return tuple(parts)
-        return parts[0]
+            try:
+                return cls(zip(self.keys, parts, strict=True))
+            except Exception:  # a constructor of another form (defaultdict): copy, then fill
+                out = copy.copy(self.template)
+                for key, part in zip(self.keys, parts, strict=True):
+                    out[key] = part
+                return out
+        if hasattr(cls, "_fields"):  # a namedtuple takes its fields as arguments
+            return cls(*parts)
+        return cls(parts)
 
     def tensor_max(self, values: np.ndarray) -> np.ndarray:
         """Per element, the largest finite magnitude of ``values`` within its tensor."""
@@ -148,10 +179,16 @@ class Layout:
         arrays, extra = self.collect(values, argument=argument)
         out = np.empty(self.size, dtype=np.float64)
         for t, (name, shape) in enumerate(zip(self.names, self.shapes, strict=True)):
-            arr = np.asarray(arrays[t])
             label = f"{argument}[{name!r}]" if self.kind == "dict" else f"{argument}{name}"
             if self.kind == "array":
                 label = argument
+            try:
+                arr = np.asarray(arrays[t])
+            except ValueError:
+                raise InputError(
+                    f"`{label}`: a ragged nested list (rows of different lengths); expected an"
+                    f" array of shape {shape}."
+                ) from None
             if arr.dtype == object or arr.dtype.kind not in "fiub":
                 raise InputError(f"`{label}`: expected a float array, got dtype {arr.dtype}.")
             if arr.shape != shape:
@@ -221,6 +258,7 @@ def layout_of(params: Any, *, argument: str = "params") -> tuple[Layout, np.ndar
     flat : ndarray, shape (P,)
         A new float64 array; writing to it never touches ``params``.
     """
+    template: Any = None
     if isinstance(params, dict):
         if not params:
             raise InputError(f"`{argument}` is an empty dict: there is nothing to check.")
@@ -228,22 +266,27 @@ def layout_of(params: Any, *, argument: str = "params") -> tuple[Layout, np.ndar
         names = tuple(str(k) for k in keys)
         labels = [f"[{k!r}]" for k in keys]
         values = list(params.values())
+        template = None if type(params) is dict else params
     elif isinstance(params, (list, tuple)):
         if not params:
             raise InputError(f"`{argument}` is an empty {_type_name(params)}: nothing to check.")
         kind = "list" if isinstance(params, list) else "tuple"
         keys = tuple(range(len(params)))
-        names = tuple(f"[{i}]" for i in keys)
-        labels = list(names)
+        fields = getattr(type(params), "_fields", None)
+        names = tuple(str(f) for f in fields) if fields else tuple(f"[{i}]" for i in keys)
+        labels = [f".{n}" for n in names] if fields else list(names)
         values = list(params)
+        template = None if type(params) in (list, tuple) else params
     else:
         kind, keys, names, labels, values = "array", (None,), ("theta",), [""], [params]
-    arrays, low = [], []
+    arrays: list[np.ndarray] = []
+    low: list[str] = []
+    high: list[str] = []
     for label, value in zip(labels, values, strict=True):
-        arr, is_low = _as_param_array(value, label or "")
+        arr, other = _as_param_array(value, label or "")
         arrays.append(arr)
-        if is_low:
-            low.append(f"{label or 'theta'} ({arr.dtype})")
+        if other:
+            (low if arr.dtype.itemsize < 8 else high).append(f"{label or 'theta'} ({arr.dtype})")
     if low:
         warnings.warn(
             f"`{argument}` {', '.join(low)} has less precision than float64; finite differences"
@@ -251,11 +294,18 @@ def layout_of(params: Any, *, argument: str = "params") -> tuple[Layout, np.ndar
             PrecisionWarning,
             stacklevel=3,
         )
+    if high:
+        warnings.warn(
+            f"`{argument}` {', '.join(high)}: the check computes in float64, so digits beyond"
+            " float64's are rounded away (the cost still sees float64 arrays).",
+            PrecisionWarning,
+            stacklevel=3,
+        )
     shapes = tuple(tuple(int(d) for d in a.shape) for a in arrays)
     offsets = [0]
     for a in arrays:
         offsets.append(offsets[-1] + int(a.size))
-    layout = Layout(kind, names, keys, shapes, tuple(offsets))
+    layout = Layout(kind, names, keys, shapes, tuple(offsets), template)
     flat = np.concatenate([np.ravel(a) for a in arrays], dtype=np.float64)
     # a NaN or inf makes the sum non-finite (one read, no temporary); so may an overflow
     with np.errstate(over="ignore", invalid="ignore"):

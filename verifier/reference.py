@@ -1,18 +1,22 @@
-"""Reference gradients on disk: parameters, data and autograd's gradients that other tools can read.
+"""Parameters, data and gradients on disk: one format, written by ``verifier reference`` and
+read by ``verifier check --data`` and :func:`load_reference`.
 
 ``.npz``: arrays named ``X``, ``Y``, ``param:<name>`` and ``grad:<name>`` (``<name>`` is
 a dict key, or the position in a list of THETA matrices), and ``meta``, a JSON string with
-the network, its sizes and the seed. ``.json``: the same as nested lists.
+the network, its sizes and the seed. ``.json``: the same as nested lists. On reading, the
+notebook's lower-case ``x``, ``y`` and bare parameter names are accepted too.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import validate
 from .errors import InputError
 from .estimators.autograd_ref import reference_gradients
 from .networks import DeepReLU, XORNet
@@ -22,10 +26,9 @@ NETWORKS = {"deep-relu": DeepReLU, "xor": XORNet}
 
 def make_reference(network: str, dims: list[int], seed: int, m: int | None = None) -> dict[str, Any]:
     """Parameters, data and autograd's gradients for a built-in network drawn from ``seed``."""
-    if network not in NETWORKS:
-        raise InputError(f"`network`: expected one of {list(NETWORKS)}, got {network!r}.")
+    validate.choice(network, "network", list(NETWORKS))
     net = NETWORKS[network](dims)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validate.seed(seed))
     params = net.init_params(rng)
     X, Y = net.example_data(rng, m=m) if m is not None else net.example_data(rng)
     grads = reference_gradients(lambda p: net.cost(p, X, Y), params)
@@ -41,7 +44,7 @@ def _named(values: Any) -> dict[str, np.ndarray]:
 
 def save_reference(reference: dict[str, Any], path: str | Path) -> None:
     """Write a reference (from :func:`make_reference`) as ``.npz`` or ``.json`` (by the suffix)."""
-    path = Path(path)
+    path = Path(validate.output_path(path, "out"))
     params, grads = _named(reference["params"]), _named(reference["gradients"])
     if path.suffix == ".json":
         doc = {
@@ -61,34 +64,103 @@ def save_reference(reference: dict[str, Any], path: str | Path) -> None:
     np.savez(path, **arrays)
 
 
-def load_reference(path: str | Path) -> dict[str, Any]:
-    """Read a reference written by ``verifier reference`` or :func:`save_reference`.
+def load_reference(path: str | Path, *, argument: str = "path") -> dict[str, Any]:
+    """Read parameters, data and (optionally) gradients: the one file format, both ways.
+
+    Written by ``verifier reference`` (:func:`save_reference`), and read by
+    ``verifier check --data`` as well as here.
+
+    ``.npz``: the data under ``X`` and ``Y`` (or the notebook's ``x`` and ``y``); each
+    parameter under ``param:<name>``, or under its bare name (``W1``, ``b1``, ... as the
+    notebook's dict is saved by ``np.savez(path, x=x, y=y, **parameters)``); optionally
+    gradients under ``grad:<name>`` and a JSON string under ``meta``. Parameters named
+    ``0, 1, ...`` or ``THETA0, THETA1, ...`` (the blog's THETA list) become a list.
+    ``.json``: an object with ``X``, ``Y``, ``params`` and optionally ``gradients`` and
+    ``meta``, arrays as nested lists.
 
     Returns
     -------
     dict
-        ``meta`` (network, dims, seed, cost), ``params`` and ``gradients`` (dicts of
-        arrays, or lists for the XOR network's THETA matrices), ``X``, ``Y``.
+        ``meta`` (dict, empty if the file has none), ``params`` and ``gradients`` (a dict
+        of arrays, or a list for a THETA list; ``gradients`` is None when the file has
+        none), ``X``, ``Y``.
+
+    Raises
+    ------
+    verifier.errors.InputError
+        No such file, a folder, a file that is not such a reference, or one without ``X``,
+        ``Y`` or parameters (the message names the file and what is missing).
     """
+    if not isinstance(path, (str, Path)):
+        raise InputError(
+            f"`{argument}`: expected a file path (str or pathlib.Path), got {type(path).__name__}."
+        )
     path = Path(path)
     if not path.exists():
-        raise InputError(f"`path`: no file {str(path)!r}.")
-    if path.suffix == ".json":
-        doc = json.loads(path.read_text())
-        params = {k: np.asarray(v, dtype=np.float64) for k, v in doc["params"].items()}
-        grads = {k: np.asarray(v, dtype=np.float64) for k, v in doc["gradients"].items()}
-        meta, X, Y = (
-            doc["meta"],
-            np.asarray(doc["X"], dtype=np.float64),
-            np.asarray(doc["Y"], dtype=np.float64),
+        raise InputError(f"`{argument}`: no file {str(path)!r}.")
+    if not path.is_file():
+        raise InputError(f"`{argument}`: {str(path)!r} is a folder, not a file.")
+    if path.suffix not in (".npz", ".json"):
+        raise InputError(
+            f"`{argument}`: expected an .npz or .json file, got {str(path)!r}; save the data and the"
+            " parameters together, e.g. np.savez('data.npz', X=X, Y=Y, **parameters)."
         )
-    else:
-        with np.load(path) as data:
-            meta = json.loads(str(data["meta"]))
-            params = {k[6:]: data[k] for k in data.files if k.startswith("param:")}
-            grads = {k[5:]: data[k] for k in data.files if k.startswith("grad:")}
-            X, Y = data["X"], data["Y"]
-    if meta.get("network") == "xor":
-        return {"meta": meta, "params": [params[str(i)] for i in range(len(params))],
-                "gradients": [grads[str(i)] for i in range(len(grads))], "X": X, "Y": Y}  # fmt: skip
-    return {"meta": meta, "params": params, "gradients": grads, "X": X, "Y": Y}
+    try:
+        if path.suffix == ".json":
+            arrays, meta = _read_json(path)
+        else:
+            with np.load(path) as data:  # allow_pickle stays False: a file never runs code
+                arrays = {k: np.asarray(data[k]) for k in data.files}
+            meta = json.loads(str(arrays.pop("meta"))) if "meta" in arrays else {}
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"`{argument}`: {str(path)!r} is not a readable .npz or .json reference"
+            f" ({type(exc).__name__}: {exc})."
+        ) from None
+    data_arrays = {}
+    for key in ("X", "Y"):
+        name = key if key in arrays else key.lower()
+        if name not in arrays:
+            raise InputError(
+                f"`{argument}` {str(path)!r} has no array {key!r} (or {key.lower()!r});"
+                f" it has {sorted(arrays)}."
+            )
+        data_arrays[key] = arrays.pop(name)
+    grads = {k[5:]: v for k, v in arrays.items() if k.startswith("grad:")}
+    params = {
+        k[6:] if k.startswith("param:") else k: v for k, v in arrays.items() if not k.startswith("grad:")
+    }
+    if not params:
+        raise InputError(f"`{argument}` {str(path)!r} has no parameter arrays besides X and Y.")
+    return {
+        "meta": meta if isinstance(meta, dict) else {},
+        "params": _container(params),
+        "gradients": _container(grads) if grads else None,
+        **data_arrays,
+    }
+
+
+def _read_json(path: Path) -> tuple[dict[str, np.ndarray], Any]:
+    doc = json.loads(path.read_text())
+    if not isinstance(doc, dict) or not isinstance(doc.get("params"), dict):
+        raise InputError(f"`path` {str(path)!r}: expected a JSON object with X, Y and a dict `params`.")
+    arrays = {k: np.asarray(doc[k], dtype=np.float64) for k in ("X", "Y", "x", "y") if k in doc}
+    arrays.update({f"param:{k}": np.asarray(v, dtype=np.float64) for k, v in doc["params"].items()})
+    grads = doc.get("gradients") or {}
+    arrays.update({f"grad:{k}": np.asarray(v, dtype=np.float64) for k, v in grads.items()})
+    return arrays, doc.get("meta", {})
+
+
+def _container(named: dict[str, np.ndarray]) -> Any:
+    """A dict of arrays, or a list when the names number them (``0, 1, ...`` or ``THETA0, THETA1, ...``)."""
+    numbers = {}
+    for key in named:
+        match = re.fullmatch(r"(?i)(?:theta_?)?(\d+)", key)
+        if match is None:
+            return named
+        numbers[int(match.group(1))] = key
+    if sorted(numbers) != list(range(len(numbers))):
+        return named
+    return [named[numbers[i]] for i in range(len(numbers))]

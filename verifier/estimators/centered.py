@@ -40,11 +40,13 @@ any value between them is a valid (sub)gradient.
 
 from __future__ import annotations
 
+import pickle
 import time
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..errors import InputError
 from ..objective import EPS, Objective
 from .base import Estimate
 
@@ -80,7 +82,17 @@ def _parallel(objective: Objective, idx: np.ndarray, steps: np.ndarray, executor
         )
         for a in cuts
     ]
-    values = np.concatenate([f.result() for f in futures]) if futures else np.empty(steps.shape)
+    try:
+        values = np.concatenate([f.result() for f in futures]) if futures else np.empty(steps.shape)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        if "pickle" not in str(exc).lower():  # the cost's own error, raised on a worker
+            raise
+        raise InputError(
+            "`executor`: its workers could not receive the cost"
+            f" ({type(exc).__name__}: {exc}). A process pool pickles the cost: define it with"
+            " `def` at a module's top level (not a lambda or a function inside a function), or"
+            " use a thread pool, or no executor."
+        ) from None
     objective.nfev += values.size
     return values
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import validate
 from ..errors import InputError
 from .base import array_module, data_array, layer_sizes, param_shapes
 
@@ -94,6 +95,7 @@ class DeepReLU:
             ``"he"``: weights ``N(0, 2 / n_in)``, biases ``N(0, 0.1^2)``. A float:
             every entry ``N(0, scale^2)`` (``1.0`` is the notebook's ``randn``).
         """
+        validate.generator(rng)
         params = {}
         for name, shape in self.shapes.items():
             if scale == "he":
@@ -111,6 +113,8 @@ class DeepReLU:
 
     def example_data(self, rng: np.random.Generator, m: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """Random inputs ``X ~ N(0, 1)`` of shape ``(n_x, m)`` and 0/1 labels ``Y`` of shape ``(n_L, m)``."""
+        validate.generator(rng)
+        m = validate.integer(m, "m", minimum=1)
         X = rng.standard_normal((self.layer_dims[0], m))
         Y = (rng.random((self.layer_dims[-1], m)) < 0.5).astype(np.float64)
         return X, Y

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import validate
 from ..errors import InputError
 from .deep_relu import DeepReLU
 
@@ -52,8 +53,8 @@ class DropoutDeepReLU(DeepReLU):
         if not (isinstance(keep_prob, (int, float)) and 0 < keep_prob <= 1):
             raise InputError(f"`keep_prob`: expected a number in (0, 1], got {keep_prob!r}.")
         self.keep_prob = float(keep_prob)
-        self.seed = int(seed)
-        self.replay = bool(replay)
+        self.seed = validate.seed(seed)
+        self.replay = bool(validate.flag(replay, "replay"))
         self._rng = np.random.default_rng(seed)  # advanced per evaluation only when replay is False
 
     def __repr__(self) -> str:

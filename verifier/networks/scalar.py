@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import validate
+
 
 class Scalar:
     """``J(theta) = theta * x``; its derivative is ``x``.
@@ -23,14 +25,14 @@ class Scalar:
     loss = "linear"
 
     def __init__(self, x: float = 2.0) -> None:
-        self.x = float(x)
+        self.x = validate.real(x, "x")
 
     def __repr__(self) -> str:
         return f"Scalar(x={self.x})"
 
     def init_params(self, rng: np.random.Generator) -> np.ndarray:
         """A standard-normal ``theta`` as a 0-d array."""
-        return np.asarray(rng.standard_normal())
+        return np.asarray(validate.generator(rng).standard_normal())
 
     def example_data(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, None]:
         """``(x, None)``."""

@@ -8,6 +8,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
+from .. import validate
 from ..errors import InputError
 from .base import data_array, layer_sizes, param_shapes
 
@@ -57,6 +58,8 @@ class XORNet:
         The default is the symmetric range the blog's text recommends;
         ``low=0, high=1`` is what its code actually does (``np.random.rand``).
         """
+        validate.generator(rng)
+        low, high = validate.real(low, "low"), validate.real(high, "high")
         if not high > low:
             raise InputError(f"`high` must exceed `low`, got low={low}, high={high}.")
         return [rng.uniform(low, high, shape) for shape in self.shapes]
@@ -70,6 +73,10 @@ class XORNet:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The XOR truth table for [2, ..., 1]; else all binary inputs (or m random ones), parity labels."""
         n_x, n_out = self.layers[0], self.layers[-1]
+        if rng is not None:
+            validate.generator(rng)
+        if m is not None:
+            m = validate.integer(m, "m", minimum=1)
         if m is None and n_x <= 10:
             X = np.array(list(itertools.product([0.0, 1.0], repeat=n_x)))
         else:

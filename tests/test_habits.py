@@ -64,6 +64,9 @@ def test_plugin_fixture_with_pytester(pytester):
     result = pytester.runpytest() if installed else pytester.runpytest("-p", "verifier.pytest_plugin")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*wrong sign everywhere*"])
+    # the failure shows the user's line and the report, not the library's frames or a long repr
+    shown = result.stdout.str()
+    assert "verifier/testing.py" not in shown and "Report(" not in shown
 
 
 # --- notebooks ------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from . import validate
 from .catalog import STYLES as STYLE_SIGNATURES
 from .errors import InputError
@@ -37,10 +39,11 @@ def from_notebook(forward: Callable[..., Any], backward: Callable[..., Any], X: 
     """
     validate.callable_(forward, "forward", "(X, Y, parameters) -> (cost, cache)")
     validate.callable_(backward, "backward", "(X, Y, cache) -> gradients")
-    X, Y = validate.data(X, "X"), validate.data(Y, "Y")  # private: a forward may change them in place
+    run_forward = bind_data(forward, X, Y, data_first=True)
+    run_backward = bind_data(backward, X, Y, data_first=True)
 
     def cost(params: Any) -> Any:
-        result = forward(X, Y, params)
+        result = run_forward(params)
         if not (isinstance(result, tuple) and len(result) == 2):
             raise InputError(
                 "`forward` must return (cost, cache) as the notebook's forward_propagation_n does;"
@@ -49,7 +52,7 @@ def from_notebook(forward: Callable[..., Any], backward: Callable[..., Any], X: 
         return result[0]
 
     def grad(params: Any) -> Any:
-        return backward(X, Y, forward(X, Y, params)[1])
+        return run_backward(run_forward(params)[1])
 
     return cost, grad
 
@@ -58,8 +61,36 @@ def from_functions(cost: Callable[..., Any], backward: Callable[..., Any], X: An
     """``(cost, grad)`` from ``cost(params, X, Y)`` and ``backward(params, X, Y)``."""
     validate.callable_(cost, "cost", "(params, X, Y) -> float")
     validate.callable_(backward, "backward", "(params, X, Y) -> gradients")
-    X, Y = validate.data(X, "X"), validate.data(Y, "Y")  # private: a cost may change them in place
-    return (lambda p: cost(p, X, Y)), (lambda p: backward(p, X, Y))
+    return bind_data(cost, X, Y, data_first=False), bind_data(backward, X, Y, data_first=False)
+
+
+def bind_data(fn: Callable[..., Any], X: Any, Y: Any, *, data_first: bool) -> Callable[[Any], Any]:
+    """``fn`` with the data bound: ``call(a)`` is ``fn(X, Y, a)`` (``data_first``) or ``fn(a, X, Y)``.
+
+    ``fn`` sees private, read-only copies of ``X`` and ``Y`` (validated: numbers, finite, not
+    empty), so the caller's data are never changed and every call sees the same data. A
+    function that writes into its data (``X -= X.mean(axis=1, keepdims=True)``) gets fresh
+    copies at every call instead: writing into shared copies would make the cost drift.
+    """
+    X, Y = validate.data(X, "X"), validate.data(Y, "Y")
+    for value in (X, Y):
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    writes = False
+
+    def call(a: Any) -> Any:
+        nonlocal writes
+        if not writes:
+            try:
+                return fn(X, Y, a) if data_first else fn(a, X, Y)
+            except ValueError as exc:
+                if "read-only" not in str(exc):
+                    raise
+                writes = True
+        x, y = (np.array(v) if isinstance(v, np.ndarray) else v for v in (X, Y))
+        return fn(x, y, a) if data_first else fn(a, x, y)
+
+    return call
 
 
 STYLES = {"notebook": from_notebook, "functions": from_functions}

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import validate
+from .adapters import bind_data
 from .compare import KINK, NAMES, UNCHECKED, UNDECIDED, WRONG, Verdicts, compare, relative_error
 from .diagnose import Finding, bias_axis, diagnose, direction_findings, layer_number, wrong_lines
 from .errors import InputError, NonDeterministicCostWarning
@@ -478,8 +479,7 @@ def check_network(
     seed = validate.seed(seed)
     if "context" in options:
         options = {**options, "context": validate.context(options["context"])}
-    # private copies: a cost that centres X in place must not change the caller's data
-    X, Y = validate.data(X, "X"), validate.data(Y, "Y")
+    X, Y = validate.data(X, "X"), validate.data(Y, "Y")  # our copies: the caller's are never touched
     report = _network_point(net, back, params, X, Y, seed, options)
     if options.get("mode", "full") == "full":
         _check_lines(report, net, back, params, X, Y, seed, options)
@@ -513,9 +513,8 @@ def _network_point(
             context = {**describe(params, X, Y), **context}
         if callable(batch) and "stencil" not in rest and not rest.get("vectorized"):
             rest["stencil"] = batch(params, X, Y, layout, theta)
-    return check(
-        lambda p: net.cost(p, X, Y), lambda p: back(p, X, Y), params, context=context, seed=seed, **rest
-    )
+    cost, grad = bind_data(net.cost, X, Y, data_first=False), bind_data(back, X, Y, data_first=False)
+    return check(cost, grad, params, context=context, seed=seed, **rest)
 
 
 def _check_lines(

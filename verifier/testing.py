@@ -14,15 +14,15 @@ or, with the plugin that installing the package registers (entry point ``pytest1
         gradient_check(cost, grad, params)
 
 A failure raises :class:`AssertionError` whose message is the report's table and findings:
-which tensor, which elements, what kind of bug.
+which tensor, which elements, what kind of bug. Plain assertions: they work from unittest
+and scripts as well, without pytest; under pytest the library's own frames are hidden
+from the failure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from .harness import check, check_network
 from .report import Report
@@ -43,21 +43,18 @@ def assert_gradients_ok(
     AssertionError
         The check failed or was inconclusive; the message is the full report.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line, not the library's frames
     return _assert(check(cost, grad, params, **options))
 
 
 def assert_network_ok(net: Any, params: Any, X: Any, Y: Any, **options: Any) -> Report:
     """:func:`verifier.check_network` as an assertion (see :func:`assert_gradients_ok`)."""
+    __tracebackhide__ = True
     return _assert(check_network(net, params, X, Y, **options))
 
 
 def _assert(report: Report) -> Report:
+    __tracebackhide__ = True
     if not report.ok:
         raise AssertionError(f"gradient check {report.status}\n{report}")
     return report
-
-
-@pytest.fixture
-def gradient_check() -> Callable[..., Report]:
-    """:func:`assert_gradients_ok`, as a fixture: ``gradient_check(cost, grad, params, **options)``."""
-    return assert_gradients_ok

@@ -44,6 +44,23 @@ _ADVICE = (
 )
 
 
+def gradient_function(cost: Callable[[Any], Any], layout: Layout) -> Callable[[Any], Any]:
+    """``autograd.grad(cost)`` for parameters in any container the layout knows.
+
+    autograd differentiates with respect to its own containers (dict, list, tuple) only, not
+    a namedtuple or a dict subclass: the cost is differentiated with respect to the list of
+    the arrays, and sees them packed in the caller's own container. The returned function
+    takes and returns the caller's container.
+    """
+    by_parts = autograd_grad(lambda parts: cost(layout.pack(list(parts))))
+
+    def gradient(structure: Any) -> Any:
+        parts, _ = layout.collect(structure, argument="params")
+        return layout.pack(list(by_parts(list(parts))))
+
+    return gradient
+
+
 def traced_gradient(cost: Callable[[Any], Any], structure: Any, layout: Layout) -> np.ndarray:
     """autograd's gradient of ``cost`` at ``structure``, flattened with ``layout``.
 
@@ -56,7 +73,7 @@ def traced_gradient(cost: Callable[[Any], Any], structure: Any, layout: Layout) 
         warnings.simplefilter("always")
         try:
             with np.errstate(all="ignore"):
-                result = autograd_grad(cost)(structure)
+                result = gradient_function(cost, layout)(structure)
         except Exception as exc:
             raise ReferenceUnavailable(
                 f"autograd could not trace the cost ({type(exc).__name__}: {exc}); {_ADVICE}."
@@ -87,7 +104,7 @@ def autograd_ref(objective: Objective) -> Estimate:
         values = traced_gradient(objective.cost, objective.structure(), layout)
     except ReferenceUnavailable as exc:
         return Estimate.unavailable("autograd", layout.size, str(exc), seconds=time.perf_counter() - start)
-    ext = objective.extended_gradient(autograd_grad(objective.cost))
+    ext = objective.extended_gradient(gradient_function(objective.cost, layout))
     if ext is None:
         spread = 1e-7 * np.abs(values)
         how = "no extended precision: bound 1e-7 relative"

@@ -18,7 +18,7 @@ import warnings
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import verifier
@@ -449,6 +449,11 @@ def _same(a, b):
     return True
 
 
+#: The fuzz tests are cheap (tiny parameters), so they draw many more examples than the profile's 25.
+FUZZ = settings(max_examples=200)
+
+
+@FUZZ
 @given(cost=_costs(), grad=_grads(), params=_params, options=_options)
 def test_fuzz_check_ends_in_a_report_or_the_librarys_own_error(cost, grad, params, options):
     before = _snapshot(params)
@@ -657,6 +662,7 @@ _flags = st.sampled_from(
 )
 
 
+@FUZZ
 @given(
     command=st.sampled_from(["run", "check", "reference", "sweep", "bench", "nope"]),
     pairs=st.lists(st.tuples(_flags, _junk), max_size=4),

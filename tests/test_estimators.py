@@ -140,3 +140,17 @@ def test_a_cost_that_writes_into_its_parameters_is_caught():
 
     objective = _objective(vandal, {"w": np.array([0.5, 1.0])})
     assert objective.repeat_differs() > 0
+
+
+def test_a_plain_numpy_cost_is_refused_at_its_line_not_traced_entry_by_entry():
+    # np.dot on a traced value used to build an object array of one traced number per entry
+    # (tens of seconds at a few thousand parameters); now numpy refuses it at once
+    X = np.random.default_rng(0).standard_normal((200, 5000))
+
+    def cost(w):
+        return float(np.sum(np.dot(X, w) ** 2))  # the line named below
+
+    with pytest.raises(ReferenceUnavailable) as info:
+        reference_gradients(cost, np.ones(5000))
+    message = str(info.value)
+    assert "PlainNumpyError" in message and "in cost" in message and "test_estimators.py" in message

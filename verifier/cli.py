@@ -15,12 +15,11 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .catalog import BENCH_METHODS, BENCH_PEERS, BENCH_SIZES, NETWORK_NAMES, STYLES
-from .errors import InputError
+from .errors import InputError, where_raised
 
 #: Exit codes, documented in ``--help`` and the README.
 PASS, BUG, USAGE, INCONCLUSIVE, ERROR = 0, 1, 2, 3, 4
@@ -347,21 +346,6 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def _where_it_raised(exc: BaseException) -> str | None:
-    """``file:line in function`` of the innermost frame outside the verifier and Python's own
-    libraries: the user's code that raised (None when every frame is the verifier's)."""
-    package = str(Path(__file__).resolve().parent)
-    libraries = {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        file = str(Path(frame.filename).resolve())
-        if file.startswith(package) or "site-packages" in file or frame.filename.startswith("<frozen"):
-            continue
-        if any(file.startswith(lib) for lib in libraries) and "/lib/python" in file:
-            continue
-        return f"{frame.filename}:{frame.lineno} in {frame.name}"
-    return None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``verifier`` command; returns the exit code (see ``EXIT_CODES``)."""
     try:
@@ -381,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        where = _where_it_raised(exc)
+        where = where_raised(exc)
         notes = "".join(f" {n}" for n in getattr(exc, "__notes__", []))
         if where is not None:
             print(

@@ -8,6 +8,10 @@ message names the argument, the key and what was expected. A failed check is
 
 from __future__ import annotations
 
+import sys
+import traceback
+from pathlib import Path
+
 
 class InputError(ValueError):
     """An argument was not what the verifier can work with."""
@@ -27,3 +31,21 @@ class NonDeterministicCostWarning(UserWarning):
 
 class PrecisionWarning(UserWarning):
     """Parameters arrived in a precision too low for finite differences (e.g. float32)."""
+
+
+def where_raised(exc: BaseException) -> str | None:
+    """``file:line in function`` of the innermost frame of ``exc`` in the user's own code.
+
+    Frames of the verifier, of installed packages (numpy, autograd, ...) and of Python's
+    standard library are passed over; None when nothing else is left.
+    """
+    package = str(Path(__file__).resolve().parent)
+    prefixes = {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        file = str(Path(frame.filename).resolve())
+        if file.startswith(package) or "site-packages" in file or frame.filename.startswith("<"):
+            continue
+        if "/lib/python" in file and any(file.startswith(p) for p in prefixes):
+            continue
+        return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return None

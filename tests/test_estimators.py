@@ -8,8 +8,7 @@ import pytest
 
 from verifier import ReferenceUnavailable, reference_gradients
 from verifier.estimators import autograd_ref, centered, scipy_fd
-from verifier.estimators.centered import step_sizes
-from verifier.objective import Objective
+from verifier.objective import Objective, step_sizes
 from verifier.params import layout_of
 
 

@@ -16,7 +16,9 @@ extended-precision recomputation). There is no fixed threshold: a noisy
 element gets a wide bound, a clean one a tight bound.
 
 **Informative.** A reference decides element :math:`i` only if its bound is
-small: :math:`e_i \le 0.1 \max(|g_i|, |r_i|)`, or :math:`e_i \le 10^{-6} S_T`
+small: :math:`e_i \le R \max(|g_i|, |r_i|)` with :math:`R` = :data:`RESOLUTION`
+(:math:`10^{-5}`: a pass certifies every element to that relative accuracy, so a
+gradient off by :math:`10^{-4}` cannot pass), or :math:`e_i \le 10^{-6} S_T`
 with :math:`S_T` the largest gradient magnitude in the element's tensor, or
 :math:`e_i \le 10^{-9} S` over all parameters.
 
@@ -63,6 +65,9 @@ AGREE, KINK, WRONG, UNDECIDED, UNCHECKED = range(5)
 NAMES = ("agree", "kink", "wrong", "undecided", "unchecked")
 #: Reference methods in order of trust.
 PRIORITY = ("autograd", "complex", "centered", "scipy")
+#: The relative accuracy a pass certifies: a reference whose bound is wider than this part of
+#: the value cannot decide (agreeing within a wide bound, a wrong gradient would agree too).
+RESOLUTION = 1e-5
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -143,7 +148,7 @@ def compare(
         agrees[m] = ~have | (d <= est.error + g_err)
         bound = np.maximum.reduce(
             [
-                0.1 * np.maximum(np.abs(g), np.abs(np.nan_to_num(est.values))),
+                RESOLUTION * np.maximum(np.abs(g), np.abs(np.nan_to_num(est.values))),
                 1e-6 * s_tensor,
                 np.full(size, 1e-9 * s_all),
             ]

@@ -565,6 +565,20 @@ def direction_findings(directions: Any, layout: Layout) -> list[Finding]:
             out.append(
                 Finding("bug", c.label.split("[")[0] if c.label in layout.names else "", message, "direction")
             )
+    for c in top:
+        if c.agrees is None and not c.kink:
+            out.append(
+                Finding(
+                    "undecided",
+                    c.label if c.label in layout.names else "",
+                    f"the random-direction check of {c.label} cannot decide: the slope along v is"
+                    f" {c.value:.3g} and backprop gives {c.projected:.3g}, but the bound"
+                    f" {c.error:.2g} is too wide to certify them (the cost's round-off, or a slope"
+                    " near zero along every direction tried); check the full mode"
+                    " (mode='full'), which checks each element with its own bound",
+                    "direction",
+                )
+            )
     split = [c for c in top if c.label not in layout.names and c.label != "all parameters"]
     if split:
         out.append(

@@ -22,10 +22,32 @@ from .errors import CostError, InputError
 from .params import Layout
 
 EPS = float(np.finfo(np.float64).eps)
+#: eps^(1/3): the relative step that balances truncation against round-off in a centred difference.
+CBRT_EPS = float(np.cbrt(EPS))
 #: Peak working memory of one batch of perturbed parameter sets, in float64 numbers (32 MiB).
 BATCH_NUMBERS = 4 * 1024 * 1024
 #: Random points, besides the base point, at which the cost's round-off is measured.
 NOISE_SAMPLES = 8
+#: Offsets, in steps, of the points along the line the noise is measured on (and 0): an eighth
+#: of a step each way. Round-off is the same at any offset that moves the cost at all, and so
+#: short a line crosses a kink eight times less often than the stencil does.
+LINE_POINTS = np.array([-1.0, -0.75, -0.5, -0.25, 0.25, 0.5, 0.75, 1.0]) / 8
+#: Elements the noise line moves (a random subset: a short line crosses few kinks).
+LINE_SUPPORT = 64
+#: The noise level over the largest residual of the line's cubic fit: the residual of one of
+#: nine values, five degrees of freedom left, understates how far one of the check's many
+#: evaluations may stray.
+NOISE_FACTOR = 4.0
+
+
+def step_sizes(theta: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """The per-element step ``eps**(1/3) * max(|theta_i|, scale_i)``.
+
+    ``scale`` is the scale of the element's tensor (:attr:`Objective.step_scale`: its largest
+    magnitude, capped at 1): parameters of size 1e-6 take steps of their own size, not 1e-6
+    times bigger; an input of size 1e5 moves by a step it can feel.
+    """
+    return CBRT_EPS * np.maximum(np.abs(theta), scale)
 
 
 def cost_value(value: Any, *, where: str) -> float:
@@ -63,8 +85,11 @@ def cost_value(value: Any, *, where: str) -> float:
 def _complex_value(value: Any, *, where: str) -> Any:
     """A complex cost value (the complex step); a real one means the cost dropped the imaginary part."""
     arr = np.asarray(value)
-    if arr.ndim != 0 or arr.dtype.kind not in "fc":
-        raise CostError(f"`cost` returned {arr.dtype} of shape {arr.shape} {where} on complex input.")
+    if arr.ndim != 0 or arr.dtype.kind != "c":
+        raise CostError(
+            f"`cost` returned {arr.dtype} of shape {arr.shape} {where} on complex input: it drops the"
+            " imaginary part (float(), np.real, abs)"
+        )
     return arr
 
 
@@ -123,7 +148,8 @@ class Objective:
         # cost that rebinds an entry (p["w"] = p["w"].astype(float)) changes nothing for the next
         self._parts = layout.parts(self._buffer)
         self._rng = rng
-        self._noise: tuple[float, bool] | None = None
+        self._noise: tuple[float, str] | None = None
+        self._step_scale: np.ndarray | None = None
         self._typed_buffers: dict[Any, tuple[np.ndarray, list[Any], np.ndarray]] = {}
         self.batch = batch
         self.extended = extended
@@ -296,43 +322,89 @@ class Objective:
             self._typed_buffers[dtype] = (buf, self.layout.parts(buf), base)
         return self._typed_buffers[dtype]
 
-    def noise(self) -> tuple[float, bool]:
-        """Absolute round-off level of the cost near ``theta0``, and whether it was measured.
+    @property
+    def step_scale(self) -> np.ndarray:
+        """Per element, the scale its step is taken relative to (see :func:`step_sizes`):
+        the largest magnitude in its tensor, capped at 1, or 1 for an all-zero tensor."""
+        if self._step_scale is None:
+            largest = self.layout.tensor_max(self.theta0)
+            self._step_scale = np.where(largest > 0, np.minimum(largest, 1.0), 1.0)
+        return self._step_scale
 
-        The cost is evaluated in float64 and in extended precision
-        (``np.longdouble``, where the platform has one and the cost keeps it)
-        at ``theta0`` and at :data:`NOISE_SAMPLES` seeded random points within
-        one finite-difference step of it. Twice the largest difference is
-        returned: a single sample can land on a lucky rounding, and costs that
-        lose precision (``log(1 - A)`` with ``A`` near 1) differ from point to
-        point. The level is at least ``4 * eps * max(|J|, 1)``. Computed once, then cached.
+    def noise(self, *, measure: bool = True) -> tuple[float, str]:
+        """Absolute noise level of the cost near ``theta0``, and how it was found.
+
+        Measured once, then cached; with ``measure=False`` and nothing measured yet, the
+        floor ``4 * eps * |J|`` is returned without any evaluation (the fast mode asks for
+        the measurement only before it convicts). The level is the largest of:
+
+        * the floor ``4 * eps * |J(theta0)|``;
+        * the noise the finite differences see (:meth:`_line_noise`): the residual of a
+          cubic fitted to the cost at nine points along a seeded line through ``theta0``,
+          an eighth of a step each way. It sees every kind: round-off, float32 intermediates, a
+          ``float()`` return, an adaptive solver's jitter, cancellation in a tiny cost;
+        * where the platform has a long double and the cost keeps it (``extended``), twice
+          the largest distance between the cost in float64 and in long double at
+          ``theta0`` and :data:`NOISE_SAMPLES` seeded points within a step of it.
         """
-        if self._noise is None:
-            self._noise = self._measure_noise()
+        if self._noise is not None:
+            return self._noise
+        if not measure:
+            return 4 * EPS * abs(self.value0), "floor 4 eps |J|, not measured"
+        self._noise = self._measure_noise()
         return self._noise
 
-    def _measure_noise(self) -> tuple[float, bool]:
-        # A cost far below 1 is usually made of O(1) parts that cancel (log(1 - A) with A near 0):
-        # its absolute round-off is then eps, not eps * |J|.
-        floor = 4 * EPS * max(abs(self.value0), 1.0)
-        if not self.extended or np.finfo(np.longdouble).eps >= EPS:
-            return floor, False
-        step = np.cbrt(EPS) * np.maximum(1.0, np.abs(self.theta0))
+    def _measure_noise(self) -> tuple[float, str]:
+        levels = {"4 eps |J|": 4 * EPS * abs(self.value0), "measured along a line": self._line_noise()}
+        if self.extended and np.finfo(np.longdouble).eps < EPS:
+            levels["measured against long double"] = self._extended_noise()
+        how = max(levels, key=lambda k: levels[k])
+        return levels[how], how
+
+    def _line_noise(self) -> float:
+        """The noise finite differences see: :data:`NOISE_FACTOR` times the largest residual
+        of a cubic fitted to the cost at nine points along a seeded random line through
+        ``theta0`` (an eighth of a step each way on up to :data:`LINE_SUPPORT` elements; 8
+        evaluations).
+
+        Over so short a line a smooth cost is a cubic to far below round-off, so the residual is
+        the noise of the values themselves. A change of slope at ``theta0`` itself is fitted
+        too (a ``|t|`` term); one elsewhere on the line makes the level larger: bounds then
+        widen, which can leave an element undecided but never convicts one.
+        """
+        size = self.layout.size
+        k = min(size, LINE_SUPPORT)
+        support = np.arange(size) if k == size else np.sort(self.rng.choice(size, k, replace=False))
+        h = step_sizes(self.theta0[support], self.step_scale[support])
+        direction = h * self.rng.choice([-1.0, 1.0], k)
+        values = self.along(support, direction, LINE_POINTS)
+        if not np.all(np.isfinite(values)):
+            return 0.0
+        t = np.concatenate((LINE_POINTS[:4], [0.0], LINE_POINTS[4:]))
+        f = np.concatenate((values[:4], [self.value0], values[4:])) - self.value0
+        # a cubic, plus |t|: a change of slope at theta0 itself (ReLU exactly at 0) is fitted, not noise
+        design = np.stack((np.ones_like(t), t, t**2, t**3, np.abs(t)), axis=1)
+        coef, *_ = np.linalg.lstsq(design, f, rcond=None)
+        return NOISE_FACTOR * float(np.max(np.abs(f - design @ coef)))
+
+    def _extended_noise(self) -> float:
+        """Twice the largest float64 - long double distance of the cost near ``theta0`` (0 if
+        the cost does not keep long double)."""
+        step = step_sizes(self.theta0, self.step_scale)
         points = [self.theta0] + [
             self.theta0 + step * self.rng.uniform(-1.0, 1.0, self.theta0.shape) for _ in range(NOISE_SAMPLES)
         ]
-        worst, measured = 0.0, False
+        worst = 0.0
         for x in points:
             extended = self.extended_value(x)
             if extended is None:
                 if x is self.theta0:
-                    return floor, False
+                    return 0.0
                 continue
             value = self(x)
             if np.isfinite(value):
                 worst = max(worst, float(abs(np.longdouble(value) - extended)))
-                measured = True
-        return max(floor, 2 * worst), measured
+        return 2 * worst
 
     def extended_gradient(self, gradient: Callable[[Any], Any]) -> np.ndarray | None:
         """``gradient`` (a function of the parameters returning their container) in long double, flat.

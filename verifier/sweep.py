@@ -21,8 +21,7 @@ import numpy as np
 
 from .compare import relative_error
 from .estimators.autograd_ref import traced_gradient
-from .estimators.centered import step_sizes
-from .objective import EPS, Objective
+from .objective import EPS, Objective, step_sizes
 from .params import layout_of
 
 #: The default grid of step multipliers.

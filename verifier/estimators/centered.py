@@ -4,13 +4,16 @@ Notes
 -----
 For each element :math:`i` the step is
 
-.. math:: h_i = \epsilon^{1/3} \max(1, |\theta_i|),
+.. math:: h_i = \epsilon^{1/3} \max(|\theta_i|, s_T),
 
 the step that balances truncation (:math:`\propto h^2`) against round-off
 (:math:`\propto \epsilon / h`) for a centred difference in float64
-(:math:`\epsilon^{1/3} \approx 6.1 \times 10^{-6}`); it scales with the
-parameter, so an input of size :math:`10^5` moves by a step it can feel. The
-steps actually taken are the float64 differences ``(theta + k h) - theta``.
+(:math:`\epsilon^{1/3} \approx 6.1 \times 10^{-6}`); :math:`s_T` is the scale of
+the element's tensor (its largest magnitude, capped at 1; 1 for an all-zero
+tensor). The step scales with the parameter, so an input of size :math:`10^5`
+moves by a step it can feel, and parameters of size :math:`10^{-6}` by a step of
+their own size. The steps actually taken are the float64 differences
+``(theta + k h) - theta``.
 
 The cost is evaluated at :math:`\theta_i + k h_i` for :math:`k = -2, -1, 1, 2`
 (plus :math:`J(\theta)`, shared). The value reported is the plain centred
@@ -26,9 +29,9 @@ difference :math:`D(h) = (J_{+1} - J_{-1}) / 2h`. Its error bound is
   slope change, while :math:`D(h)` is off by at most :math:`\Delta / 2`: so the
   bound covers kinks the two-step difference cannot see (a kink right next to
   :math:`\theta` shifts :math:`D(h)` and :math:`D(2h)` equally);
-* :math:`\delta` is the cost's absolute round-off: the larger of the level
-  measured against extended precision at sampled points near :math:`\theta`
-  (:meth:`verifier.objective.Objective.noise`) and, per element, the stencil's
+* :math:`\delta` is the cost's absolute noise: the larger of the level
+  measured near :math:`\theta` (:meth:`verifier.objective.Objective.noise`: along a
+  line, and against long double where the cost keeps it) and, per element, the stencil's
   fourth difference over 8 (pure round-off for a smooth cost, whose
   :math:`f^{(4)} h^4` is about :math:`10^{-21}`).
 
@@ -47,15 +50,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import InputError
-from ..objective import EPS, Objective
+from ..objective import EPS, Objective, step_sizes
 from .base import Estimate
 
 #: Stencil offsets in units of the step.
 OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
 #: The same with the base point, as a column: one row per point.
 POINTS = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])[:, None]
-#: eps^(1/3), the relative step.
-CBRT_EPS = float(np.cbrt(EPS))
 #: The fourth difference over the five points, over 8.
 FOURTH_EIGHTH = np.array([1.0, -4.0, 6.0, -4.0, 1.0]) / 8
 
@@ -95,11 +96,6 @@ def _parallel(objective: Objective, idx: np.ndarray, steps: np.ndarray, executor
         ) from None
     objective.nfev += values.size
     return values
-
-
-def step_sizes(theta: np.ndarray) -> np.ndarray:
-    """The per-element step ``eps**(1/3) * max(1, |theta|)``."""
-    return CBRT_EPS * np.maximum(1.0, np.abs(theta))
 
 
 class FivePoint(NamedTuple):
@@ -182,11 +178,12 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
     theta = objective.theta0 if indices is None else objective.theta0[idx]
     # the five points as rows, J(theta) in the middle: -2h, -h, 0, h, 2h (row 2 of X is exactly 0);
     # whole rows and few calls: at a few dozen elements the call overhead is the cost
-    X = (theta + POINTS * step_sizes(theta)) - theta
+    scale = objective.step_scale if indices is None else objective.step_scale[idx]
+    X = (theta + POINTS * step_sizes(theta, scale)) - theta
     dx = np.concatenate((X[:2], X[3:])).T
     f = objective.stencil(idx, dx) if executor is None else _parallel(objective, idx, dx, executor)
     f0 = objective.value0
-    delta, measured = objective.noise()
+    delta, how = objective.noise()
     F = np.empty((5, idx.size))
     F[:2], F[2], F[3:] = f[:, :2].T, f0, f[:, 2:].T
     b = five_point(F, X, delta)
@@ -200,7 +197,6 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
         out[idx] = a
         return out
 
-    how = "extended-precision" if measured else "machine-precision (no long double)"
     return Estimate(
         "centered",
         full(np.where(finite, b.value, np.nan), np.nan),
@@ -214,6 +210,6 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
         nominal_error=full(b.nominal, np.inf),
         sampled=None if indices is None else idx,
         noise_dominated=full((4 * b.roundoff > b.error) & (b.error > 0), False),
-        reason=f"step eps^(1/3)*max(1,|theta|); cost round-off {delta:.2g} ({how} estimate)",
-        extra={"cost_noise": delta, "noise_measured": measured, "cost": f0},
+        reason=f"step eps^(1/3)*max(|theta|, its tensor's scale); cost noise {delta:.2g} ({how})",
+        extra={"cost_noise": delta, "noise_how": how, "cost": f0},
     )

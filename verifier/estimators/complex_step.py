@@ -28,17 +28,21 @@ unavailable.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
+from numpy.exceptions import ComplexWarning
 
-from ..errors import CostError
+from ..compare import RESOLUTION
 from ..objective import Objective
 from .base import Estimate
 
 STEP = 1e-20
 
 
-def complex_step(objective: Objective, indices: np.ndarray | None = None) -> Estimate:
+def complex_step(
+    objective: Objective, indices: np.ndarray | None = None, centered: Estimate | None = None
+) -> Estimate:
     """Complex-step gradient with its own bound, or unavailable with the reason.
 
     Parameters
@@ -46,48 +50,71 @@ def complex_step(objective: Objective, indices: np.ndarray | None = None) -> Est
     objective : Objective
     indices : ndarray of int, optional
         Flat indices to estimate (default: all); others are NaN with infinite error.
+    centered : Estimate, optional
+        The centred differences at this point. The complex step is trusted only once it has
+        proved itself here: the cost's own value is complex, no ``ComplexWarning`` (a
+        write into a float array drops the imaginary part), and it agrees with the centred
+        stencil on up to :data:`CONFIRM` elements where that is accurate (a cost that is
+        not complex-analytic, such as ``f(z) * exp(-|Re z|)``, keeps an imaginary part but
+        gives a wrong derivative). Otherwise it is unavailable, with the reason.
     """
     start = time.perf_counter()
     nfev0 = objective.nfev
     layout = objective.layout
     idx = np.arange(layout.size) if indices is None else np.asarray(indices, dtype=np.intp)
-    steps = np.full((idx.size, 1), STEP * 1j)
+    confirm = _confirming(centered, idx)
+    run = np.union1d(idx, confirm) if confirm.size else idx
+    steps = np.full((run.size, 1), STEP * 1j)
+
+    def unavailable(reason: str) -> Estimate:
+        return Estimate.unavailable("complex", layout.size, reason, seconds=time.perf_counter() - start)
+
     try:
-        with np.errstate(all="ignore"):
-            probe = objective.stencil(idx[:1], steps[:1])
-            if probe.dtype.kind != "c" or not np.iscomplexobj(probe):
-                raise CostError("real result")
-            d64 = objective.stencil(idx, steps)[:, 0].imag / STEP
+        d64 = _imaginary(objective, run, steps)
     except Exception as exc:  # the cost's own error on complex input is the reason
-        reason = (
+        return unavailable(
             "the cost does not evaluate on complex input"
             f" ({type(exc).__name__}: {exc}); it needs analytic operations (no abs, np.real,"
-            " float(), or np.logaddexp)"
+            " float(), np.logaddexp, or writes into float arrays)"
         )
-        return Estimate.unavailable("complex", layout.size, reason, seconds=time.perf_counter() - start)
     ext = None
     if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps:
         try:
-            with np.errstate(all="ignore"):
-                raw = objective.stencil(idx, steps.astype(np.clongdouble))[:, 0]
-            if raw.dtype == np.clongdouble:
-                ext = (raw.imag / np.longdouble(STEP)).astype(np.float64)
+            raw = _imaginary(objective, run, steps.astype(np.clongdouble), extended=True)
+            ext = raw.astype(np.float64)
         except Exception:
             ext = None
     values = np.full(layout.size, np.nan)
     error = np.full(layout.size, np.inf)
     if ext is None:
-        values[idx] = d64
+        values[run] = d64
         spread = 1e-8 * np.abs(d64)
         how = "no extended precision: bound 1e-8 relative"
     else:
-        values[idx] = ext
+        values[run] = ext
         spread = np.abs(d64 - ext) / 8
         how = "computed in extended precision, bound from its distance to float64"
     floor = 1e-12 * np.abs(np.nan_to_num(values)) + 1e-14 * layout.tensor_max(values)
-    error[idx] = spread + floor[idx]
+    error[run] = spread + floor[run]
     bad = ~np.isfinite(values) | ~np.isfinite(error)
     values[bad], error[bad] = np.nan, np.inf
+    if confirm.size and centered is not None:
+        c_val, c_err = centered.values[confirm], centered.error[confirm]
+        off = np.abs(values[confirm] - c_val) > error[confirm] + c_err
+        if np.any(off):
+            where = layout.label(int(confirm[np.argmax(off)]))
+            return unavailable(
+                f"the complex step disagrees with accurate centred differences at {where}"
+                f" ({values[confirm][off][0]:.6g} against {c_val[off][0]:.6g}): the cost is not"
+                " complex-analytic (abs, np.real, max or comparisons on complex values)"
+            )
+        how += f"; confirmed against centred differences at {confirm.size} elements"
+    elif centered is not None:
+        how += "; not confirmed: no element where centred differences are accurate enough"
+    if indices is not None:  # report only the elements asked for
+        keep = np.zeros(layout.size, dtype=bool)
+        keep[idx] = True
+        values[~keep], error[~keep] = np.nan, np.inf
     return Estimate(
         "complex",
         values,
@@ -97,3 +124,34 @@ def complex_step(objective: Objective, indices: np.ndarray | None = None) -> Est
         reason=f"step 1e-20i; {how}",
         extra={"extended": ext is not None, "elements": int(idx.size)},
     )
+
+
+#: Elements on which the complex step is confirmed against accurate centred differences.
+CONFIRM = 8
+
+
+def _confirming(centered: Estimate | None, idx: np.ndarray) -> np.ndarray:
+    """Up to :data:`CONFIRM` elements where the centred difference is accurate to
+    :data:`~verifier.compare.RESOLUTION`, its largest values first."""
+    if centered is None or not centered.available:
+        return np.array([], dtype=np.intp)
+    with np.errstate(invalid="ignore"):
+        accurate = np.isfinite(centered.values) & (centered.error <= RESOLUTION * np.abs(centered.values))
+    candidates = np.flatnonzero(accurate)
+    order = np.argsort(-np.abs(centered.values[candidates]), kind="stable")
+    return np.sort(candidates[order[:CONFIRM]])
+
+
+def _imaginary(
+    objective: Objective, idx: np.ndarray, steps: np.ndarray, *, extended: bool = False
+) -> np.ndarray:
+    """``Im J(theta + i h e_k) / h`` at each element; raises where the cost drops the imaginary part."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ComplexWarning)  # an imaginary part dropped on the way
+        with np.errstate(all="ignore"):
+            raw = objective.stencil(idx, steps)[:, 0]
+    if extended:
+        if raw.dtype != np.clongdouble:
+            raise TypeError("the cost does not keep long double")
+        return raw.imag / np.longdouble(STEP)
+    return raw.imag / STEP

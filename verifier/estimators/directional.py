@@ -39,14 +39,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..objective import Objective
+from ..compare import RESOLUTION
+from ..objective import CBRT_EPS, Objective
 from ..params import Layout
-from .centered import CBRT_EPS, OFFSETS, POINTS, centered, five_point
+from .centered import OFFSETS, POINTS, centered, five_point
 
 #: Shrinks of the step (16x each) before a kinked direction is split.
 SHRINKS = 3
 #: Cost evaluations the localisation may spend before it reports the failing blocks as they are.
 LOCALISE_BUDGET = 600
+#: Fresh directions tried when one gives no verdict.
+RETRIES = 2
 
 
 @dataclass
@@ -160,15 +163,21 @@ class Directions:
         self.nfev = 0
 
     def _vector(self, start: int, stop: int, h: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
-        """The step ``h v`` on ``start:stop``: random signs, each tensor's part scaled by
-        ``h / sqrt(its share)``.
+        """The step ``h v`` on ``start:stop``: random signs and magnitudes, each tensor's part
+        scaled by ``h / sqrt(its share)``.
+
+        Magnitudes vary (256 levels, never zero), so that a direction is not orthogonal to a
+        structured gradient by construction: with signs alone, ``v = (1, -1)`` is orthogonal to
+        ``g = (a, a)``, and a gradient wrong by a factor everywhere passes along it. One random
+        byte per element costs about what a pass over the parameters does.
 
         Also returns the runs ``(a, b)``, positions relative to ``start``, that each
         tensor's share occupies.
         """
         n = stop - start
-        bits = np.unpackbits(self.rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8))[:n]
-        w = np.subtract(bits, 0.5, dtype=np.float64)  # +-0.5 in one pass
+        levels = self.rng.integers(0, 256, n, dtype=np.uint8)
+        w = np.subtract(levels, 127.5, dtype=np.float64)  # -127.5 .. 127.5, never 0, in one pass
+        w *= 1 / 74.0  # RMS of the levels: |v| stays about 1 per element, as with signs
         offsets = self.layout.offsets
         runs = [
             (max(a, start) - start, min(b, stop) - start)
@@ -180,8 +189,19 @@ class Directions:
         return w, runs
 
     def check(self, start: int, stop: int, label: str, *, split: bool = True) -> list[DirectionCheck]:
-        """Check the direction over ``start:stop``; on a persistent kink, split it (see the notes)."""
+        """Check the direction over ``start:stop``; on a persistent kink, split it (see the notes).
+
+        A direction that gives no verdict (its bound is wider than :data:`RESOLUTION` of the slope: the
+        slope is near zero along it, or round-off fills the bound) is tried again along up to
+        :data:`RETRIES` fresh directions before the support is reported as undecided.
+        """
         result = self._once(start, stop, label)
+        for _ in range(RETRIES):
+            if result.agrees is not None or result.kink:
+                break
+            again = self._once(start, stop, label)
+            again.nfev += result.nfev
+            result = again
         if not result.kink or not split or result.size == 1:
             return [result]
         half = result.size // 2
@@ -192,31 +212,28 @@ class Directions:
     def _once(self, start: int, stop: int, label: str) -> DirectionCheck:
         part = slice(start, stop)
         theta, g = self.objective.theta0[part], self.g[part]
-        h = CBRT_EPS * max(1.0, _rms(theta))
+        scale = _rms(theta)
+        h = CBRT_EPS * (scale if scale > 0 else 1.0)  # parameters of size 1e-6 take steps of their size
         w, runs = self._vector(start, stop, h)  # the step h v itself: the cost is evaluated at theta + k w
         projected = float(w @ g) / h  # one read each of w and g, no temporaries
         # |v| is 1/sqrt(n) on a run of n: |v|.g_error per run, and |v|.|g| <= ||g_run|| (Cauchy-Schwarz)
         errors = self.g_error[part] if self.g_error is not None else None
         g_round = 0.0 if errors is None else sum(float(errors[a:b].sum()) / np.sqrt(b - a) for a, b in runs)
         g_scale = sum(float(np.sqrt(g[a:b] @ g[a:b])) for a, b in runs)
-        nfev = 0
+        nfev0 = self.objective.nfev
         for _ in range(SHRINKS + 1):
             f = self.objective.along(part, w, OFFSETS)
-            nfev += 4
-            value, error, kink = _five_point(self.objective, f, h)
+            value, error, kink = _five_point(self.objective, f, h, measure=False)
             if not kink:
                 break
             h /= 16
             w /= 16  # exact: a power of two
+        agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink)
+        if agrees is False:  # before convicting, measure the cost's noise (once per check)
+            value, error, kink = _five_point(self.objective, f, h, measure=True)
+            agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink)
+        nfev = self.objective.nfev - nfev0
         self.nfev += nfev
-        bound = error + g_round + 1e-12 * g_scale
-        if kink:
-            agrees = None
-        elif abs(projected - value) <= bound:
-            agrees = True
-        else:
-            far = abs(projected - value) > 10 * bound
-            agrees = False if informative(bound, projected, value) or far else None
         return DirectionCheck(label, start, stop, projected, value, bound, h, kink, agrees, nfev)
 
     def localise(self, block: DirectionCheck) -> tuple[list[int], list[int], list[DirectionCheck]]:
@@ -260,9 +277,25 @@ class Directions:
         return "wrong" if np.isfinite(d) else "agree"
 
 
+def _verdict(projected: float, value: float, bound: float, kink: bool) -> tuple[bool | None, float]:
+    """A direction's verdict: True (agrees), False (disagrees) or None (cannot decide), and its bound.
+
+    Agreement within a bound wider than :data:`RESOLUTION` of the slope is no verdict: a wrong gradient
+    would agree too. A disagreement beyond ten times the bound convicts even then.
+    """
+    decides = informative(bound, projected, value)
+    if kink or not np.isfinite(projected):
+        return None, bound
+    if abs(projected - value) <= bound:
+        return (True if decides else None), bound
+    far = abs(projected - value) > 10 * bound
+    return (False if decides or far else None), bound
+
+
 def informative(bound: float, projected: float, value: float) -> bool:
-    """Whether a direction's bound is under a tenth of the slope it bounds (and the slope finite)."""
-    return bool(np.isfinite(value)) and bound <= 0.1 * max(abs(projected), abs(value)) + 1e-300
+    """Whether a direction's bound is within :data:`~verifier.compare.RESOLUTION` of the slope it
+    bounds (and the slope finite): the per-element rule, along a direction."""
+    return bool(np.isfinite(value)) and bound <= RESOLUTION * max(abs(projected), abs(value)) + 1e-300
 
 
 def _rms(theta: np.ndarray) -> float:
@@ -275,13 +308,14 @@ def _rms(theta: np.ndarray) -> float:
     return float(np.sqrt((sample @ sample) / sample.size))
 
 
-def _five_point(objective: Objective, f: np.ndarray, h: float) -> tuple[float, float, bool]:
+def _five_point(objective: Objective, f: np.ndarray, h: float, *, measure: bool) -> tuple[float, float, bool]:
     """Value, bound and kink flag of the centred difference from the stencil -2h, -h, h, 2h
-    (the per-element method's rule, :func:`~.centered.five_point`)."""
+    (the per-element method's rule, :func:`~.centered.five_point`); ``measure``: with the
+    cost's measured noise rather than its floor (see :meth:`Objective.noise`)."""
     if not np.all(np.isfinite(f)):
         return float("nan"), float("inf"), False
     F = np.array([f[0], f[1], objective.value0, f[2], f[3]])[:, None]
-    b = five_point(F, POINTS * h, objective.noise()[0])
+    b = five_point(F, POINTS * h, objective.noise(measure=measure)[0])
     return float(b.value[0]), float(b.error[0]), bool(b.kink[0])
 
 

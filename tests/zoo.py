@@ -238,7 +238,7 @@ def noisy_solver(rng):
 
 FAMILIES = [
     Family("mlp np.dot float()", mlp_dot),
-    Family("saturated sigmoid cross-entropy", saturated_sigmoid),
+    Family("saturated sigmoid cross-entropy", saturated_sigmoid, limited=True),
     Family("float32 intermediates", float32_intermediates, limited=True),
     Family("max-pool loops with ties", maxpool_ties),
     Family("relu exactly at 0 across examples", relu_at_zero),

@@ -64,7 +64,8 @@ class Finding:
         return {k: v for k, v in self.__dict__.items() if v is not None and v != ""}
 
 
-def _labels(layout: Layout, flat: np.ndarray, limit: int = 3) -> str:
+def element_labels(layout: Layout, flat: np.ndarray, limit: int = 3) -> str:
+    """``"W1[0, 1], W1[2, 0] and 5 more"``: the first ``limit`` labels of flat indices."""
     shown = ", ".join(layout.label(int(i)) for i in flat[:limit])
     return shown + (f" and {len(flat) - limit} more" if len(flat) > limit else "")
 
@@ -442,7 +443,7 @@ def _detail(
             f"only columns {which} of {name} are wrong (inputs from those units of the layer below:"
             f" look at the activations it multiplies); {worst_text}"
         )
-    return f"wrong at {_labels(layout, bad)}; {worst_text}"
+    return f"wrong at {element_labels(layout, bad)}; {worst_text}"
 
 
 def _noise_reason(est: Estimate) -> str:
@@ -479,7 +480,7 @@ def _artefact_findings(
                         "artefact",
                         "",
                         f"{title} disagrees with backprop and the finite differences at"
-                        f" {_labels(layout, idx)}: autograd may be tracing something other than the"
+                        f" {element_labels(layout, idx)}: autograd may be tracing something other than the"
                         " cost that was evaluated (a value taken outside autograd, or a branch on"
                         " parameter values); backprop agrees with finite differences",
                         "trace",
@@ -516,7 +517,7 @@ def _artefact_findings(
             if not idx.size:
                 continue
             tail = f"; {trusted}, not a bug" if np.all(verdicts.verdict[idx] != WRONG) else ""
-            message = f"{title} {verb} at {_labels(layout, idx)}: {why}{tail}"
+            message = f"{title} {verb} at {element_labels(layout, idx)}: {why}{tail}"
             findings.append(Finding("artefact", layout.locate(int(idx[0]))[0], message, kind))
     at_kink = np.flatnonzero(verdicts.verdict == KINK)
     if at_kink.size:
@@ -524,7 +525,7 @@ def _artefact_findings(
             Finding(
                 "note",
                 layout.locate(int(at_kink[0]))[0],
-                f"at {_labels(layout, at_kink)} the cost has a kink at this point (left and right"
+                f"at {element_labels(layout, at_kink)} the cost has a kink at this point (left and right"
                 " derivatives differ); backprop's value lies between them, a valid subgradient",
                 "kink",
             )
@@ -535,7 +536,7 @@ def _artefact_findings(
             Finding(
                 "undecided",
                 layout.locate(int(undecided[0]))[0],
-                f"no reference is accurate enough to decide {_labels(layout, undecided)}"
+                f"no reference is accurate enough to decide {element_labels(layout, undecided)}"
                 + (
                     " (finite differences are noise-dominated and autograd's own round-off is"
                     " as large as the gradient)"
@@ -561,7 +562,7 @@ def direction_findings(directions: Any, layout: Layout) -> list[Finding]:
             )
             mine = [int(i) for i in directions.wrong if c.start <= i < c.stop]
             if mine:
-                message += f"; bisection localised it to {_labels(layout, np.array(mine))}"
+                message += f"; bisection localised it to {element_labels(layout, np.array(mine))}"
             out.append(
                 Finding("bug", c.label.split("[")[0] if c.label in layout.names else "", message, "direction")
             )

@@ -11,8 +11,16 @@ import numpy as np
 
 from . import validate
 from .adapters import bind_data
-from .compare import KINK, NAMES, UNCHECKED, UNDECIDED, WRONG, Verdicts, compare, relative_error
-from .diagnose import Finding, bias_axis, diagnose, direction_findings, layer_number, wrong_lines
+from .compare import AGREE, KINK, NAMES, UNCHECKED, UNDECIDED, WRONG, Verdicts, compare, relative_error
+from .diagnose import (
+    Finding,
+    bias_axis,
+    diagnose,
+    direction_findings,
+    element_labels,
+    layer_number,
+    wrong_lines,
+)
 from .errors import InputError, NonDeterministicCostWarning
 from .estimators.autograd_ref import autograd_ref, reference_gradients
 from .estimators.base import Estimate
@@ -277,10 +285,15 @@ def check_point(
             verdicts = compare(g, estimates, layout, g_error)
     if directions is not None:
         _apply_directions(verdicts, directions)
+    nearby_note = None
+    if not drift:
+        nearby_note = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng)
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
     findings = diagnose(g, estimates, verdicts, layout, context, theta)
     if directions is not None:
         findings = direction_findings(directions, layout) + findings
+    if nearby_note is not None:
+        findings.append(nearby_note)
     if drift:
         findings.insert(0, Finding("undecided", "", _random_reason(drift), "random"))
         warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=3)
@@ -338,6 +351,70 @@ def _full(
     return estimates, directions
 
 
+#: Relative sizes of the seeded moves to a nearby point where a kink is cleared.
+NEARBY = (1e-3, 1e-2)
+
+
+def _settle_kinks(
+    cost: Callable[[Any], Any],
+    grad: Callable[[Any], Any],
+    objective: Objective,
+    verdicts: Verdicts,
+    centered_estimate: Estimate | None,
+    rng: np.random.Generator,
+) -> Finding | None:
+    """Decide the elements at a kink again at a nearby point where the cost is smooth.
+
+    At a kink (ReLU exactly at 0, a tied max) finite differences cannot convict, and with
+    several examples at the kink backprop's convention (ReLU'(0) = 0) need not even lie
+    between the cost's one-sided slopes; nor can they clear a wrong value that happens to
+    lie between them. So the parameters are moved by a small seeded step (1e-3 of each
+    tensor's scale, then 1e-2), which moves the kink away by far more than a difference's
+    step, the user's backprop is run again there, and those elements are checked by
+    centred differences: wrong there is wrong here; agreeing there leaves the kink a
+    valid subgradient here; anything else leaves them undecided.
+    """
+    kink = verdicts.verdict == KINK
+    if centered_estimate is not None and centered_estimate.kink is not None:
+        kink |= (verdicts.verdict == UNDECIDED) & centered_estimate.kink
+    open_ = np.flatnonzero(kink)
+    if not open_.size:
+        return None
+    layout, theta = objective.layout, objective.theta0
+    agreed: list[np.ndarray] = []
+    for size in NEARBY:
+        scale = np.maximum(np.abs(theta), objective.step_scale)  # as the steps are (step_sizes)
+        moved = theta + size * scale * rng.standard_normal(theta.size)
+        try:
+            near = Objective(cost, layout, moved, rng, extended=False)
+            g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad")
+        except Exception:  # the cost or backprop cannot run there: leave the elements as they are
+            break
+        est = centered(near, open_)
+        there = compare(g_near, {"centered": est}, layout).verdict[open_]
+        wrong, agree = open_[there == WRONG], open_[there == AGREE]
+        verdicts.verdict[wrong] = WRONG
+        verdicts.odd["backprop"][wrong] = True
+        verdicts.verdict[agree] = KINK
+        agreed.append(agree)
+        open_ = open_[(there != WRONG) & (there != AGREE)]
+        if not open_.size:
+            break
+    verdicts.verdict[open_] = UNDECIDED
+    settled = np.concatenate(agreed) if agreed else np.array([], dtype=np.intp)
+    if not settled.size and not open_.size:
+        return None
+    parts = []
+    if settled.size:
+        parts.append(
+            f"at {element_labels(layout, settled)} the cost has a kink at this point; at a nearby smooth"
+            " point (a small seeded move of the parameters) backprop agrees with centred differences"
+        )
+    if open_.size:
+        parts.append(f"{element_labels(layout, open_)} could not be decided at nearby points either")
+    return Finding("artefact" if not open_.size else "undecided", "", "; ".join(parts), "kink")
+
+
 def _covered(check: Any, verdicts: Verdicts) -> bool:
     """Whether every element of a direction's support has its own verdict (so the direction adds nothing)."""
     return bool(np.all(verdicts.verdict[check.start : check.stop] != UNCHECKED))
@@ -352,6 +429,9 @@ def _apply_directions(verdicts: Verdicts, directions: DirectionalResult) -> None
     for i in directions.kinks:
         if verdicts.verdict[i] in (UNCHECKED, UNDECIDED):
             verdicts.verdict[i] = KINK
+    for i in directions.agreed:
+        if verdicts.verdict[i] in (UNCHECKED, UNDECIDED):
+            verdicts.verdict[i] = AGREE
 
 
 def _estimate(

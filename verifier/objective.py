@@ -28,14 +28,14 @@ CBRT_EPS = float(np.cbrt(EPS))
 BATCH_NUMBERS = 4 * 1024 * 1024
 #: Random points, besides the base point, at which the cost's round-off is measured.
 NOISE_SAMPLES = 8
-#: Offsets, in steps, of the points along the line the noise is measured on (and 0): an eighth
-#: of a step each way. Round-off is the same at any offset that moves the cost at all, and so
-#: short a line crosses a kink eight times less often than the stencil does.
-LINE_POINTS = np.array([-1.0, -0.75, -0.5, -0.25, 0.25, 0.5, 0.75, 1.0]) / 8
+#: Offsets, in steps, of the points along the line the noise is measured on: five on each side,
+#: up to an eighth of a step. Round-off is the same at any offset that moves the cost at all,
+#: and so short a line crosses a kink eight times less often than the stencil does.
+LINE_POINTS = np.array([-1.0, -0.8, -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0]) / 8
 #: Elements the noise line moves (a random subset: a short line crosses few kinks).
 LINE_SUPPORT = 64
-#: The noise level over the largest residual of the line's cubic fit: the residual of one of
-#: nine values, five degrees of freedom left, understates how far one of the check's many
+#: The noise level over the largest residual of the line's fit: the residual of one of ten
+#: values, five degrees of freedom left, understates how far one of the check's many
 #: evaluations may stray.
 NOISE_FACTOR = 4.0
 
@@ -340,7 +340,7 @@ class Objective:
 
         * the floor ``4 * eps * |J(theta0)|``;
         * the noise the finite differences see (:meth:`_line_noise`): the residual of a
-          cubic fitted to the cost at nine points along a seeded line through ``theta0``,
+          cubic fitted to the cost at ten points along a seeded line through ``theta0``,
           an eighth of a step each way. It sees every kind: round-off, float32 intermediates, a
           ``float()`` return, an adaptive solver's jitter, cancellation in a tiny cost;
         * where the platform has a long double and the cost keeps it (``extended``), twice
@@ -354,6 +354,13 @@ class Objective:
         self._noise = self._measure_noise()
         return self._noise
 
+    def raise_noise(self, level: float, how: str) -> None:
+        """Raise the noise level to ``level`` where a method saw more (the per-element stencils see
+        the noise in every direction they move); every method's bound then uses it."""
+        current, _ = self.noise()
+        if level > current:
+            self._noise = (level, how)
+
     def _measure_noise(self) -> tuple[float, str]:
         levels = {"4 eps |J|": 4 * EPS * abs(self.value0), "measured along a line": self._line_noise()}
         if self.extended and np.finfo(np.longdouble).eps < EPS:
@@ -363,8 +370,8 @@ class Objective:
 
     def _line_noise(self) -> float:
         """The noise finite differences see: :data:`NOISE_FACTOR` times the largest residual
-        of a cubic fitted to the cost at nine points along a seeded random line through
-        ``theta0`` (an eighth of a step each way on up to :data:`LINE_SUPPORT` elements; 8
+        of a cubic fitted to the cost at ten points along a seeded random line through
+        ``theta0`` (an eighth of a step each way on up to :data:`LINE_SUPPORT` elements; 10
         evaluations).
 
         Over so short a line a smooth cost is a cubic to far below round-off, so the residual is
@@ -380,9 +387,10 @@ class Objective:
         values = self.along(support, direction, LINE_POINTS)
         if not np.all(np.isfinite(values)):
             return 0.0
-        t = np.concatenate((LINE_POINTS[:4], [0.0], LINE_POINTS[4:]))
-        f = np.concatenate((values[:4], [self.value0], values[4:])) - self.value0
-        # a cubic, plus |t|: a change of slope at theta0 itself (ReLU exactly at 0) is fitted, not noise
+        t, f = LINE_POINTS, values - self.value0
+        # a cubic, plus |t|: a change of slope at theta0 itself (ReLU exactly at 0) is fitted, not
+        # taken for noise. J(theta0) stays out of the fit: an offset of that one value (its own
+        # round-off, which every stencil shares) would look like such a kink and be fitted away.
         design = np.stack((np.ones_like(t), t, t**2, t**3, np.abs(t)), axis=1)
         coef, *_ = np.linalg.lstsq(design, f, rcond=None)
         return NOISE_FACTOR * float(np.max(np.abs(f - design @ coef)))

@@ -146,8 +146,10 @@ class Report:
 
     @property
     def wrong_tensors(self) -> list[str]:
-        """Names of the tensors with at least one wrong element, at any point checked."""
+        """Names of the tensors with at least one wrong element, or whose own random-direction
+        check disagrees, at any point checked."""
         wrong = {t.name for t in self.tensors if t.verdict == "wrong"}
+        wrong |= {d.label.split("[")[0] for d in self.directions if d.agrees is False}
         for p in self.points:
             wrong |= set(p.report.wrong_tensors)
         return [t.name for t in self.tensors if t.name in wrong]

@@ -35,11 +35,11 @@ evaluations; a single element is confirmed with the per-element centred check.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..compare import RESOLUTION
+from ..compare import MATERIAL, RESOLUTION
 from ..objective import CBRT_EPS, Objective
 from ..params import Layout
 from .centered import OFFSETS, POINTS, centered, five_point
@@ -50,6 +50,9 @@ SHRINKS = 3
 LOCALISE_BUDGET = 600
 #: Fresh directions tried when one gives no verdict.
 RETRIES = 2
+#: A bound within this part of the largest gradient in the direction's tensors decides a slope
+#: near zero (as the per-element rule's 1e-6 of the tensor's largest).
+ABSOLUTE = 1e-6
 
 
 @dataclass
@@ -124,7 +127,9 @@ class DirectionalResult:
     wrong : ndarray of int
         Flat indices localised as wrong and confirmed one by one.
     kinks : ndarray of int
-        Single elements at a kink whose value is a valid subgradient.
+        Single elements at a kink (decided at a nearby point by the check).
+    agreed : ndarray of int
+        Single elements the localisation confirmed as agreeing.
     failing_blocks : list of DirectionCheck
         Blocks still failing when the localisation budget ran out.
     nfev : int
@@ -139,6 +144,7 @@ class DirectionalResult:
     failing_blocks: list[DirectionCheck]
     nfev: int
     drift: float = 0.0
+    agreed: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.intp))
 
 
 class Directions:
@@ -161,6 +167,18 @@ class Directions:
         self.objective, self.g, self.g_error, self.rng = objective, g, g_error, rng
         self.layout: Layout = objective.layout
         self.nfev = 0
+        self.agreed: list[int] = []
+        self._largest: np.ndarray | None = None
+
+    def largest(self, start: int, stop: int) -> float:
+        """The largest |g| in the tensors ``start:stop`` touches (made on first use: a pass over g)."""
+        if self._largest is None:
+            self._largest = np.array(
+                [np.max(np.abs(self.g[self.layout.slice(t)])) for t in range(len(self.layout.names))]
+            )
+        first = int(np.searchsorted(self.layout.offsets, start, side="right")) - 1
+        last = int(np.searchsorted(self.layout.offsets, stop - 1, side="right")) - 1
+        return float(np.max(self._largest[first : last + 1]))
 
     def _vector(self, start: int, stop: int, h: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """The step ``h v`` on ``start:stop``: random signs and magnitudes, each tensor's part
@@ -228,10 +246,13 @@ class Directions:
                 break
             h /= 16
             w /= 16  # exact: a power of two
-        agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink)
+        floor = 0.0
+        if not informative(error, projected, value):  # near-zero slopes: the tensor's scale decides
+            floor = ABSOLUTE * self.largest(start, stop)
+        agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink, floor)
         if agrees is False:  # before convicting, measure the cost's noise (once per check)
             value, error, kink = _five_point(self.objective, f, h, measure=True)
-            agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink)
+            agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink, floor)
         nfev = self.objective.nfev - nfev0
         self.nfev += nfev
         return DirectionCheck(label, start, stop, projected, value, bound, h, kink, agrees, nfev)
@@ -247,7 +268,9 @@ class Directions:
             current = stack.pop()
             if current.size == 1:
                 verdict = self._element(current.start)
-                (wrong if verdict == "wrong" else kinks if verdict == "kink" else []).append(current.start)
+                {"wrong": wrong, "kink": kinks, "agree": self.agreed, "undecided": []}[verdict].append(
+                    current.start
+                )
                 continue
             if self.nfev - spent0 > LOCALISE_BUDGET:
                 left.append(current)
@@ -264,29 +287,31 @@ class Directions:
         return sorted(wrong), sorted(kinks), left
 
     def _element(self, i: int) -> str:
-        """Confirm one element with the per-element centred check: "wrong", "kink" or "agree"."""
+        """Confirm one element with the per-element centred check (the directions' rule):
+        "agree", "wrong", "kink" (decided at a nearby point by the check) or "undecided"."""
         est = centered(self.objective, np.array([i]))
         self.nfev += est.nfev
+        if est.kink is not None and est.kink[i]:  # finite differences cannot convict at a kink
+            return "kink"
         d, e = est.values[i], est.error[i] + (self.g_error[i] if self.g_error is not None else 0.0)
-        if np.isfinite(d) and abs(self.g[i] - d) <= e:
-            return "agree"
-        assert est.lo is not None and est.hi is not None and est.interval_error is not None
-        if est.kink is not None and est.kink[i]:
-            lo, hi, ie = est.lo[i], est.hi[i], est.interval_error[i]
-            return "kink" if lo - ie <= self.g[i] <= hi + ie else "wrong"
-        return "wrong" if np.isfinite(d) else "agree"
+        agrees, _ = _verdict(float(self.g[i]), float(d), float(e), False, ABSOLUTE * self.largest(i, i + 1))
+        return {True: "agree", False: "wrong", None: "undecided"}[agrees]
 
 
-def _verdict(projected: float, value: float, bound: float, kink: bool) -> tuple[bool | None, float]:
+def _verdict(
+    projected: float, value: float, bound: float, kink: bool, floor: float = 0.0
+) -> tuple[bool | None, float]:
     """A direction's verdict: True (agrees), False (disagrees) or None (cannot decide), and its bound.
 
-    Agreement within a bound wider than :data:`RESOLUTION` of the slope is no verdict: a wrong gradient
-    would agree too. A disagreement beyond ten times the bound convicts even then.
+    Agreement within a bound wider than :data:`RESOLUTION` of the slope (and than ``floor``,
+    :data:`ABSOLUTE` of the largest gradient in the tensors, for slopes near zero: the
+    per-element rule's clause) is no verdict: a wrong gradient would agree too. A
+    disagreement beyond ten times the bound convicts even then.
     """
-    decides = informative(bound, projected, value)
+    decides = informative(bound, projected, value) or bound <= floor
     if kink or not np.isfinite(projected):
         return None, bound
-    if abs(projected - value) <= bound:
+    if abs(projected - value) <= bound + MATERIAL * max(abs(projected), abs(value)):
         return (True if decides else None), bound
     far = abs(projected - value) > 10 * bound
     return (False if decides or far else None), bound
@@ -364,4 +389,5 @@ def run_directions(
         np.array(sorted(set(kinks)), dtype=np.intp),
         left,
         runner.nfev,
+        agreed=np.array(sorted(set(runner.agreed)), dtype=np.intp),
     )

@@ -11,7 +11,17 @@ import numpy as np
 
 from . import validate
 from .adapters import bind_data
-from .compare import AGREE, KINK, NAMES, UNCHECKED, UNDECIDED, WRONG, Verdicts, compare, relative_error
+from .compare import (
+    AGREE,
+    KINK,
+    NAMES,
+    UNCHECKED,
+    UNDECIDED,
+    WRONG,
+    Verdicts,
+    compare,
+    relative_error,
+)
 from .diagnose import (
     Finding,
     bias_axis,
@@ -301,6 +311,20 @@ def check_point(
     if directions is not None:
         report.directions = directions.checks
         open_checks = [c for c in directions.checks if not _covered(c, verdicts)]
+        for c in open_checks:
+            if c.agrees is False and not _convicts(c, directions):
+                c.agrees = None  # a small gap no element could be pinned to: not a verdict
+                report.findings.append(
+                    Finding(
+                        "undecided",
+                        "",
+                        f"the random-direction check of {c.label} disagrees"
+                        f" ({c.projected:.6g} against {c.value:.6g} ± {c.error:.2g}), but no single"
+                        " element could be confirmed wrong: the cost's noise may exceed its bound"
+                        " here; check the full mode (mode='full')",
+                        "direction",
+                    )
+                )
         if directions.failing_blocks or any(c.agrees is False for c in open_checks):
             report.point_status = "fail"
         elif report.point_status == "pass" and any(c.agrees is None for c in open_checks):
@@ -413,6 +437,14 @@ def _settle_kinks(
     if open_.size:
         parts.append(f"{element_labels(layout, open_)} could not be decided at nearby points either")
     return Finding("artefact" if not open_.size else "undecided", "", "; ".join(parts), "kink")
+
+
+def _convicts(check: Any, directions: DirectionalResult) -> bool:
+    """Whether a disagreeing direction convicts: its bisection pinned a wrong element (each one
+    confirmed by its own stencil, at the step and at a much wider one). A gap no element
+    carries, however wide against the direction's bound, is the bound's failure: a cost quantised
+    by a saturated log is flat over a step and its slope there is consistently wrong."""
+    return any(check.start <= i < check.stop for i in directions.wrong)
 
 
 def _covered(check: Any, verdicts: Verdicts) -> bool:

@@ -28,10 +28,13 @@ CBRT_EPS = float(np.cbrt(EPS))
 BATCH_NUMBERS = 4 * 1024 * 1024
 #: Random points, besides the base point, at which the cost's round-off is measured.
 NOISE_SAMPLES = 8
-#: Offsets, in steps, of the points along the line the noise is measured on: five on each side,
-#: up to an eighth of a step. Round-off is the same at any offset that moves the cost at all,
-#: and so short a line crosses a kink eight times less often than the stencil does.
-LINE_POINTS = np.array([-1.0, -0.8, -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0]) / 8
+#: Offsets, in steps, of the points along a line the noise is measured on: five on each side, up
+#: to one step, the scale the stencils work at (a cost quantised by a saturated log is smooth
+#: over an eighth of a step and noisy over a step).
+LINE_POINTS = np.array([-1.0, -0.8, -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0])
+#: Lines the noise is measured on; the larger level is kept (one line can run along the level
+#: set of the noisy part of a cost).
+LINES = 2
 #: Elements the noise line moves (a random subset: a short line crosses few kinks).
 LINE_SUPPORT = 64
 #: The noise level over the largest residual of the line's fit: the residual of one of ten
@@ -340,8 +343,8 @@ class Objective:
 
         * the floor ``4 * eps * |J(theta0)|``;
         * the noise the finite differences see (:meth:`_line_noise`): the residual of a
-          cubic fitted to the cost at ten points along a seeded line through ``theta0``,
-          an eighth of a step each way. It sees every kind: round-off, float32 intermediates, a
+          cubic fitted to the cost at ten points along seeded lines through ``theta0``,
+          one step each way. It sees every kind: round-off, float32 intermediates, a
           ``float()`` return, an adaptive solver's jitter, cancellation in a tiny cost;
         * where the platform has a long double and the cost keeps it (``extended``), twice
           the largest distance between the cost in float64 and in long double at
@@ -370,30 +373,33 @@ class Objective:
 
     def _line_noise(self) -> float:
         """The noise finite differences see: :data:`NOISE_FACTOR` times the largest residual
-        of a cubic fitted to the cost at ten points along a seeded random line through
-        ``theta0`` (an eighth of a step each way on up to :data:`LINE_SUPPORT` elements; 10
-        evaluations).
+        of a cubic fitted to the cost at ten points along each of :data:`LINES` seeded random
+        lines through ``theta0`` (one step each way on up to :data:`LINE_SUPPORT` elements;
+        10 evaluations a line).
 
-        Over so short a line a smooth cost is a cubic to far below round-off, so the residual is
-        the noise of the values themselves. A change of slope at ``theta0`` itself is fitted
+        Over a step a smooth cost is a cubic to far below round-off, so the residual is the
+        noise of the values themselves. A change of slope at ``theta0`` itself is fitted
         too (a ``|t|`` term); one elsewhere on the line makes the level larger: bounds then
         widen, which can leave an element undecided but never convicts one.
         """
         size = self.layout.size
         k = min(size, LINE_SUPPORT)
-        support = np.arange(size) if k == size else np.sort(self.rng.choice(size, k, replace=False))
-        h = step_sizes(self.theta0[support], self.step_scale[support])
-        direction = h * self.rng.choice([-1.0, 1.0], k)
-        values = self.along(support, direction, LINE_POINTS)
-        if not np.all(np.isfinite(values)):
-            return 0.0
-        t, f = LINE_POINTS, values - self.value0
+        t = LINE_POINTS
         # a cubic, plus |t|: a change of slope at theta0 itself (ReLU exactly at 0) is fitted, not
         # taken for noise. J(theta0) stays out of the fit: an offset of that one value (its own
         # round-off, which every stencil shares) would look like such a kink and be fitted away.
         design = np.stack((np.ones_like(t), t, t**2, t**3, np.abs(t)), axis=1)
-        coef, *_ = np.linalg.lstsq(design, f, rcond=None)
-        return NOISE_FACTOR * float(np.max(np.abs(f - design @ coef)))
+        level = 0.0
+        for _ in range(LINES):
+            support = np.arange(size) if k == size else np.sort(self.rng.choice(size, k, replace=False))
+            h = step_sizes(self.theta0[support], self.step_scale[support])
+            values = self.along(support, h * self.rng.choice([-1.0, 1.0], k), t)
+            if not np.all(np.isfinite(values)):
+                continue
+            f = values - self.value0
+            coef, *_ = np.linalg.lstsq(design, f, rcond=None)
+            level = max(level, NOISE_FACTOR * float(np.max(np.abs(f - design @ coef))))
+        return level
 
     def _extended_noise(self) -> float:
         """Twice the largest float64 - long double distance of the cost near ``theta0`` (0 if

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..compare import MATERIAL, RESOLUTION
-from ..objective import CBRT_EPS, Objective
+from ..objective import CBRT_EPS, Objective, step_sizes
 from ..params import Layout
 from .centered import OFFSETS, POINTS, centered, five_point
 
@@ -50,6 +50,8 @@ SHRINKS = 3
 LOCALISE_BUDGET = 600
 #: Fresh directions tried when one gives no verdict.
 RETRIES = 2
+#: Before a slope convicts, it is taken again with a step this many times wider.
+WIDE = 256.0
 #: A bound within this part of the largest gradient in the direction's tensors decides a slope
 #: near zero (as the per-element rule's 1e-6 of the tensor's largest).
 ABSOLUTE = 1e-6
@@ -253,6 +255,13 @@ class Directions:
         if agrees is False:  # before convicting, measure the cost's noise (once per check)
             value, error, kink = _five_point(self.objective, f, h, measure=True)
             agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink, floor)
+        if agrees is False:
+            value4, error4, kink4 = _five_point(
+                self.objective, self.objective.along(part, WIDE * w, OFFSETS), WIDE * h, measure=True
+            )
+            spread = _spread(value, error, value4, error4, kink4)
+            if spread:
+                agrees, bound = _verdict(projected, value, max(bound, spread), True, floor)
         nfev = self.objective.nfev - nfev0
         self.nfev += nfev
         return DirectionCheck(label, start, stop, projected, value, bound, h, kink, agrees, nfev)
@@ -294,8 +303,31 @@ class Directions:
         if est.kink is not None and est.kink[i]:  # finite differences cannot convict at a kink
             return "kink"
         d, e = est.values[i], est.error[i] + (self.g_error[i] if self.g_error is not None else 0.0)
-        agrees, _ = _verdict(float(self.g[i]), float(d), float(e), False, ABSOLUTE * self.largest(i, i + 1))
+        floor = ABSOLUTE * self.largest(i, i + 1)
+        agrees, _ = _verdict(float(self.g[i]), float(d), float(e), False, floor)
+        if agrees is False:  # the same wider-step confirmation as a direction's
+            x = self.objective.theta0[i]
+            h = float((x + WIDE * step_sizes(x, self.objective.step_scale[i])) - x)
+            F = self.objective.stencil(np.array([i]), (OFFSETS * h)[None, :])[0]
+            value4, error4, kink4 = _five_point(self.objective, F, h, measure=True)
+            if _spread(float(d), float(e), value4, error4, kink4):
+                return "undecided"
         return {True: "agree", False: "wrong", None: "undecided"}[agrees]
+
+
+def _spread(value: float, error: float, wide: float, wide_error: float, wide_kink: bool) -> float:
+    """How far a slope taken with a :data:`WIDE` times wider step strays from the first: 0 when the
+    two agree within their bounds, else their distance plus both bounds (a bound to use instead).
+
+    A wrong gradient disagrees with both slopes alike. Noise the bounds missed makes the two
+    disagree with each other: a saturated ``log(1 - A)`` is flat over a small step (A does not
+    move by one ulp of 1) and jumps over a wider one, so the small step's slope, however
+    consistent, is not the cost's.
+    """
+    if wide_kink or not np.isfinite(wide):
+        return np.inf
+    gap = abs(value - wide)
+    return gap + error + wide_error if gap > error + wide_error else 0.0
 
 
 def _verdict(

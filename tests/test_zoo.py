@@ -1,0 +1,137 @@
+"""The verdict on code written the way people write it: the zoo (tests/zoo.py), correct and with
+planted slips, in both modes; and the issue's own cases, one mechanism each.
+
+The suite runs a seeded few hundred draws; benchmarks/zoo_verdicts.py runs thousands.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from zoo import FAMILIES, SLIPS, first_tensor, slip
+
+from verifier import CostError, check, check_network
+from verifier.networks import DeepReLU
+
+#: Draws per family, mode and variant in the suite (the long sum's cost is 1e5 examples: fewer).
+DRAWS = 4
+
+
+def _status(cost, grad, params, mode, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return check(cost, grad, params, mode=mode, seed=seed)
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+@pytest.mark.parametrize("family", FAMILIES, ids=[f.name for f in FAMILIES])
+def test_zoo_never_cries_wolf_and_never_misses(family, mode):
+    draws = 1 if "long sum" in family.name else DRAWS
+    for seed in range(draws):
+        cost, grad, params = family.make(np.random.default_rng(seed))
+        report = _status(cost, grad, params, mode, seed)
+        allowed = ("pass", "inconclusive") if family.limited else ("pass",)
+        assert report.status in allowed, f"correct gradient, seed {seed}:\n{report}"
+        for kind in SLIPS:
+            report = _status(cost, slip(grad, kind), params, mode, seed)
+            allowed = ("fail", "inconclusive") if family.limited else ("fail",)
+            assert report.status in allowed, f"{kind}, seed {seed}:\n{report}"
+            if report.status == "fail":
+                assert first_tensor(params) in report.wrong_tensors, f"{kind}, seed {seed}:\n{report}"
+
+
+# --- the mechanisms, each with a case that failed before its fix --------------------------------
+
+
+def test_fast_mode_convicts_a_non_finite_gradient():
+    report = check(lambda p: anp.sum(p**2), lambda p: np.array([np.nan, 2.0]), np.ones(2), mode="fast")
+    assert report.status == "fail" and report.elements["verdict"][0] == "wrong"
+    report = check(lambda p: anp.sum(p**2), lambda p: np.array([2.0, np.inf]), np.ones(2), mode="fast")
+    assert report.status == "fail"
+
+
+@pytest.mark.parametrize(
+    "cost, grad",
+    [
+        (lambda w: 1e-30 * anp.sum(w**2), lambda w: np.zeros_like(w)),  # a cost of 1e-30, any gradient
+        (lambda w: 1e12 + anp.sum(anp.sin(w)), lambda w: 2 * np.cos(w)),  # twice the gradient
+        (lambda w: 1e-12 * anp.sum(anp.sin(w)), lambda w: -1e-12 * np.cos(w)),  # sign flipped
+        (lambda w: 1e-12 * anp.sum(anp.sin(w)), lambda w: np.zeros_like(w)),  # zeros
+    ],
+)
+def test_fast_mode_never_passes_what_its_bound_cannot_see(cost, grad):
+    w = np.linspace(-1.0, 1.0, 7)
+    for mode in ("fast", "full"):
+        assert check(cost, grad, w, mode=mode).status != "pass", mode
+
+
+@pytest.mark.parametrize(
+    "cost",
+    [
+        lambda p: anp.sum(p[0] + p[1]),
+        lambda p: anp.sum(p[0] - p[1]),
+        lambda p: anp.sum(p[0] * p[1]),
+        lambda p: anp.trace(p[0]) + anp.trace(p[1]),
+    ],
+    ids=["add", "sub", "mul", "trace"],
+)
+def test_fast_mode_catches_a_whole_gradient_scaled_by_1_01(cost):
+    from verifier import reference_gradients
+
+    rng = np.random.default_rng(3)
+    params = [rng.standard_normal((2, 2)), rng.standard_normal((2, 2))]
+    true = reference_gradients(cost, params)
+    for seed in range(10):
+        report = check(cost, lambda p: [1.01 * g for g in true], params, mode="fast", seed=seed)
+        assert report.status == "fail", f"seed {seed}"
+        assert check(cost, lambda p: true, params, mode="fast", seed=seed).ok
+
+
+def test_fast_mode_measures_the_costs_round_off_before_it_convicts():
+    """The built-in DeepReLU, the notebook's cost form (log(1 - A) loses digits when saturated),
+    parameters drawn with scale 1: fast mode flagged 3.9% of correct draws."""
+    net = DeepReLU([5, 10, 10, 1], cost_form="notebook")
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        params = net.init_params(rng, scale=1.0)
+        X, Y = net.example_data(rng, m=8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                report = check_network(net, params, X, Y, mode="fast", seed=seed)
+            except CostError:  # a sigmoid output rounded to exactly 0 or 1: the cost is infinite
+                continue
+        assert report.status != "fail", f"seed {seed}\n{report}"
+
+
+def test_a_dropped_example_is_never_passed():
+    """A backward that leaves out the last example of the batch: caught, or inconclusive when
+    the references cannot tell it from round-off; never a pass."""
+    net = DeepReLU([10, 20, 10, 1], cost_form="notebook")
+    passed = []
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        params = net.init_params(rng, scale=1.0)
+        X, Y = net.example_data(rng, m=16)
+
+        def dropped(p, X, Y):
+            # the batch's last example left out (its gradient terms lost), the 1/m kept
+            m = X.shape[1]
+            g = net.backward(p, X[:, :-1], Y[:, :-1])
+            return {k: v * (m - 1) / m for k, v in g.items()}
+
+        true = net.backward(params, X, Y)
+        if all(np.allclose(v, true[k], rtol=1e-12, atol=0) for k, v in dropped(params, X, Y).items()):
+            continue  # the dropped example changes nothing at this draw (dead or saturated)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                report = check_network(net, params, X, Y, backward=dropped, methods=("centered", "scipy"))
+            except CostError:  # the cost is infinite at this draw
+                continue
+        if report.status == "pass":
+            passed.append(seed)
+    assert not passed

@@ -37,7 +37,7 @@ def measure(dims: list[int], m: int) -> str:
         return net.backward(p, X, Y)
 
     one = median_seconds(lambda: cost(params), 21)
-    options = {"methods": ("centered",), "budget": 1e9}
+    options = {"methods": ("centered",), "budget": 10**9}
     serial = median_seconds(lambda: check(cost, grad, params, **options))
     with ProcessPoolExecutor(max_workers=2) as pool:
         pooled = median_seconds(lambda: check(cost, grad, params, executor=pool, **options))

@@ -422,7 +422,7 @@ _options = st.fixed_dictionaries(
         "seed": st.sampled_from([0, 7, -1, 1.5, "a", None, True]),
         "points": st.sampled_from([1, 2, 0, -1, 1.0, "2", None]),
         "mode": st.sampled_from(["full", "fast", "slow", None, 1]),
-        "budget": st.sampled_from([0, 0.5, 2, -1, float("nan"), "x", None]),
+        "budget": st.sampled_from([0, 10, 10_000, 0.5, -1, float("nan"), "x", None]),
         "progress": st.sampled_from([False, None, "x", 1]),
         "context": st.sampled_from([None, {}, {"m": 3}, {"m": "x"}, {"loss": "l1"}, {"notes": [1]}, 5]),
         "executor": st.sampled_from([None, object(), "dask"]),

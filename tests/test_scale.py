@@ -77,7 +77,7 @@ def test_vectorized_cost_contract():
 def test_sampling_at_scale_says_what_it_sampled_and_still_catches_bugs():
     net = DeepReLU([40, 30, 20, 1], cost_form="stable")
     params, X, Y = _point(net, 1, scale="he", m=8)
-    report = check_network(net, params, X, Y, budget=0.0)  # force sampling for the plain loops
+    report = check_network(net, params, X, Y, budget=0)  # force sampling for the plain loops
     assert report.ok
     assert "sampled 32 of 1200 in W1" in report.methods["scipy"].extra["sampled"]
     assert report.directions and all(d.agrees for d in report.directions)
@@ -91,7 +91,7 @@ def test_sampling_at_scale_says_what_it_sampled_and_still_catches_bugs():
 
     layout, _ = layout_of(params)
     target = layout.offsets[0] + 17 * 40 + 33
-    found = check_network(net, params, X, Y, backward=one_wrong, budget=0.0, methods=("scipy",))
+    found = check_network(net, params, X, Y, backward=one_wrong, budget=0, methods=("scipy",))
     assert found.status == "fail" and found.wrong_tensors == ["W1"]
     assert found.elements["verdict"][target] == "wrong", "localised by bisection when not sampled"
 

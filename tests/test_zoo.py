@@ -135,3 +135,28 @@ def test_a_dropped_example_is_never_passed():
         if report.status == "pass":
             passed.append(seed)
     assert not passed
+
+
+def test_the_report_does_not_depend_on_the_machines_speed(monkeypatch):
+    """Whether a method checks every element or a sample is planned from counts: a clock that
+    runs 10,000 times slower (a busy machine) gives the same verdicts on the same elements."""
+    w = np.linspace(-2.0, 2.0, 100)
+
+    def cost(p):
+        return float(np.sum(np.sin(p["w"]) * np.arange(100)))
+
+    def wrong(p):
+        return {"w": -np.cos(p["w"]) * np.arange(100)}
+
+    def run():
+        reports = [check(cost, wrong, {"w": w}, seed=3), check(cost, wrong, {"w": w}, seed=3, budget=100)]
+        return [(r.status, r.wrong_tensors, r.elements["verdict"].tolist()) for r in reports]
+
+    normal = run()
+    import time as time_module
+
+    real = time_module.perf_counter
+    monkeypatch.setattr(time_module, "perf_counter", lambda: real() * 1e4)
+    assert run() == normal  # a time-based plan sampled at the default budget on the slow clock
+    (full, _, every), (sampled, _, some) = normal
+    assert full == sampled == "fail" and "unchecked" not in every and "unchecked" in some

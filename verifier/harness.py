@@ -45,8 +45,9 @@ from .report import Elements, MethodResult, PointResult, Report, TensorResult
 from .sampling import describe_sample, sample_indices
 from .validate import DEFAULT_METHODS, MODES
 
-#: Seconds a method may spend checking every element one by one before it samples.
-FULL_BUDGET = 2.0
+#: Cost evaluations a finite-difference method may spend checking every element one by one
+#: before it checks a sample instead: a count, so that a report never depends on the machine.
+FULL_BUDGET = 10_000
 #: The options :func:`check_network` passes on to :func:`check`.
 CHECK_OPTIONS = frozenset(
     {"methods", "mode", "vectorized", "stencil", "budget", "executor", "progress", "context"}
@@ -64,7 +65,7 @@ def check(
     mode: str = "full",
     vectorized: bool = False,
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-    budget: float = FULL_BUDGET,
+    budget: int = FULL_BUDGET,
     executor: Any = None,
     progress: bool | None = False,
     context: dict[str, Any] | None = None,
@@ -96,8 +97,8 @@ def check(
         random perturbations of them drawn from ``seed``. A bug that dead units or
         saturated outputs hide at one point shows at another.
     mode : {"full", "fast"}
-        ``"full"`` (default): every method, on every element where that fits in
-        ``budget`` seconds per method; otherwise a seeded sample per tensor (its largest
+        ``"full"`` (default): every method, on every element where that takes at most
+        ``budget`` cost evaluations per method; otherwise a seeded sample per tensor (its largest
         gradients and random ones) plus a random-direction check of every tensor, and the
         report says what was sampled. ``"fast"``: random-direction checks only (one over
         all parameters, then per tensor if it does not agree), a few cost evaluations
@@ -114,8 +115,13 @@ def check(
         ``theta + steps[n, j]`` in element ``indices[n]``, many at once, equal to the cost
         to within round-off (what :func:`check_network` supplies for the built-in
         layered networks, reusing their forward pass).
-    budget : float, optional
-        Seconds a method may take to check every element one by one (default 2).
+    budget : int, optional
+        Cost evaluations each finite-difference method may spend checking every element one
+        by one (default 10,000: every element up to 2,500 parameters for the centred method);
+        beyond it, a seeded sample. A count, not seconds, so a report never depends on the
+        machine: multiply by one evaluation's time for the time it takes. The noise
+        measurement (about 20 evaluations), the directions and the kink re-checks add a few
+        evaluations per tensor on top.
     executor : concurrent.futures.Executor, optional
         Run the centred method's elements on its workers, in chunks (a process pool, or a
         ``dask.distributed`` client's ``get_executor()``); results are identical to the
@@ -167,7 +173,7 @@ def check(
     options = Options(
         validate.methods(methods),
         validate.choice(mode, "mode", MODES),
-        validate.number(budget, "budget", positive=False),
+        validate.integer(budget, "budget", minimum=0),
         None if stencil is None else validate.callable_(stencil, "stencil", "(indices, steps) -> costs"),
         validate.executor(executor),
         validate.flag(progress, "progress", allow_none=True),
@@ -194,7 +200,7 @@ class Options:
 
     methods: tuple[str, ...]
     mode: str = "full"
-    budget: float = FULL_BUDGET
+    budget: int = FULL_BUDGET
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     executor: Any = None
     progress: bool | None = False
@@ -213,22 +219,20 @@ def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -
 def _plan(objective: Objective, options: Options) -> dict[str, bool]:
     """Per method, whether to check every element one by one (True) or a sample (False).
 
-    A method checks every element when its predicted time, from the measured cost of one
-    evaluation, is within ``options.budget`` seconds: centred 4P evaluations (or a batch
-    stencil), SciPy 3(P + 1) evaluations each with a copy of the vector, the complex step
-    2P evaluations.
+    From counts only, never from measured time, so the same seed gives the same report on any
+    machine: a method checks every element when that takes at most ``options.budget`` cost
+    evaluations (centred 4 per element, SciPy 3 per element and 3 more, the complex step 2;
+    a batch stencil evaluates the centred method's perturbations in a few batched passes, so
+    it always checks every element).
     """
-    size, t = objective.layout.size, objective.seconds_per_eval
-    if options.executor is not None:  # its workers share the centred method's work
-        t /= max(1, getattr(options.executor, "_max_workers", 1))
-    copy = size * 2e-9
-    predicted = {
-        "centered": 0.0 if options.stencil is not None else 4 * size * t,
-        "scipy": 3 * (size + 1) * (t + copy),
-        "complex": 2 * size * t,
-        "autograd": 0.0,
+    size = objective.layout.size
+    evaluations = {
+        "centered": 0 if options.stencil is not None else 4 * size,
+        "scipy": 3 * (size + 1),
+        "complex": 2 * size,
+        "autograd": 0,
     }
-    return {m: predicted[m] <= options.budget for m in options.methods}
+    return {m: evaluations[m] <= options.budget for m in options.methods}
 
 
 def _predicted_seconds(objective: Objective, options: Options, plan: dict[str, bool]) -> float:
@@ -454,8 +458,8 @@ def _covered(check: Any, verdicts: Verdicts) -> bool:
 
 def _apply_directions(verdicts: Verdicts, directions: DirectionalResult) -> None:
     """Elements the localisation confirmed, where no per-element reference had decided them."""
-    for i in directions.wrong:
-        if verdicts.verdict[i] in (UNCHECKED, UNDECIDED):
+    for i in directions.wrong:  # never an element a per-element reference left undecided
+        if verdicts.verdict[i] == UNCHECKED:
             verdicts.verdict[i] = WRONG
             verdicts.odd["backprop"][i] = True
     for i in directions.kinks:

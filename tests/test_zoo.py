@@ -160,3 +160,21 @@ def test_the_report_does_not_depend_on_the_machines_speed(monkeypatch):
     assert run() == normal  # a time-based plan sampled at the default budget on the slow clock
     (full, _, every), (sampled, _, some) = normal
     assert full == sampled == "fail" and "unchecked" not in every and "unchecked" in some
+
+
+def test_the_backprops_own_round_off_bound_cannot_swallow_a_bug():
+    """Re-run in long double, a backward can take another path (np.partition orders ties
+    otherwise) and its measured round-off becomes as large as the gradient; a sign flip then
+    passed within that bound. Now such an element cannot be certified: never a pass."""
+
+    def cost(p):
+        return anp.sum(anp.sin(p["w"]))
+
+    def flipped(p):
+        w = p["w"]
+        if w.dtype == np.longdouble:  # the other path: here it happens to be right
+            return {"w": np.cos(w)}
+        return {"w": -np.cos(w)}
+
+    report = check(cost, flipped, {"w": np.array([0.3, -0.8, 1.1])})
+    assert report.status != "pass", str(report)

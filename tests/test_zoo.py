@@ -178,3 +178,31 @@ def test_the_backprops_own_round_off_bound_cannot_swallow_a_bug():
 
     report = check(cost, flipped, {"w": np.array([0.3, -0.8, 1.1])})
     assert report.status != "pass", str(report)
+
+
+def test_messages_say_what_happened():
+    # a sampled method's unevaluated elements are placeholders, not non-finite costs
+    w = np.linspace(-2.0, 2.0, 100)
+    report = check(lambda p: anp.sum(anp.sin(p)), lambda p: np.cos(p), w, budget=0)
+    assert report.ok and not any("not finite" in f.message for f in report.findings)
+    # a backward that returns its intermediates is not asked to return them
+    from zoo import mlp_dot
+
+    cost, grad, params = mlp_dot(np.random.default_rng(0))
+
+    def with_intermediates(p):  # every tensor 1.01 times: the layer picture speaks
+        return {**slip(grad, "scale 1.01")(p), "dZ1": np.zeros((6, 10)), "dA1": np.zeros((6, 10))}
+
+    report = check(cost, with_intermediates, params)
+    layer = [f.message for f in report.findings if f.pattern == "layer"]
+    assert report.status == "fail" and layer and not any("return dZ/dA" in m for m in layer)
+    plain = check(cost, slip(grad, "scale 1.01"), params)
+    assert any("return dZ/dA" in f.message for f in plain.findings if f.pattern == "layer")
+    # elements at a kink are described as a kink, never as noise
+    from zoo import relu_at_zero
+
+    cost, grad, params = relu_at_zero(np.random.default_rng(0))
+    report = check(cost, grad, params)
+    kinked = {report.label(i) for i in np.flatnonzero(report.elements["verdict"] == "kink")}
+    noisy = [f.message for f in report.findings if f.pattern == "noise"]
+    assert report.ok and kinked and not any(label in m for m in noisy for label in kinked)

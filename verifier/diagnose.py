@@ -169,6 +169,8 @@ def diagnose(
     layout: Layout,
     context: dict[str, Any] | None = None,
     theta: np.ndarray | None = None,
+    *,
+    intermediates: bool = False,
 ) -> list[Finding]:
     """All findings, bugs first.
 
@@ -186,6 +188,9 @@ def diagnose(
         (``"mse"`` or ``"cross-entropy"``), ``notes`` (list of str about the point).
     theta : ndarray, shape (P,), optional
         The parameters, flat (to recognise a stray L2 term).
+    intermediates : bool, optional
+        The backward returned intermediate gradients (``dZ1``, ``dA1``, ...): the layer
+        picture then does not ask for them.
     """
     context = context or {}
     m, loss = context.get("m"), context.get("loss")
@@ -195,6 +200,7 @@ def diagnose(
     if refs:
         reference = _reference_values(refs, verdicts)
         bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss, theta)
+        bugs += layer_picture(bugs, layout, intermediates=intermediates)
     artefacts = _artefact_findings(g, estimates, verdicts, layout)
     notes = [Finding("note", "", str(n), "context") for n in context.get("notes", [])]
     return bugs + artefacts + notes
@@ -263,7 +269,7 @@ def _bug_findings(
         slip = scale_slip(c, m, loss) or "look for a factor shared by the whole backward pass"
         message = f"every wrong tensor is exactly {nice_factor(c)}× the reference: {slip}"
         findings.insert(0, Finding("bug", "", message, "sign" if c == -1 else "scale", c))
-    return findings + layer_picture(findings, layout)
+    return findings
 
 
 def layer_number(name: str) -> int | None:
@@ -275,7 +281,7 @@ def layer_number(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def layer_picture(findings: list[Finding], layout: Layout) -> list[Finding]:
+def layer_picture(findings: list[Finding], layout: Layout, *, intermediates: bool = False) -> list[Finding]:
     """Where, in backprop order (last layer first), the gradient first goes wrong.
 
     Two tensors of one layer (``W2``, ``b2``) share that layer's ``dZ``: if one is right
@@ -316,7 +322,13 @@ def layer_picture(findings: list[Finding], layout: Layout) -> list[Finding]:
                 layers[top][0],
                 f"in backprop order the gradient first goes wrong at layer {top}"
                 f" ({', '.join(n for n in layers[top] if n in wrong)}); {', '.join(below)} below it"
-                " may only inherit its error (return dZ/dA from your backward to find the line)",
+                " may only inherit its error"
+                + (
+                    " (the intermediate gradients your backward returns are checked where the"
+                    " forward's intermediates are known: the built-in networks)"
+                    if intermediates
+                    else " (return dZ/dA from your backward to find the line)"
+                ),
                 "layer",
             )
         )
@@ -490,14 +502,20 @@ def _artefact_findings(
         noisy = est.noise_dominated if est.noise_dominated is not None else np.zeros_like(odd)
         # uninformative for round-off where there is a gradient to see (dead entries are exact zeros)
         vague = ~verdicts.informative[method] & np.isfinite(est.values) & noisy & (g != 0)
-        kink = odd & (kinks if kinks is not None else False)
-        nonfinite = ~np.isfinite(est.values)
-        noise = (odd | vague) & noisy & ~kink & ~nonfinite
+        at_a_kink = (kinks if kinks is not None else False) | (verdicts.verdict == KINK)
+        kink = odd & at_a_kink
+        evaluated = np.ones(g.size, dtype=bool)
+        if est.sampled is not None:  # a sample's other elements are placeholders, never evaluated
+            evaluated[:] = False
+            evaluated[est.sampled] = True
+        nonfinite = ~np.isfinite(est.values) & evaluated
+        noise = (odd | vague) & noisy & ~at_a_kink & ~nonfinite
         groups = {
             "kink": (
                 kink,
                 "disagree",
-                "the step crosses a kink such as ReLU at 0 (the one-sided slopes differ)",
+                "its one-sided slopes differ by more than the cost's measured noise: the step"
+                " crosses a kink such as ReLU at 0",
             ),
             "nonfinite": (nonfinite, "disagree", "the cost is not finite at a perturbed point"),
             "noise": (noise, "are noise-dominated", _noise_reason(est)),

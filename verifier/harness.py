@@ -39,7 +39,7 @@ from .estimators.complex_step import complex_step
 from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
 from .objective import Objective, vectorized_stencil
-from .params import Layout, layout_of
+from .params import INTERMEDIATE_KEY, Layout, layout_of
 from .progress import Progress
 from .report import Elements, MethodResult, PointResult, Report, TensorResult
 from .sampling import describe_sample, sample_indices
@@ -303,7 +303,8 @@ def check_point(
     if not drift:
         nearby_note = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng)
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
-    findings = diagnose(g, estimates, verdicts, layout, context, theta)
+    returned = any(INTERMEDIATE_KEY.match(k) for k in ignored)
+    findings = diagnose(g, estimates, verdicts, layout, context, theta, intermediates=returned)
     if directions is not None:
         findings = direction_findings(directions, layout) + findings
     if nearby_note is not None:

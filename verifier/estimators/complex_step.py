@@ -122,6 +122,7 @@ def complex_step(
         nfev=objective.nfev - nfev0,
         seconds=time.perf_counter() - start,
         reason=f"step 1e-20i; {how}",
+        sampled=None if indices is None else idx,
         extra={"extended": ext is not None, "elements": int(idx.size)},
     )
 

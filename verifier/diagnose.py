@@ -554,17 +554,39 @@ def _artefact_findings(
             Finding(
                 "undecided",
                 layout.locate(int(undecided[0]))[0],
-                f"no reference is accurate enough to decide {element_labels(layout, undecided)}"
-                + (
-                    " (finite differences are noise-dominated and autograd's own round-off is"
-                    " as large as the gradient)"
-                    if "autograd" in estimates and estimates["autograd"].available
-                    else " (finite differences are noise-dominated and autograd is unavailable)"
-                ),
+                f"no reference is accurate enough to decide {element_labels(layout, undecided)}:"
+                f" {_why_undecided(estimates, undecided)}",
                 "undecided",
             )
         )
     return findings
+
+
+def _why_undecided(estimates: dict[str, Estimate], idx: np.ndarray) -> str:
+    """Why no reference could certify these elements, and what would let one."""
+    parts = []
+    fd = [estimates[m] for m in ("centered", "scipy") if m in estimates and estimates[m].available]
+    if fd:
+        best = min(fd, key=lambda e: float(np.nanmedian(e.error[idx])))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = float(np.nanmedian(best.error[idx] / np.abs(best.values[idx])))
+        noise = best.extra.get("cost_noise")
+        seen = f" (the cost's noise is about {noise:.2g})" if isinstance(noise, float) else ""
+        parts.append(
+            f"finite differences resolve them only to about {relative:.1g} relative{seen}, and a pass"
+            " needs 1e-5"
+        )
+    auto = estimates.get("autograd")
+    if auto is None or not auto.available:
+        parts.append("autograd is unavailable")
+    else:
+        parts.append("autograd's own round-off is as large as the gradient there")
+    advice = (
+        "to decide them, write the cost with autograd.numpy so autograd can trace it, compute it"
+        " in float64 throughout (no float32 intermediates), or use a numerically stable form"
+        " (cross-entropy from the logits, log-sum-exp)"
+    )
+    return "; ".join(parts) + "; " + advice
 
 
 def direction_findings(directions: Any, layout: Layout) -> list[Finding]:

@@ -107,9 +107,20 @@ def test_fast_mode_measures_the_costs_round_off_before_it_convicts():
         assert report.status != "fail", f"seed {seed}\n{report}"
 
 
+def _beyond_resolution(wrong: dict, true: dict) -> bool:
+    """Whether a wrong gradient differs from the true one by more than a pass certifies at some
+    element: 1e-5 of its value, or 1e-6 of its tensor's largest gradient (compare.RESOLUTION)."""
+    for k, t in true.items():
+        allowed = np.maximum(1e-5 * np.abs(t), 1e-6 * np.abs(t).max())
+        if np.any(np.abs(wrong[k] - t) > allowed):
+            return True
+    return False
+
+
 def test_a_dropped_example_is_never_passed():
     """A backward that leaves out the last example of the batch: caught, or inconclusive when
-    the references cannot tell it from round-off; never a pass."""
+    the references cannot tell it from round-off; never a pass where it changes the gradient
+    beyond what a pass certifies (on a saturated draw the example's share can be 1e-11 of it)."""
     net = DeepReLU([10, 20, 10, 1], cost_form="notebook")
     passed = []
     for seed in range(30):
@@ -123,9 +134,8 @@ def test_a_dropped_example_is_never_passed():
             g = net.backward(p, X[:, :-1], Y[:, :-1])
             return {k: v * (m - 1) / m for k, v in g.items()}
 
-        true = net.backward(params, X, Y)
-        if all(np.allclose(v, true[k], rtol=1e-12, atol=0) for k, v in dropped(params, X, Y).items()):
-            continue  # the dropped example changes nothing at this draw (dead or saturated)
+        if not _beyond_resolution(dropped(params, X, Y), net.backward(params, X, Y)):
+            continue  # its share is below what a pass certifies at this draw (dead or saturated)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

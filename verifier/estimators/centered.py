@@ -164,6 +164,7 @@ def _wider_steps(
     idx: np.ndarray,
     delta: float,
     stencil: Any,
+    layout: Any,
 ) -> tuple[FivePoint, np.ndarray]:
     """Where round-off leaves an element undecided, try steps 8 and 64 times wider.
 
@@ -173,10 +174,17 @@ def _wider_steps(
     the smaller bound is kept. Only undecided, smooth, noise-dominated elements pay: four
     evaluations per element and factor.
     """
+    # an element that is zero to within a bound compare accepts by its tensor's scale (a dead
+    # unit) needs no retry; a small nonzero slope does: a small wrong part can hide in that bound
+    values = np.full(layout.size, np.nan)
+    values[idx] = b.value
+    floor = 1e-6 * layout.tensor_max(values)[idx]
     for factor in WIDER:
         with np.errstate(invalid="ignore"):
+            zero = (np.abs(b.value) <= b.error) & (b.error <= floor)
             retry = (
                 ~b.kink
+                & ~zero
                 & np.isfinite(b.value)
                 & (b.error > RESOLUTION * np.abs(b.value))
                 & (4 * b.roundoff > b.error)
@@ -248,7 +256,7 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
         delta, how = seen, "the largest any element's stencil saw"
         objective.raise_noise(delta, how)  # the other methods' bounds use it too
         b = five_point(F, X, delta)
-    b, X = _wider_steps(b, X, F, theta, idx, delta, stencil)
+    b, X = _wider_steps(b, X, F, theta, idx, delta, stencil, objective.layout)
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(b.value + b.error)
 

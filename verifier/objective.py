@@ -32,11 +32,15 @@ NOISE_SAMPLES = 8
 #: to one step, the scale the stencils work at (a cost quantised by a saturated log is smooth
 #: over an eighth of a step and noisy over a step).
 LINE_POINTS = np.array([-1.0, -0.8, -0.6, -0.4, -0.2, 0.2, 0.4, 0.6, 0.8, 1.0])
-#: Lines the noise is measured on; the larger level is kept (one line can run along the level
-#: set of the noisy part of a cost).
+#: Coordinates the noise is measured along; the largest level is kept (one can be quiet: a dead
+#: unit; the per-element stencils' worst, Objective.raise_noise, covers the rest).
 LINES = 2
-#: Elements the noise line moves (a random subset: a short line crosses few kinks).
-LINE_SUPPORT = 64
+#: The residual of the least-squares fit of a cubic plus |t| to values at LINE_POINTS, as one
+#: matrix: a change of slope at theta0 itself (ReLU exactly at 0) is fitted, not taken for
+#: noise. J(theta0) stays out of the fit: an offset of that one value (its own round-off, which
+#: every stencil shares) would look like such a kink and be fitted away.
+_DESIGN = np.stack([LINE_POINTS**k for k in range(4)] + [np.abs(LINE_POINTS)], axis=1)
+LINE_RESIDUAL = np.eye(LINE_POINTS.size) - _DESIGN @ np.linalg.pinv(_DESIGN)
 #: The noise level over the largest residual of the line's fit: the residual of one of ten
 #: values, five degrees of freedom left, understates how far one of the check's many
 #: evaluations may stray.
@@ -343,7 +347,7 @@ class Objective:
 
         * the floor ``4 * eps * |J(theta0)|``;
         * the noise the finite differences see (:meth:`_line_noise`): the residual of a
-          cubic fitted to the cost at ten points along seeded lines through ``theta0``,
+          cubic fitted to the cost at ten points along seeded coordinates through ``theta0``,
           one step each way. It sees every kind: round-off, float32 intermediates, a
           ``float()`` return, an adaptive solver's jitter, cancellation in a tiny cost;
         * where the platform has a long double and the cost keeps it (``extended``), twice
@@ -373,9 +377,9 @@ class Objective:
 
     def _line_noise(self) -> float:
         """The noise finite differences see: :data:`NOISE_FACTOR` times the largest residual
-        of a cubic fitted to the cost at ten points along each of :data:`LINES` seeded random
-        lines through ``theta0`` (one step each way on up to :data:`LINE_SUPPORT` elements;
-        10 evaluations a line).
+        of a cubic fitted to the cost at ten points along each of :data:`LINES` seeded
+        coordinates through ``theta0``, one step each way (10 evaluations a line, batched
+        where the objective has a batch stencil).
 
         Over a step a smooth cost is a cubic to far below round-off, so the residual is the
         noise of the values themselves. A change of slope at ``theta0`` itself is fitted
@@ -383,23 +387,14 @@ class Objective:
         widen, which can leave an element undecided but never convicts one.
         """
         size = self.layout.size
-        k = min(size, LINE_SUPPORT)
-        t = LINE_POINTS
-        # a cubic, plus |t|: a change of slope at theta0 itself (ReLU exactly at 0) is fitted, not
-        # taken for noise. J(theta0) stays out of the fit: an offset of that one value (its own
-        # round-off, which every stencil shares) would look like such a kink and be fitted away.
-        design = np.stack((np.ones_like(t), t, t**2, t**3, np.abs(t)), axis=1)
-        level = 0.0
-        for _ in range(LINES):
-            support = np.arange(size) if k == size else np.sort(self.rng.choice(size, k, replace=False))
-            h = step_sizes(self.theta0[support], self.step_scale[support])
-            values = self.along(support, h * self.rng.choice([-1.0, 1.0], k), t)
-            if not np.all(np.isfinite(values)):
-                continue
-            f = values - self.value0
-            coef, *_ = np.linalg.lstsq(design, f, rcond=None)
-            level = max(level, NOISE_FACTOR * float(np.max(np.abs(f - design @ coef))))
-        return level
+        # lines along seeded coordinates, as the per-element stencils move, through the one
+        # perturbation loop (one batched call where the network offers a batch)
+        at = np.sort(self.rng.choice(size, min(size, LINES), replace=False))
+        values = self.stencil(at, step_sizes(self.theta0[at], self.step_scale[at])[:, None] * LINE_POINTS)
+        rows = values[np.all(np.isfinite(values), axis=1)] - self.value0
+        if not rows.size:
+            return 0.0
+        return NOISE_FACTOR * float(np.max(np.abs(rows @ LINE_RESIDUAL.T)))
 
     def _extended_noise(self) -> float:
         """Twice the largest float64 - long double distance of the cost near ``theta0`` (0 if

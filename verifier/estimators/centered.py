@@ -174,21 +174,23 @@ def _wider_steps(
     the smaller bound is kept. Only undecided, smooth, noise-dominated elements pay: four
     evaluations per element and factor.
     """
-    # an element that is zero to within a bound compare accepts by its tensor's scale (a dead
-    # unit) needs no retry; a small nonzero slope does: a small wrong part can hide in that bound
-    values = np.full(layout.size, np.nan)
-    values[idx] = b.value
-    floor = 1e-6 * layout.tensor_max(values)[idx]
+    floor: np.ndarray | None = None
     for factor in WIDER:
         with np.errstate(invalid="ignore"):
-            zero = (np.abs(b.value) <= b.error) & (b.error <= floor)
             retry = (
                 ~b.kink
-                & ~zero
                 & np.isfinite(b.value)
                 & (b.error > RESOLUTION * np.abs(b.value))
                 & (4 * b.roundoff > b.error)
             )
+            if retry.any():
+                # an element zero to within a bound compare accepts by its tensor's scale (a dead
+                # unit) needs no retry; a small nonzero slope does: a wrong part can hide there
+                if floor is None:
+                    values = np.full(layout.size, np.nan)
+                    values[idx] = b.value
+                    floor = 1e-6 * layout.tensor_max(values)[idx]
+                retry &= ~((np.abs(b.value) <= b.error) & (b.error <= floor))
         at = np.flatnonzero(retry)
         if not at.size:
             break
@@ -252,7 +254,7 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
     # measurement along one line can miss (a line along the level set of the noisy part)
     smooth = ~b.kink & np.isfinite(b.value)
     seen = float(np.max((b.roundoff * X[3])[smooth])) if smooth.any() else 0.0
-    if seen > delta:
+    if seen > 2 * delta:  # the measured level carries a factor NOISE_FACTOR already
         delta, how = seen, "the largest any element's stencil saw"
         objective.raise_noise(delta, how)  # the other methods' bounds use it too
         b = five_point(F, X, delta)

@@ -6,9 +6,18 @@ A direction check compares :math:`v^\top g` with the centred difference of the c
 :math:`v`, :math:`(J(\theta + hv) - J(\theta - hv)) / 2h`, using the same five-point stencil
 and error bound as the per-element ``centered`` method (truncation from two steps, kinks
 from the third difference of the one-sided slopes, round-off), so a direction costs four
-cost evaluations whatever the number of parameters. :math:`v` has random signs, each
-tensor's part scaled by :math:`1/\sqrt{n_T}` so that every tensor weighs alike (a bug in a
-one-element bias is not drowned by a weight matrix of 10^5 entries). The step is
+cost evaluations whatever the number of parameters. :math:`v` has random signs and
+magnitudes (never orthogonal to a structured gradient by construction), each tensor's part
+scaled by :math:`1/\sqrt{n_T}` so that every tensor weighs alike (a bug in a one-element
+bias is not drowned by a weight matrix of 10^5 entries).
+
+**Verdict.** A direction agrees only when its bound is within the resolution a pass
+certifies (:data:`~verifier.compare.RESOLUTION` of the slope, or a millionth of the largest
+gradient in its tensors for slopes near zero); otherwise it tries fresh directions, then
+gives no verdict. Before it disagrees, it measures the cost's noise and takes its slope
+again with a step :data:`WIDE` times wider; and a disagreement convicts only through an
+element its bisection pins down (each single element confirmed by its own stencil, at the
+step and at the wider one). The step is
 :math:`h = \epsilon^{1/3} \max(1, \mathrm{rms}(\theta))` (the RMS over the support, from a
 strided sample of it).
 
@@ -22,9 +31,9 @@ pre-activations, and the change of slope then swamps the comparison: this is how
 random-direction checkers flag correct gradients at scale. The stencil sees it (one-sided
 slopes disagree: the third difference is large); the step is then shrunk, 16x at a time,
 up to three times, and if the kink is still inside the stencil the direction is split in
-two and each half checked on its own, down to single elements, where the per-element
-kink rule applies (a value between the one-sided derivatives is a valid subgradient).
-A kink is never reported as a bug.
+two and each half checked on its own, down to single elements, which the check decides
+at a nearby point where the cost is smooth (``harness._settle_kinks``, as in the full
+mode). A kink is never reported as a bug.
 
 **Localisation.** When a direction disagrees beyond its bound, its support is bisected:
 each half gets a fresh direction and is checked, and only failing halves are bisected

@@ -64,15 +64,19 @@ def from_functions(cost: Callable[..., Any], backward: Callable[..., Any], X: An
     return bind_data(cost, X, Y, data_first=False), bind_data(backward, X, Y, data_first=False)
 
 
-def bind_data(fn: Callable[..., Any], X: Any, Y: Any, *, data_first: bool) -> Callable[[Any], Any]:
+def bind_data(
+    fn: Callable[..., Any], X: Any, Y: Any, *, data_first: bool, copy: bool = True
+) -> Callable[[Any], Any]:
     """``fn`` with the data bound: ``call(a)`` is ``fn(X, Y, a)`` (``data_first``) or ``fn(a, X, Y)``.
 
     ``fn`` sees private, read-only copies of ``X`` and ``Y`` (validated: numbers, finite, not
     empty), so the caller's data are never changed and every call sees the same data. A
     function that writes into its data (``X -= X.mean(axis=1, keepdims=True)``) gets fresh
     copies at every call instead: writing into shared copies would make the cost drift.
+    ``copy=False``: ``X`` and ``Y`` are already the caller's private copies (validated).
     """
-    X, Y = validate.data(X, "X"), validate.data(Y, "Y")
+    if copy:
+        X, Y = validate.data(X, "X"), validate.data(Y, "Y")
     for value in (X, Y):
         if isinstance(value, np.ndarray):
             value.setflags(write=False)

@@ -644,7 +644,9 @@ def _network_point(
             context = {**describe(params, X, Y), **context}
         if callable(batch) and "stencil" not in rest and not rest.get("vectorized"):
             rest["stencil"] = batch(params, X, Y, layout, theta)
-    cost, grad = bind_data(net.cost, X, Y, data_first=False), bind_data(back, X, Y, data_first=False)
+    # X and Y are check_network's own copies already
+    cost = bind_data(net.cost, X, Y, data_first=False, copy=False)
+    grad = bind_data(back, X, Y, data_first=False, copy=False)
     return check(cost, grad, params, context=context, seed=seed, **rest)
 
 

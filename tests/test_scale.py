@@ -163,3 +163,24 @@ def test_bench_peers_run_or_say_why_not(peer, package):
         assert row.skipped == f"{package} not installed"
     else:
         assert row.seconds > 0 and row.note == "", f"{peer} passes these correct gradients at 47 parameters"
+
+
+def test_bench_streams_each_row_as_it_is_measured(tmp_path, capsys, monkeypatch):
+    """Each row reaches the terminal and the CSV before the next is measured: a long run shows
+    its progress, and an interrupted one keeps what it measured."""
+    out = tmp_path / "rows.csv"
+    seen = []
+
+    def fake_bench(sizes, methods, **options):
+        for k, method in enumerate(methods):
+            if k:  # the rows before this one are out already
+                seen.append((capsys.readouterr().out, out.read_text()))
+            yield BenchRow(method, 47, 3, 0.001 * (k + 1), 10.0 * (k + 1))
+
+    monkeypatch.setattr("verifier.bench.bench", fake_bench)
+    assert (
+        main(["bench", "--sizes", "47", "--methods", "centered,backward", "--csv", str(out), "--quiet"]) == 0
+    )
+    terminal, csv = seen[0]
+    assert "centered" in terminal and "centered,47,3" in csv and "backward" not in csv
+    assert "backward,47,3" in out.read_text()

@@ -275,16 +275,29 @@ def _bench(args: argparse.Namespace) -> int:
     _needs_matplotlib(args.png, "--png")
     from .bench import bench
     from .progress import Progress
-    from .report import plot_bench, render_bench
+    from .report import BENCH_HEADER, plot_bench, render_bench_row, render_bench_summary
 
+    # each row goes out as it is measured, to the terminal and the CSV: a long run shows its
+    # progress, and an interrupted one keeps what it measured
     show = Progress(len(sizes) * len(methods), enabled=False if args.quiet else None)
-    rows = list(bench(sizes, methods, repeats=repeats, max_seconds=max_seconds, progress=show))
-    show.close()
-    print(render_bench(rows))
-    if args.csv:
-        with open(args.csv, "w", encoding="utf-8") as fh:
-            fh.write("method,params,samples,seconds,forward_multiple\n")
-            fh.writelines(r.csv() + "\n" for r in rows if not r.skipped)
+    csv = open(args.csv, "w", encoding="utf-8") if args.csv else None  # noqa: SIM115
+    rows = []
+    try:
+        print(BENCH_HEADER, flush=True)
+        if csv is not None:
+            csv.write("method,params,samples,seconds,forward_multiple\n")
+        for row in bench(sizes, methods, repeats=repeats, max_seconds=max_seconds, progress=show):
+            rows.append(row)
+            show.clear()
+            print(render_bench_row(row), flush=True)
+            if csv is not None and not row.skipped:
+                csv.write(row.csv() + "\n")
+                csv.flush()
+    finally:
+        show.close()
+        if csv is not None:
+            csv.close()
+    print(render_bench_summary(rows))
     if args.png:
         plot_bench(rows, args.png)
     return PASS

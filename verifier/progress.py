@@ -45,6 +45,14 @@ class Progress:
             self.stream.write("\r\033[K" + line)
             self.stream.flush()
 
+    def clear(self) -> None:
+        """Clear the stage line (before other output is printed), keeping the bar's count."""
+        if self.bar is not None:
+            self.bar.clear()
+        elif self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
     def close(self) -> None:
         """Clear the line."""
         if self.bar is not None:

@@ -413,18 +413,28 @@ def plot_sweep(result: Any, path: str) -> None:
     plt.close(fig)
 
 
+BENCH_HEADER = f"{'method':<15} {'params':>8} {'samples':>7} {'seconds':>11} {'x forward':>11}"
+
+
+def render_bench_row(r: Any) -> str:
+    """One benchmark row, as it is measured."""
+    note = f"  skipped: {r.skipped}" if r.skipped else (f"  {r.note}" if r.note else "")
+    seconds = "-" if r.skipped else f"{r.seconds:.4g}"
+    multiple = "-" if r.skipped else f"{r.forward_multiple:.4g}"
+    return f"{r.method:<15} {r.params:>8} {r.samples:>7} {seconds:>11} {multiple:>11}{note}"
+
+
 def render_bench(rows: list[Any]) -> str:
     """The benchmark table: time, multiple of one forward pass, and each method's growth exponent."""
+    return "\n".join([BENCH_HEADER, *map(render_bench_row, rows), render_bench_summary(rows)])
+
+
+def render_bench_summary(rows: list[Any]) -> str:
+    """After the rows: each method's growth exponent, and the side-by-side ratios."""
     from .bench import summarize
 
     exponents, ratios = summarize(rows)
-    lines = [f"{'method':<15} {'params':>8} {'samples':>7} {'seconds':>11} {'x forward':>11}"]
-    for r in rows:
-        note = f"  skipped: {r.skipped}" if r.skipped else (f"  {r.note}" if r.note else "")
-        seconds = "-" if r.skipped else f"{r.seconds:.4g}"
-        multiple = "-" if r.skipped else f"{r.forward_multiple:.4g}"
-        lines.append(f"{r.method:<15} {r.params:>8} {r.samples:>7} {seconds:>11} {multiple:>11}{note}")
-    lines += ["", "growth exponent (seconds ~ params^k):"]
+    lines = ["", "growth exponent (seconds ~ params^k):"]
     for method, k in exponents.items():
         lines.append(f"  {method:<15} k = {k:.2f}" if np.isfinite(k) else f"  {method:<15} k = -")
     if ratios:

@@ -54,9 +54,7 @@ class Progress:
             self.stream.flush()
 
     def close(self) -> None:
-        """Clear the line."""
+        """Clear the line, and end the bar."""
+        self.clear()
         if self.bar is not None:
             self.bar.close()
-        elif self.enabled:
-            self.stream.write("\r\033[K")
-            self.stream.flush()

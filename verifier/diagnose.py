@@ -607,7 +607,19 @@ def direction_findings(directions: Any, layout: Layout) -> list[Finding]:
                 Finding("bug", c.label.split("[")[0] if c.label in layout.names else "", message, "direction")
             )
     for c in top:
-        if c.agrees is None and not c.kink:
+        if c.unpinned:
+            out.append(
+                Finding(
+                    "undecided",
+                    "",
+                    f"the random-direction check of {c.label} disagrees"
+                    f" ({c.projected:.6g} against {c.value:.6g} ± {c.error:.2g}), but no single"
+                    " element could be confirmed wrong: the cost's noise may exceed its bound"
+                    " here; check the full mode (mode='full')",
+                    "direction",
+                )
+            )
+        elif c.agrees is None and not c.kink:
             out.append(
                 Finding(
                     "undecided",
@@ -642,3 +654,18 @@ def direction_findings(directions: Any, layout: Layout) -> list[Finding]:
             )
         )
     return out
+
+
+def nearby_findings(layout: Layout, settled: np.ndarray, undecided: np.ndarray) -> list[Finding]:
+    """What the check at nearby smooth points found for the elements at a kink."""
+    parts = []
+    if settled.size:
+        parts.append(
+            f"at {element_labels(layout, settled)} the cost has a kink at this point; at a nearby smooth"
+            " point (a small seeded move of the parameters) backprop agrees with centred differences"
+        )
+    if undecided.size:
+        parts.append(f"{element_labels(layout, undecided)} could not be decided at nearby points either")
+    if not parts:
+        return []
+    return [Finding("artefact" if not undecided.size else "undecided", "", "; ".join(parts), "kink")]

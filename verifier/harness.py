@@ -27,8 +27,8 @@ from .diagnose import (
     bias_axis,
     diagnose,
     direction_findings,
-    element_labels,
     layer_number,
+    nearby_findings,
     wrong_lines,
 )
 from .errors import InputError, NonDeterministicCostWarning
@@ -299,16 +299,17 @@ def check_point(
             verdicts = compare(g, estimates, layout, g_error)
     if directions is not None:
         _apply_directions(verdicts, directions)
-    nearby_note = None
+        _withdraw_unpinned(directions, verdicts)
+    nearby = None
     if not drift:
-        nearby_note = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng)
+        nearby = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng)
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
     returned = any(INTERMEDIATE_KEY.match(k) for k in ignored)
     findings = diagnose(g, estimates, verdicts, layout, context, theta, intermediates=returned)
     if directions is not None:
         findings = direction_findings(directions, layout) + findings
-    if nearby_note is not None:
-        findings.append(nearby_note)
+    if nearby is not None:
+        findings += nearby_findings(layout, *nearby)
     if drift:
         findings.insert(0, Finding("undecided", "", _random_reason(drift), "random"))
         warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=3)
@@ -316,20 +317,6 @@ def check_point(
     if directions is not None:
         report.directions = directions.checks
         open_checks = [c for c in directions.checks if not _covered(c, verdicts)]
-        for c in open_checks:
-            if c.agrees is False and not _convicts(c, directions):
-                c.agrees = None  # a small gap no element could be pinned to: not a verdict
-                report.findings.append(
-                    Finding(
-                        "undecided",
-                        "",
-                        f"the random-direction check of {c.label} disagrees"
-                        f" ({c.projected:.6g} against {c.value:.6g} ± {c.error:.2g}), but no single"
-                        " element could be confirmed wrong: the cost's noise may exceed its bound"
-                        " here; check the full mode (mode='full')",
-                        "direction",
-                    )
-                )
         if directions.failing_blocks or any(c.agrees is False for c in open_checks):
             report.point_status = "fail"
         elif report.point_status == "pass" and any(c.agrees is None for c in open_checks):
@@ -391,7 +378,7 @@ def _settle_kinks(
     verdicts: Verdicts,
     centered_estimate: Estimate | None,
     rng: np.random.Generator,
-) -> Finding | None:
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Decide the elements at a kink again at a nearby point where the cost is smooth.
 
     At a kink (ReLU exactly at 0, a tied max) finite differences cannot convict, and with
@@ -402,6 +389,9 @@ def _settle_kinks(
     step, the user's backprop is run again there, and those elements are checked by
     centred differences: wrong there is wrong here; agreeing there leaves the kink a
     valid subgradient here; anything else leaves them undecided.
+
+    Returns the elements agreeing at a nearby point and those left undecided (None when no
+    element was at a kink); :func:`~verifier.diagnose.nearby_findings` words them.
     """
     kink = verdicts.verdict == KINK
     if centered_estimate is not None and centered_estimate.kink is not None:
@@ -431,25 +421,19 @@ def _settle_kinks(
             break
     verdicts.verdict[open_] = UNDECIDED
     settled = np.concatenate(agreed) if agreed else np.array([], dtype=np.intp)
-    if not settled.size and not open_.size:
-        return None
-    parts = []
-    if settled.size:
-        parts.append(
-            f"at {element_labels(layout, settled)} the cost has a kink at this point; at a nearby smooth"
-            " point (a small seeded move of the parameters) backprop agrees with centred differences"
-        )
-    if open_.size:
-        parts.append(f"{element_labels(layout, open_)} could not be decided at nearby points either")
-    return Finding("artefact" if not open_.size else "undecided", "", "; ".join(parts), "kink")
+    return settled, open_
 
 
-def _convicts(check: Any, directions: DirectionalResult) -> bool:
-    """Whether a disagreeing direction convicts: its bisection pinned a wrong element (each one
+def _withdraw_unpinned(directions: DirectionalResult, verdicts: Verdicts) -> None:
+    """A disagreeing direction convicts only through an element its bisection pinned (each one
     confirmed by its own stencil, at the step and at a much wider one). A gap no element
-    carries, however wide against the direction's bound, is the bound's failure: a cost quantised
-    by a saturated log is flat over a step and its slope there is consistently wrong."""
-    return any(check.start <= i < check.stop for i in directions.wrong)
+    carries, however wide against the direction's bound, is the bound's failure (a cost
+    quantised by a saturated log is flat over a step, and its slope there is consistently
+    wrong): such a direction is withdrawn to no verdict, marked ``unpinned``."""
+    for c in directions.checks:
+        pinned = any(c.start <= i < c.stop for i in directions.wrong)
+        if c.agrees is False and not pinned and not _covered(c, verdicts):
+            c.agrees, c.unpinned = None, True
 
 
 def _covered(check: Any, verdicts: Verdicts) -> bool:

@@ -357,9 +357,13 @@ class Objective:
         if self._noise is not None:
             return self._noise
         if not measure:
-            return 4 * EPS * abs(self.value0), "floor 4 eps |J|, not measured"
+            return self._floor(), "floor 4 eps |J|, not measured"
         self._noise = self._measure_noise()
         return self._noise
+
+    def _floor(self) -> float:
+        """The least noise any float64 cost has: ``4 * eps * |J(theta0)|``."""
+        return 4 * EPS * abs(self.value0)
 
     def raise_noise(self, level: float, how: str) -> None:
         """Raise the noise level to ``level`` where a method saw more (the per-element stencils see
@@ -369,7 +373,7 @@ class Objective:
             self._noise = (level, how)
 
     def _measure_noise(self) -> tuple[float, str]:
-        levels = {"4 eps |J|": 4 * EPS * abs(self.value0), "measured along a line": self._line_noise()}
+        levels = {"4 eps |J|": self._floor(), "measured along two coordinates": self._line_noise()}
         if self.extended and np.finfo(np.longdouble).eps < EPS:
             levels["measured against long double"] = self._extended_noise()
         how = max(levels, key=lambda k: levels[k])

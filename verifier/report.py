@@ -424,11 +424,6 @@ def render_bench_row(r: Any) -> str:
     return f"{r.method:<15} {r.params:>8} {r.samples:>7} {seconds:>11} {multiple:>11}{note}"
 
 
-def render_bench(rows: list[Any]) -> str:
-    """The benchmark table: time, multiple of one forward pass, and each method's growth exponent."""
-    return "\n".join([BENCH_HEADER, *map(render_bench_row, rows), render_bench_summary(rows)])
-
-
 def render_bench_summary(rows: list[Any]) -> str:
     """After the rows: each method's growth exponent, and the side-by-side ratios."""
     from .bench import summarize

@@ -61,15 +61,14 @@ def real(value: Any, argument: str) -> float:
     return float(value)
 
 
-def number(value: Any, argument: str, *, positive: bool = True) -> float:
-    """A finite real number ``> 0`` (``>= 0`` when not ``positive``)."""
+def number(value: Any, argument: str) -> float:
+    """A finite real number ``> 0``."""
     try:
         x = real(value, argument)
     except InputError:
         x = math.nan
-    if not (x > 0 if positive else x >= 0):
-        what = "a positive finite number" if positive else "a finite number >= 0"
-        raise InputError(f"`{argument}`: expected {what}, got {shown(value)}.") from None
+    if not x > 0:
+        raise InputError(f"`{argument}`: expected a positive finite number, got {shown(value)}.") from None
     return x
 
 

@@ -30,8 +30,9 @@ difference :math:`D(h) = (J_{+1} - J_{-1}) / 2h`. Its error bound is
   bound covers kinks the two-step difference cannot see (a kink right next to
   :math:`\theta` shifts :math:`D(h)` and :math:`D(2h)` equally);
 * :math:`\delta` is the cost's absolute noise: the larger of the level
-  measured near :math:`\theta` (:meth:`verifier.objective.Objective.noise`: along a
-  line, and against long double where the cost keeps it) and, per element, the stencil's
+  measured near :math:`\theta` (:meth:`verifier.objective.Objective.noise`: along two
+  coordinates, and against long double where the cost keeps it), the worst any smooth
+  element's stencil saw (it raises the level for every method) and, per element, the stencil's
   fourth difference over 8 (pure round-off for a smooth cost, whose
   :math:`f^{(4)} h^4` is about :math:`10^{-21}`).
 
@@ -159,7 +160,6 @@ WIDER = (8.0, 64.0)
 def _wider_steps(
     b: FivePoint,
     X: np.ndarray,
-    F: np.ndarray,
     theta: np.ndarray,
     idx: np.ndarray,
     delta: float,
@@ -258,7 +258,7 @@ def centered(objective: Objective, indices: np.ndarray | None = None, executor: 
         delta, how = seen, "the largest any element's stencil saw"
         objective.raise_noise(delta, how)  # the other methods' bounds use it too
         b = five_point(F, X, delta)
-    b, X = _wider_steps(b, X, F, theta, idx, delta, stencil, objective.layout)
+    b, X = _wider_steps(b, X, theta, idx, delta, stencil, objective.layout)
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(b.value + b.error)
 

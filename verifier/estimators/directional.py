@@ -90,6 +90,9 @@ class DirectionCheck:
         True: within the bound; False: beyond it; None: no verdict (kink, or noise).
     nfev : int
         Cost evaluations spent.
+    unpinned : bool
+        It disagreed, but its bisection pinned no element: withdrawn to no verdict by the
+        check (a disagreement convicts only through an element).
     """
 
     label: str
@@ -102,6 +105,7 @@ class DirectionCheck:
     kink: bool
     agrees: bool | None
     nfev: int
+    unpinned: bool = False
 
     @property
     def size(self) -> int:
@@ -124,6 +128,7 @@ class DirectionCheck:
             "kink": self.kink,
             "agrees": self.agrees,
             "nfev": self.nfev,
+            "unpinned": self.unpinned,
         }
 
 
@@ -178,7 +183,6 @@ class Directions:
         self.objective, self.g, self.g_error, self.rng = objective, g, g_error, rng
         self.layout: Layout = objective.layout
         self.nfev = 0
-        self.agreed: list[int] = []
         self._largest: np.ndarray | None = None
 
     def largest(self, start: int, stop: int) -> float:
@@ -265,20 +269,22 @@ class Directions:
             value, error, kink = _five_point(self.objective, f, h, measure=True)
             agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink, floor)
         if agrees is False:
-            value4, error4, kink4 = _five_point(
+            wide, wide_error, wide_kink = _five_point(
                 self.objective, self.objective.along(part, WIDE * w, OFFSETS), WIDE * h, measure=True
             )
-            spread = _spread(value, error, value4, error4, kink4)
+            spread = _spread(value, error, wide, wide_error, wide_kink)
             if spread:
                 agrees, bound = _verdict(projected, value, max(bound, spread), True, floor)
         nfev = self.objective.nfev - nfev0
         self.nfev += nfev
         return DirectionCheck(label, start, stop, projected, value, bound, h, kink, agrees, nfev)
 
-    def localise(self, block: DirectionCheck) -> tuple[list[int], list[int], list[DirectionCheck]]:
-        """Bisect a failing block: (wrong elements, kink elements, blocks left when the budget ran out)."""
+    def localise(self, block: DirectionCheck) -> tuple[list[int], list[int], list[int], list[DirectionCheck]]:
+        """Bisect a failing block: (wrong elements, kink elements, agreeing elements, blocks left
+        when the budget ran out)."""
         wrong: list[int] = []
         kinks: list[int] = []
+        agreed: list[int] = []
         left: list[DirectionCheck] = []
         stack = [block]
         spent0 = self.nfev
@@ -286,7 +292,7 @@ class Directions:
             current = stack.pop()
             if current.size == 1:
                 verdict = self._element(current.start)
-                {"wrong": wrong, "kink": kinks, "agree": self.agreed, "undecided": []}[verdict].append(
+                {"wrong": wrong, "kink": kinks, "agree": agreed, "undecided": []}[verdict].append(
                     current.start
                 )
                 continue
@@ -302,7 +308,7 @@ class Directions:
                 for sub in self.check(a, b, name):
                     if sub.agrees is False or (sub.kink and sub.size == 1):
                         stack.append(sub)
-        return sorted(wrong), sorted(kinks), left
+        return sorted(wrong), sorted(kinks), sorted(agreed), left
 
     def _element(self, i: int) -> str:
         """Confirm one element with the per-element centred check (the directions' rule):
@@ -318,8 +324,8 @@ class Directions:
             x = self.objective.theta0[i]
             h = float((x + WIDE * step_sizes(x, self.objective.step_scale[i])) - x)
             F = self.objective.stencil(np.array([i]), (OFFSETS * h)[None, :])[0]
-            value4, error4, kink4 = _five_point(self.objective, F, h, measure=True)
-            if _spread(float(d), float(e), value4, error4, kink4):
+            wide, wide_error, wide_kink = _five_point(self.objective, F, h, measure=True)
+            if _spread(float(d), float(e), wide, wide_error, wide_kink):
                 return "undecided"
         return {True: "agree", False: "wrong", None: "undecided"}[agrees]
 
@@ -417,12 +423,14 @@ def run_directions(
         checks += runner.check(layout.offsets[t], layout.offsets[t + 1], name)
     wrong: list[int] = []
     kinks: list[int] = []
+    agreed: list[int] = []
     left: list[DirectionCheck] = []
     for c in checks:
         if c.agrees is False or (c.kink and c.size == 1):
-            w, k, rest = runner.localise(c)
+            w, k, a, rest = runner.localise(c)
             wrong += w
             kinks += k
+            agreed += a
             left += rest
     return DirectionalResult(
         checks,
@@ -430,5 +438,5 @@ def run_directions(
         np.array(sorted(set(kinks)), dtype=np.intp),
         left,
         runner.nfev,
-        agreed=np.array(sorted(set(runner.agreed)), dtype=np.intp),
+        agreed=np.array(sorted(set(agreed)), dtype=np.intp),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -90,14 +92,14 @@ def test_autograd_bound_covers_its_loss_of_precision():
 @pytest.mark.parametrize(
     "cost, reason",
     [
-        (lambda p: float(np.sum(p["w"] ** 2)), "could not trace"),
+        (lambda p: math.fsum(v * v for v in p["w"]), "could not trace"),
         (lambda p: 3.0, "no dependence"),
-        (lambda p: np.sum(np.asarray(p["w"], dtype=float) ** 2), "could not trace"),
+        (lambda p: np.sum(np.asarray(p["w"].tolist()) ** 2), "could not trace"),
     ],
 )
 def test_autograd_unavailable_is_said_not_zeros(cost, reason):
     est = autograd_ref(_objective(cost, {"w": np.array([1.0, 2.0])}))
-    assert not est.available and reason in est.reason and "autograd.numpy" in est.reason
+    assert not est.available and reason in est.reason and "finite differences ran without" in est.reason
     assert np.all(np.isnan(est.values))
     with pytest.raises(ReferenceUnavailable, match=reason):
         reference_gradients(cost, {"w": np.array([1.0, 2.0])})
@@ -139,17 +141,3 @@ def test_a_cost_that_writes_into_its_parameters_is_caught():
 
     objective = _objective(vandal, {"w": np.array([0.5, 1.0])})
     assert objective.repeat_differs() > 0
-
-
-def test_a_plain_numpy_cost_is_refused_at_its_line_not_traced_entry_by_entry():
-    # np.dot on a traced value used to build an object array of one traced number per entry
-    # (tens of seconds at a few thousand parameters); now numpy refuses it at once
-    X = np.random.default_rng(0).standard_normal((200, 5000))
-
-    def cost(w):
-        return float(np.sum(np.dot(X, w) ** 2))  # the line named below
-
-    with pytest.raises(ReferenceUnavailable) as info:
-        reference_gradients(cost, np.ones(5000))
-    message = str(info.value)
-    assert "PlainNumpyError" in message and "in cost" in message and "test_estimators.py" in message

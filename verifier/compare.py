@@ -39,7 +39,11 @@ with :math:`S_T` the largest gradient magnitude in the element's tensor, or
    Counts as a pass, with a note.
 3. *agree* (autograd is the odd one out): autograd disagrees, but every
    finite-difference method available at the element is informative, agrees
-   with :math:`g_i` and disagrees with autograd.
+   with :math:`g_i` and disagrees with autograd. Where only the centred difference
+   does so (SciPy's one-sided step disagrees, or is absent), or the centred stencil
+   saw a kink, the element is *contested*: undecided here, and decided at a nearby
+   smooth point (at a kink autograd picks one subgradient, ``maximum``'s 1/2 at a
+   tie, which need not be backprop's).
 4. *wrong*: otherwise; the hand-written gradient is the odd one out. A
    non-finite hand-written value is always wrong.
 5. *undecided*: no reference is informative at the element.
@@ -110,6 +114,9 @@ class Verdicts:
     primary : ndarray, shape (P,)
         The reference that decided each element ("" when undecided; all False when
         nothing was compared element by element).
+    contested : ndarray of bool, shape (P,), optional
+        Undecided because autograd disagrees with the hand-written value where the centred
+        difference sides with it or saw a kink (rule 3).
     """
 
     verdict: np.ndarray
@@ -117,6 +124,7 @@ class Verdicts:
     informative: dict[str, np.ndarray]
     odd: dict[str, np.ndarray]
     primary: np.ndarray
+    contested: np.ndarray | None = None
 
 
 def compare(
@@ -216,6 +224,16 @@ def compare(
                 outvoted &= decides[m] & agrees[m] & apart
         verdict[outvoted] = AGREE
         open_ &= ~outvoted
+    contested = np.zeros(size, dtype=bool)
+    if "autograd" in refs and centered is not None:
+        a = refs["autograd"]
+        with np.errstate(invalid="ignore"):
+            apart = np.abs(centered.values - a.values) > centered.error + a.error
+        sides = decides["centered"] & agrees["centered"] & apart
+        at_kink = centered.kink if centered.kink is not None else np.zeros(size, dtype=bool)
+        contested = open_ & (primary == "autograd") & (sides | at_kink)
+        verdict[contested] = UNDECIDED
+        open_ &= ~contested
     verdict[open_] = WRONG
     if refs:
         verdict[~np.isfinite(g)] = WRONG
@@ -228,4 +246,4 @@ def compare(
         odd[m] = (verdict != WRONG) & (~agrees[m] | beyond)
     if "autograd" in refs:
         odd["autograd"] = outvoted | ((verdict == KINK) & ~agrees["autograd"])
-    return Verdicts(verdict, agrees, informative, odd, primary)
+    return Verdicts(verdict, agrees, informative, odd, primary, contested)

@@ -33,19 +33,37 @@ class PrecisionWarning(UserWarning):
     """Parameters arrived in a precision too low for finite differences (e.g. float32)."""
 
 
-def where_raised(exc: BaseException) -> str | None:
-    """``file:line in function`` of the innermost frame of ``exc`` in the user's own code.
+#: This package's directory.
+PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE = PACKAGE_DIR
+#: Files of this package that hold code written as users write it (the seeds, the networks).
+_USERLIKE = (_PACKAGE / "seeds.py", _PACKAGE / "networks")
 
-    Frames of the verifier, of installed packages (numpy, autograd, ...) and of Python's
-    standard library are passed over; None when nothing else is left.
-    """
-    package = str(Path(__file__).resolve().parent)
-    prefixes = {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+
+def is_user_file(filename: str) -> bool:
+    """Whether ``filename`` holds the user's own code: not numpy, scipy, autograd, the standard
+    library or this package's machinery (its seeds and networks count as user code)."""
+    if not filename or filename.startswith("<"):
+        return filename.startswith(("<ipython", "<string"))
+    path = Path(filename).resolve()
+    text = str(path)
+    if "site-packages" in text or "dist-packages" in text:
+        return False
+    if text.startswith(str(_PACKAGE)):
+        return any(path == u or u in path.parents for u in _USERLIKE)
+    stdlib = {str(Path(p).resolve()) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)}
+    return not ("/lib/python" in text and any(text.startswith(p) for p in stdlib))
+
+
+def user_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame of ``exc``'s traceback in the user's own code (see :func:`is_user_file`)."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        file = str(Path(frame.filename).resolve())
-        if file.startswith(package) or "site-packages" in file or frame.filename.startswith("<"):
-            continue
-        if "/lib/python" in file and any(file.startswith(p) for p in prefixes):
-            continue
-        return f"{frame.filename}:{frame.lineno} in {frame.name}"
+        if is_user_file(frame.filename):
+            return frame
     return None
+
+
+def where_raised(exc: BaseException) -> str | None:
+    """``file:line in function`` of the innermost frame of ``exc`` in the user's own code, or None."""
+    frame = user_frame(exc)
+    return None if frame is None else f"{frame.filename}:{frame.lineno} in {frame.name}"

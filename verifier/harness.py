@@ -396,6 +396,8 @@ def _settle_kinks(
     kink = verdicts.verdict == KINK
     if centered_estimate is not None and centered_estimate.kink is not None:
         kink |= (verdicts.verdict == UNDECIDED) & centered_estimate.kink
+    if verdicts.contested is not None:
+        kink |= verdicts.contested
     open_ = np.flatnonzero(kink)
     if not open_.size:
         return None

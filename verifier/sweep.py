@@ -105,7 +105,7 @@ def sweep(
     """
     layout, theta = layout_of(params)
     objective = Objective(cost, layout, theta)
-    reference = traced_gradient(cost, objective.structure(), layout)
+    reference = traced_gradient(cost, objective.structure(), layout).values
     grid = STEPS if steps is None else np.asarray(steps, dtype=np.float64)
     idx = np.arange(layout.size)
     scale = np.maximum(1.0, np.abs(theta))

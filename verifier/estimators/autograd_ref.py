@@ -27,99 +27,103 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from autograd import grad as autograd_grad
-from autograd.numpy.numpy_boxes import ArrayBox
 
-from ..errors import ReferenceUnavailable, where_raised
+from ..errors import ReferenceUnavailable
 from ..objective import Objective
 from ..params import Layout
+from ..tracing import Session, autograd_session, refusal
 from .base import Estimate
 
-_ADVICE = (
-    "write the cost with autograd's numpy (`import autograd.numpy as np`) and return"
-    " the result without converting it to float"
-)
+#: The relative bound of a gradient whose cost casts traced values to float32: 32 of its ulps.
+LOW_PRECISION = 32 * float(np.finfo(np.float32).eps)
 
 
-def gradient_function(cost: Callable[[Any], Any], layout: Layout) -> Callable[[Any], Any]:
+def gradient_function(
+    cost: Callable[[Any], Any], layout: Layout, *, resolve: bool = False, seen: Session | None = None
+) -> Callable[[Any], Any]:
     """``autograd.grad(cost)`` for parameters in any container the layout knows.
 
     autograd differentiates with respect to its own containers (dict, list, tuple) only, not
     a namedtuple or a dict subclass: the cost is differentiated with respect to the list of
     the arrays, and sees them packed in the caller's own container. The returned function
-    takes and returns the caller's container.
+    takes and returns the caller's container. Every call traces inside
+    :func:`~verifier.tracing.autograd_session`; ``resolve=True`` resolves numpy to
+    ``autograd.numpy`` in the user's modules for it. ``seen``, if given, collects what the
+    sessions saw (the modules resolved, a cast to lower precision).
     """
-    by_parts = autograd_grad(lambda parts: cost(layout.pack(list(parts))))
 
     def gradient(structure: Any) -> Any:
         parts, _ = layout.collect(structure, argument="params")
-        with _numpy_refuses_traced_values():
-            return layout.pack(list(by_parts(list(parts))))
+        with autograd_session(cost, resolve=resolve) as session:
+            by_parts = autograd_grad(lambda boxed: cost(layout.pack(session.start(boxed))))
+            result = layout.pack(list(by_parts(list(parts))))
+        if seen is not None:
+            seen.modules = list(session.modules)
+            seen.low_precision |= session.low_precision
+        return result
 
     return gradient
 
 
-class PlainNumpyError(TypeError):
-    """Plain numpy was handed a value autograd is tracing."""
+@dataclass(frozen=True)
+class Traced:
+    """autograd's gradient, flat, and how the cost was traced."""
+
+    values: np.ndarray
+    resolved: list[str]  # the user modules whose numpy was resolved to autograd.numpy (or none)
+    low_precision: bool = False  # the cost casts traced values to float32 (or narrower)
+
+    @property
+    def how(self) -> str:
+        if not self.resolved:
+            return ""
+        return f"traced from your numpy code, numpy resolved to autograd.numpy in {', '.join(self.resolved)}"
 
 
-@contextmanager
-def _numpy_refuses_traced_values() -> Iterator[None]:
-    """While autograd traces, plain numpy refuses a traced value instead of wrapping it.
-
-    Left alone, ``np.dot(X, w)`` with a traced ``w`` builds an object array holding one
-    traced number per entry: at 5,000 parameters, 30 seconds and 600 MB before autograd
-    gives up. Refusing the conversion (``ArrayBox.__array__``) makes such a trace fail at
-    once, at the user's line. autograd's own functions never convert a traced value.
-    """
-    ArrayBox.__array__ = _refuse
-    try:
-        yield
-    finally:
-        del ArrayBox.__array__
-
-
-def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
-    raise PlainNumpyError(
-        "plain numpy was given a value autograd is tracing (np.dot, np.asarray, an in-place"
-        " write or similar on the parameters)"
-    )
-
-
-def traced_gradient(cost: Callable[[Any], Any], structure: Any, layout: Layout) -> np.ndarray:
+def traced_gradient(cost: Callable[[Any], Any], structure: Any, layout: Layout) -> Traced:
     """autograd's gradient of ``cost`` at ``structure``, flattened with ``layout``.
+
+    The cost is traced as it is; if that fails, again with numpy resolved to
+    ``autograd.numpy`` in the user's own modules (:mod:`verifier.tracing`).
 
     Raises
     ------
     ReferenceUnavailable
-        If autograd cannot trace the cost, or its output does not depend on the parameters.
+        If autograd cannot trace the cost (the message names the user's file, line and
+        operation), or its output does not depend on the parameters.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            with np.errstate(all="ignore"):
-                result = gradient_function(cost, layout)(structure)
-        except Exception as exc:
-            where = where_raised(exc)
-            at = f" at {where}" if where else ""
-            raise ReferenceUnavailable(
-                f"autograd could not trace the cost{at} ({type(exc).__name__}: {exc}); {_ADVICE}."
-            ) from exc
-    for w in caught:
-        if "independent of input" in str(w.message):
-            raise ReferenceUnavailable(
-                "autograd saw no dependence of the cost on the parameters (its gradient would"
-                f" be silently zero): the cost was not traced; {_ADVICE}."
-            )
-    flat, _ = layout.flatten_like(result, argument="autograd gradient")
-    if not np.all(np.isfinite(flat)):
-        raise ReferenceUnavailable("autograd's gradient is not finite at these parameters.")
-    return flat
+    failure: BaseException | None = None
+    for resolve in (False, True):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                seen = Session()
+                with np.errstate(all="ignore"):
+                    result = gradient_function(cost, layout, resolve=resolve, seen=seen)(structure)
+            except Exception as exc:
+                failure = exc
+                continue
+        if any("independent of input" in str(w.message) for w in caught):
+            failure = None
+            continue
+        flat, _ = layout.flatten_like(result, argument="autograd gradient")
+        if not np.all(np.isfinite(flat)):
+            raise ReferenceUnavailable("autograd's gradient is not finite at these parameters.")
+        return Traced(flat, seen.modules, seen.low_precision)
+    if failure is None:
+        raise ReferenceUnavailable(
+            "autograd saw no dependence of the cost on the parameters (its gradient would be"
+            " silently zero), even with numpy resolved to autograd.numpy in your modules: the"
+            " cost converts its values outside numpy (e.g. with math.exp or a Python loop over"
+            " floats); the finite differences ran without the autograd reference."
+        )
+    raise ReferenceUnavailable(f"autograd could not trace the cost: {refusal(failure)}.") from failure
 
 
 def autograd_ref(objective: Objective) -> Estimate:
@@ -133,10 +137,12 @@ def autograd_ref(objective: Objective) -> Estimate:
     start = time.perf_counter()
     layout = objective.layout
     try:
-        values = traced_gradient(objective.cost, objective.structure(), layout)
+        traced = traced_gradient(objective.cost, objective.structure(), layout)
     except ReferenceUnavailable as exc:
         return Estimate.unavailable("autograd", layout.size, str(exc), seconds=time.perf_counter() - start)
-    ext = objective.extended_gradient(gradient_function(objective.cost, layout))
+    values = traced.values
+    resolve = bool(traced.resolved)
+    ext = objective.extended_gradient(gradient_function(objective.cost, layout, resolve=resolve))
     if ext is None:
         spread = 1e-7 * np.abs(values)
         how = "no extended precision: bound 1e-7 relative"
@@ -147,7 +153,14 @@ def autograd_ref(objective: Objective) -> Estimate:
         spread = np.abs(values - ext).astype(np.float64) / 8
         values = ext.astype(np.float64)
         how = "computed in extended precision, bound from its distance to float64"
+    if traced.how:
+        how = f"{traced.how}; {how}"
     floor = 1e-9 * np.abs(values) + 1e-11 * layout.tensor_max(values)
+    if traced.low_precision:
+        # the cost rounds traced values to float32: its gradient carries that round-off, which
+        # the long-double re-run (rounded the same way) cannot see
+        floor = np.maximum(floor, LOW_PRECISION * (np.abs(values) + layout.tensor_max(values)))
+        how += "; the cost casts to float32, bound widened to its round-off"
     return Estimate(
         "autograd",
         values,
@@ -155,7 +168,7 @@ def autograd_ref(objective: Objective) -> Estimate:
         nfev=1 if ext is None else 2,
         seconds=time.perf_counter() - start,
         reason=how,
-        extra={"extended": ext is not None},
+        extra={"extended": ext is not None, "resolved": traced.resolved},
     )
 
 
@@ -191,4 +204,4 @@ def reference_gradients(cost: Callable[[Any], Any], params: Any) -> Any:
 
     layout, flat = layout_of(params)
     objective = Objective(cost, layout, flat)
-    return layout.unflatten(traced_gradient(cost, objective.structure(), layout))
+    return layout.unflatten(traced_gradient(cost, objective.structure(), layout).values)

@@ -1,0 +1,749 @@
+r"""autograd on the user's own numpy code: the switch, the gaps, the failure, the intermediates.
+
+The users' code is plain numpy: ``np.dot``, helpers in a module beside the notebook,
+``float(cost)``, ``W.dot(X)``, ``x.reshape(N, -1)``, ``A[Z < 0] = 0``. autograd traces only
+``autograd.numpy``. This module lets it trace such code as written:
+
+* :func:`autograd_session` is the one context every trace runs in. While it lasts,
+
+  - plain numpy refuses a traced value (``ArrayBox.__array__`` raises
+    :class:`PlainNumpyError`) instead of building an object array of traced numbers, so
+    a trace that cannot succeed fails at once, at the user's line;
+  - traced arrays get the ndarray methods real code calls (``.dot``, ``.transpose(*axes)``,
+    ``.reshape(*shape)``, ``.copy()``, ``.item()``) and item assignment (``A[Z < 0] = 0``,
+    ``A[i] += v``): the box takes the traced value of the updated copy, which is what
+    numpy's in-place write means for everything computed afterwards;
+  - with ``resolve=True``, every module of the user's own code reachable from the cost
+    (through helpers, closures, classes, methods, imported modules) sees ``numpy`` as a
+    namespace of ``autograd.numpy`` (also ``from numpy import dot`` and ``float()``),
+    never inside numpy, scipy, autograd or this library; all is restored afterwards,
+    also when the trace raises.
+
+* :func:`refusal` words why a trace failed: the file, the line, the operation and the fix.
+
+* :func:`traced_locals` and :func:`intermediate_gradients` give autograd's gradient of
+  the cost with respect to values the user's forward assigns (its locals, or the entries
+  of a dict it keeps): the reference for a backward's ``dZ2``, ``dA1``.
+
+* :func:`assignments` reads a function's source: the line that assigns each name, and the
+  names it reads, for naming the first wrong line.
+
+While a session is open the process's numpy is rebound in those modules: do not run
+the user's code from another thread meanwhile.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import inspect
+import linecache
+import sys
+import textwrap
+import types
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.core import VJPNode, add_outgrads
+from autograd.extend import defvjp, primitive
+from autograd.numpy.numpy_boxes import ArrayBox
+from autograd.tracer import isbox, new_box, toposort, trace, trace_stack
+
+from .errors import PACKAGE_DIR as _PACKAGE
+from .errors import is_user_file, user_frame
+
+
+class PlainNumpyError(TypeError):
+    """Plain numpy was handed a value autograd is tracing."""
+
+
+# ---------------------------------------------------------------------------------------------
+# the gaps: primitives and methods real code needs on traced values
+
+
+@primitive
+def _copy(x: Any) -> Any:
+    return np.array(x, copy=True)
+
+
+defvjp(_copy, lambda ans, x: lambda g: g)
+
+
+@primitive
+def _assign(a: Any, index: Any, value: Any) -> Any:
+    out = np.array(a, copy=True, dtype=np.result_type(a, value))
+    out[index] = value
+    return out
+
+
+def _unbroadcast_to(g: Any, like: Any) -> Any:
+    shape = np.shape(like)
+    while np.ndim(g) > len(shape):
+        g = anp.sum(g, axis=0)
+    for axis, n in enumerate(shape):
+        if n == 1 and np.shape(g)[axis] != 1:
+            g = anp.sum(g, axis=axis, keepdims=True)
+    return g
+
+
+def _assign_vjp_a(ans: Any, a: Any, index: Any, value: Any) -> Callable[[Any], Any]:
+    def vjp(g: Any) -> Any:
+        out = np.array(g, copy=True)
+        out[index] = 0.0
+        return out
+
+    return vjp
+
+
+def _assign_vjp_value(ans: Any, a: Any, index: Any, value: Any) -> Callable[[Any], Any]:
+    shape, like = np.shape(ans[index]), np.empty(np.shape(value), dtype=np.int8)  # not ans itself
+    return lambda g: _unbroadcast_to(np.broadcast_to(g[index], shape), like)
+
+
+defvjp(_assign, _assign_vjp_a, None, _assign_vjp_value)
+
+
+@primitive
+def _add_at(a: Any, index: Any, value: Any) -> Any:
+    out = np.array(a, copy=True, dtype=np.result_type(a, value))
+    np.add.at(out, index, value)
+    return out
+
+
+defvjp(
+    _add_at,
+    lambda ans, a, index, value: lambda g: g,
+    None,
+    lambda ans, a, index, value: lambda g: _unbroadcast_to(g[index], value),
+)
+
+#: Numbers copied by in-place writes on traced arrays in one trace before it is refused: each
+#: write makes an updated copy, so filling an array of S numbers element by element moves S^2
+#: of them (a count, so that the refusal does not depend on the machine's speed).
+WRITE_BUDGET = 100_000_000
+
+
+@dataclass
+class Session:
+    """One :func:`autograd_session`: what it resolved, the traces it runs, the writes it counts.
+
+    Attributes
+    ----------
+    modules : list of str
+        The user modules whose numpy was resolved to ``autograd.numpy``.
+    copied : int
+        Numbers copied by in-place writes on traced arrays so far.
+    low_precision : bool
+        A traced value was cast to a float narrower than float64 (``.astype(np.float32)``):
+        the gradient then carries that precision's round-off.
+    """
+
+    modules: list[str] = field(default_factory=list)
+    copied: int = 0
+    roots: dict[int, Any] = field(default_factory=dict)
+    low_precision: bool = False
+
+    def start(self, boxed: Any) -> list[Any]:
+        """Mark the traced parameters of a trace (call it first thing inside the traced function);
+        returns them as a list. Buffers the user's code allocates in that trace hang from them."""
+        self.roots[boxed._trace] = boxed._node
+        return list(boxed)
+
+    def constant(self, value: np.ndarray) -> Any:
+        """``value`` as a traced constant of the innermost trace (None outside our traces).
+
+        Its node hangs from the trace's parameters with no gradient flowing back, so the
+        parameters stay the graph's only source (autograd returns the last node's gradient).
+        """
+        root = self.roots.get(trace_stack.top)
+        if root is None:
+            return None
+        node = VJPNode.__new__(VJPNode)
+        node.parents, node.vjp = [root], lambda g: ()
+        return new_box(value, trace_stack.top, node)
+
+    def setitem(self, box: Any, index: Any, value: Any) -> None:
+        """``A[index] = value`` on a traced array: the box takes the traced updated copy."""
+        self.copied += int(np.size(box._value))
+        if self.copied > WRITE_BUDGET:
+            raise PlainNumpyError(
+                f"element-by-element writes into a traced array of {np.size(box._value)} numbers:"
+                f" each write copies it, {self.copied:,} numbers so far, past the trace's budget"
+                f" of {WRITE_BUDGET:,}"
+            )
+        _rebind(box, _assign(box, index, value))
+
+
+def _rebind(box: Any, new: Any) -> None:
+    if not isbox(new) or new._trace != box._trace:
+        raise PlainNumpyError("an in-place write mixed values of two different traces")
+    box._value, box._node = new._value, new._node
+
+
+def _method_reshape(self: Any, *shape: Any, order: str = "C") -> Any:
+    target = shape[0] if len(shape) == 1 else shape
+    return anp.reshape(self, target, order=order)
+
+
+def _method_transpose(self: Any, *axes: Any) -> Any:
+    order: Any = axes
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        order = axes[0]
+    return anp.transpose(self, order or None)
+
+
+def _method_item(self: Any, *index: Any) -> Any:
+    if index:
+        return self[index if len(index) > 1 else index[0]]
+    if self.size != 1:
+        raise ValueError("can only convert an array of size 1 to a Python scalar")
+    return anp.reshape(self, ())
+
+
+def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise PlainNumpyError(
+        "plain numpy was given a value autograd is tracing (np.dot, np.asarray, an in-place"
+        " write into a preallocated array or similar on the parameters)"
+    )
+
+
+_METHODS: dict[str, Any] = {
+    "__array__": _refuse,
+    "__setitem__": None,  # per session (it counts the session's writes)
+    "dot": lambda self, other: anp.dot(self, other),
+    "reshape": _method_reshape,
+    "transpose": _method_transpose,
+    "copy": lambda self, order="C": _copy(self),
+    "item": _method_item,
+}
+
+
+def _traced_float(value: Any = 0.0) -> Any:
+    """``float()`` as the user's code sees it during a trace: a traced scalar stays traced."""
+    if isbox(value):
+        if np.size(value._value) != 1:
+            raise TypeError("only arrays of size 1 can be converted to float")
+        return anp.reshape(value, ())
+    return builtins.float(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# numpy as autograd.numpy, in the user's modules
+
+#: numpy functions taking whole sequences of arrays, which autograd.numpy handles itself.
+_SEQUENCE_FUNCTIONS = frozenset(
+    {
+        "concatenate",
+        "stack",
+        "hstack",
+        "vstack",
+        "dstack",
+        "column_stack",
+        "row_stack",
+        "block",
+        "array",
+        "asarray",
+        "einsum",
+        "broadcast_arrays",
+        "meshgrid",
+        "where",
+        "select",
+        "choose",
+    }
+)
+
+
+def _contains_box(value: Any) -> bool:
+    if isbox(value):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_box(v) for v in value)
+    return False
+
+
+def _lists_to_arrays(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with list arguments holding traced values stacked first (``np.mean([a, b])``)."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        args = tuple(anp.array(a) if isinstance(a, (list, tuple)) and _contains_box(a) else a for a in args)
+        return fn(*args, **kwargs)
+
+    return call
+
+
+class _AddUfunc:
+    """``np.add`` with ``np.add.at`` on traced values (a traced target takes the updated copy)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return anp.add(*args, **kwargs)
+
+    def at(self, a: Any, index: Any, value: Any) -> None:
+        if isbox(a):
+            _rebind(a, _add_at(a, index, value))
+        elif _contains_box(value):
+            raise PlainNumpyError(
+                "np.add.at writes a traced value into a plain preallocated array, which autograd cannot trace"
+            )
+        else:
+            np.add.at(a, index, value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np.add, name)
+
+
+#: numpy functions that allocate a buffer the user's code may fill in place.
+_ALLOCATORS = frozenset(
+    {"zeros", "empty", "ones", "full", "zeros_like", "empty_like", "ones_like", "full_like"}
+)
+
+
+def _allocating(fn: Callable[..., Any], session: Session) -> Callable[..., Any]:
+    """``fn`` whose float buffers, allocated while autograd traces, are traced constants: the
+    user's loop can then fill them with traced values (``out[n, f] = ...``)."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        plain = [a._value if isbox(a) else a for a in args]
+        result = fn(*plain, **kwargs)
+        if not isinstance(result, np.ndarray) or result.dtype.kind != "f":
+            return result
+        constant = session.constant(result)
+        return result if constant is None else constant
+
+    return call
+
+
+class TracedNumpy(types.ModuleType):
+    """``numpy`` as the user's code sees it while autograd traces: ``autograd.numpy`` first,
+    then numpy's own names (dtypes, constants, ``np.random``), with the gaps filled."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__("numpy", "numpy resolved to autograd.numpy for a trace")
+        self._session = session
+        self.add = _AddUfunc()
+        self.copy = lambda a, *args, **kwargs: _copy(a) if isbox(a) else np.copy(a, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(anp, name, None)
+        if value is None:
+            value = getattr(np, name)
+        if name in _ALLOCATORS:
+            value = _allocating(getattr(np, name), self._session)
+        elif callable(value) and not isinstance(value, type) and name not in _SEQUENCE_FUNCTIONS:
+            value = _lists_to_arrays(value)
+        setattr(self, name, value)  # memoised on this instance (one per session)
+        return value
+
+
+def _replacements(traced: TracedNumpy) -> dict[int, Any]:
+    """numpy objects (by identity) -> what the user's code gets instead during a trace."""
+    out: dict[int, Any] = {id(np): traced, id(np.linalg): anp.linalg, id(np.fft): anp.fft}
+    for name, value in vars(np).items():
+        if callable(value) and not isinstance(value, type) and hasattr(anp, name):
+            out[id(value)] = getattr(traced, name)
+    out[id(np.add)] = traced.add
+    out[id(np.copy)] = traced.copy
+    return out
+
+
+@dataclass
+class _Patches:
+    """Module globals and closure cells rebound for a trace, with their old values."""
+
+    globals_: list[tuple[dict[str, Any], str, Any]] = field(default_factory=list)
+    added: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    cells: list[tuple[Any, Any]] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+
+    def restore(self) -> None:
+        for cell, old in reversed(self.cells):
+            cell.cell_contents = old
+        for namespace, name, old in reversed(self.globals_):
+            namespace[name] = old
+        for namespace, name in reversed(self.added):
+            namespace.pop(name, None)
+
+
+def _resolvable(filename: str) -> bool:
+    """Whether numpy may be resolved in the module of ``filename``: the user's own, never this package's."""
+    return is_user_file(filename) and not str(Path(filename).resolve()).startswith(str(_PACKAGE))
+
+
+def _code_file(obj: Any) -> str | None:
+    code = getattr(obj, "__code__", None)
+    return code.co_filename if code is not None else None
+
+
+def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[types.ModuleType]]:
+    """The functions (any file) and user modules reachable from ``root``."""
+    functions: list[types.FunctionType] = []
+    modules: list[types.ModuleType] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, functools.partial):
+            stack += [obj.func, *obj.args, *obj.keywords.values()]
+        elif isinstance(obj, types.MethodType):
+            stack += [obj.__func__, obj.__self__]
+        elif isinstance(obj, types.FunctionType):
+            functions.append(obj)
+            for cell in obj.__closure__ or ():
+                try:
+                    stack.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    continue
+            stack += list(obj.__defaults__ or ())
+            if _resolvable(obj.__code__.co_filename):
+                module = sys.modules.get(obj.__module__)
+                if module is not None:
+                    stack.append(module)
+                else:  # a function from exec'd source: its globals are its module
+                    stack += [v for v in obj.__globals__.values() if _worth_visiting(v)]
+        elif isinstance(obj, types.ModuleType):
+            file = getattr(obj, "__file__", None) or ""
+            if obj.__name__ == "__main__" or (file and _resolvable(file)):
+                modules.append(obj)
+                stack += [v for v in vars(obj).values() if _worth_visiting(v)]
+        elif isinstance(obj, type):
+            if is_user_file(_class_file(obj)):
+                stack += [v for k, v in vars(obj).items() if not k.startswith("__") or k == "__call__"]
+                stack += [v for v in vars(obj).values() if isinstance(v, (staticmethod, classmethod))]
+        elif isinstance(obj, (staticmethod, classmethod)):
+            stack.append(obj.__func__)
+        elif isinstance(obj, property):
+            stack += [obj.fget, obj.fset]
+        elif isinstance(obj, (list, tuple)) and len(obj) < 64:
+            stack += [v for v in obj if _worth_visiting(v)]
+        elif isinstance(obj, dict) and len(obj) < 64:
+            stack += [v for v in obj.values() if _worth_visiting(v)]
+        elif callable(obj) and not isinstance(obj, (np.ufunc, types.BuiltinFunctionType)):
+            cls = type(obj)
+            if is_user_file(_class_file(cls)):
+                stack += [cls, *[v for v in vars(obj).values() if _worth_visiting(v)]]
+    return functions, modules
+
+
+def _worth_visiting(value: Any) -> bool:
+    return isinstance(
+        value,
+        (types.FunctionType, types.MethodType, functools.partial, types.ModuleType, type, list, tuple, dict),
+    ) or (callable(value) and is_user_file(_class_file(type(value))))
+
+
+def _class_file(cls: type) -> str:
+    module = sys.modules.get(getattr(cls, "__module__", ""), None)
+    return getattr(module, "__file__", None) or ""
+
+
+def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
+    patches = _Patches()
+    swap = _replacements(traced)
+    functions, modules = _user_functions(root)
+    namespaces: dict[int, dict[str, Any]] = {id(vars(m)): vars(m) for m in modules}
+    for fn in functions:
+        if _resolvable(fn.__code__.co_filename):
+            namespaces.setdefault(id(fn.__globals__), fn.__globals__)
+            for cell in fn.__closure__ or ():
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    continue
+                if id(value) in swap:
+                    patches.cells.append((cell, value))
+                    cell.cell_contents = swap[id(value)]
+    for namespace in namespaces.values():
+        for name, value in list(namespace.items()):
+            if id(value) in swap and not name.startswith("__"):
+                patches.globals_.append((namespace, name, value))
+                namespace[name] = swap[id(value)]
+        if "float" in namespace:
+            if namespace["float"] is builtins.float:
+                patches.globals_.append((namespace, "float", builtins.float))
+                namespace["float"] = _traced_float
+        else:
+            patches.added.append((namespace, "float"))
+            namespace["float"] = _traced_float
+        patches.modules.append(str(namespace.get("__name__", "?")))
+    return patches
+
+
+@contextmanager
+def autograd_session(root: Any = None, *, resolve: bool = False) -> Iterator[Session]:
+    """The context every autograd trace of user code runs in (see the module's notes).
+
+    Parameters
+    ----------
+    root : callable, optional
+        The cost; with ``resolve=True``, the user modules reachable from it see numpy as
+        ``autograd.numpy`` while the context lasts.
+    resolve : bool
+
+    Yields
+    ------
+    Session
+        Its ``modules`` are those whose numpy was resolved (none without ``resolve``);
+        the traced function calls its :meth:`Session.start` on its argument.
+    """
+    saved = {name: ArrayBox.__dict__.get(name) for name in _METHODS}
+    session = Session()
+
+    def setitem(box: Any, index: Any, value: Any) -> None:  # a function: a slot binds no method
+        session.setitem(box, index, value)
+
+    astype = ArrayBox.astype
+
+    def narrowing(box: Any, dtype: Any, *args: Any, **kwargs: Any) -> Any:
+        kind = np.dtype(dtype)
+        if kind.kind in "fc" and kind.itemsize < (8 if kind.kind == "f" else 16):
+            session.low_precision = True
+        return astype(box, dtype, *args, **kwargs)
+
+    saved["astype"] = ArrayBox.__dict__.get("astype")
+    for name, method in {**_METHODS, "__setitem__": setitem, "astype": narrowing}.items():
+        setattr(ArrayBox, name, method)
+    patches = _Patches()
+    try:
+        if resolve:
+            patches = _resolve_numpy(root, TracedNumpy(session))
+            session.modules = patches.modules
+        yield session
+    finally:
+        patches.restore()
+        for name, old in saved.items():
+            if old is None:
+                delattr(ArrayBox, name)
+            else:
+                setattr(ArrayBox, name, old)
+
+
+# ---------------------------------------------------------------------------------------------
+# why a trace failed, in the user's words
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Where and why autograd could not trace the user's code."""
+
+    where: str  # "file.py:42" or ""
+    source: str  # the line's text
+    operation: str  # what it does that autograd cannot follow
+    fix: str
+
+    def __str__(self) -> str:
+        at = f"{self.where} `{self.source}`: " if self.where else ""
+        return f"{at}{self.operation}; {self.fix}"
+
+
+def refusal(exc: BaseException) -> Refusal:
+    """Why a trace failed: the user's file and line, the operation, and the fix in one sentence."""
+    frame = user_frame(exc)
+    where = f"{frame.filename}:{frame.lineno}" if frame else ""
+    source = (frame.line or "").strip() if frame else ""
+    if len(source) > 70:
+        source = source[:67] + "..."
+    statement = _statement(source)
+    text = str(exc)
+    if "element-by-element writes" in text:
+        return Refusal(
+            where,
+            source,
+            text,
+            "fill the array with whole-array operations (one np.stack or a vectorised expression)"
+            " to get the autograd reference; the finite differences ran without it",
+        )
+    targets: list[ast.expr] = []
+    if isinstance(statement, ast.Assign):
+        targets = statement.targets
+    elif isinstance(statement, ast.AugAssign):
+        targets = [statement.target]
+    if any(isinstance(t, ast.Subscript) for t in targets):
+        return Refusal(
+            where,
+            source,
+            "a write of a traced value into a preallocated numpy array, which autograd cannot trace",
+            "build the array from whole-array operations (np.stack, np.where, sums over axes) to get"
+            " the autograd reference; the finite differences ran without it",
+        )
+    if "np.add.at" in text:
+        return Refusal(where, source, text, "the finite differences ran without the autograd reference")
+    if isinstance(exc, PlainNumpyError):
+        return Refusal(
+            where,
+            source,
+            "a numpy operation autograd has no derivative for, or a plain ndarray's method called"
+            " with a traced argument (X.dot(W): write np.dot(X, W) or X @ W)",
+            "rewrite that line with whole-array numpy functions to get the autograd reference; the"
+            " finite differences ran without it",
+        )
+    if isinstance(exc, NotImplementedError) and "VJP of" in text:
+        return Refusal(
+            where,
+            source,
+            f"autograd has no derivative for this operation ({text})",
+            "the finite differences ran without the autograd reference",
+        )
+    return Refusal(
+        where,
+        source,
+        f"{type(exc).__name__}: {text}",
+        "the finite differences ran without the autograd reference",
+    )
+
+
+def _statement(source: str) -> ast.stmt | None:
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    return body[0] if len(body) == 1 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# the forward's intermediate values, and the cost's gradient with respect to each
+
+
+@dataclass
+class ForwardTrace:
+    """One traced evaluation of the cost: its value, its graph and the user frames' values.
+
+    ``frames`` lists, per user function that returned during the trace (innermost first),
+    its code object and the traced arrays it held by name: its locals, and the entries of a
+    dict local keyed by str (a forward's ``cache``).
+    """
+
+    value: Any
+    end_node: Any
+    frames: list[tuple[types.CodeType, dict[str, Any]]]
+
+
+def traced_locals(
+    cost: Callable[[Any], Any], parts: list[np.ndarray], pack: Callable[[list[Any]], Any], *, resolve: bool
+) -> ForwardTrace:
+    """Trace ``cost(pack(parts))`` with autograd, recording the traced arrays user frames hold."""
+    frames: list[tuple[types.CodeType, dict[str, Any]]] = []
+
+    def profile(frame: types.FrameType, event: str, arg: Any) -> None:
+        if event != "return" or not is_user_file(frame.f_code.co_filename):
+            return
+        held: dict[str, Any] = {}
+        for name, value in frame.f_locals.items():
+            if isinstance(value, ArrayBox):
+                held[name] = value
+            elif isinstance(value, dict) and len(value) < 4096:
+                for key, item in value.items():
+                    if isinstance(key, str) and isinstance(item, ArrayBox):
+                        held.setdefault(key, item)
+        if held:
+            frames.append((frame.f_code, held))
+
+    start = VJPNode.new_root()
+    old = sys.getprofile()
+    with autograd_session(cost, resolve=resolve) as session:
+        sys.setprofile(profile)
+        try:
+            value, end_node = trace(start, lambda boxed: cost(pack(session.start(boxed))), list(parts))
+        finally:
+            sys.setprofile(old)
+    return ForwardTrace(value, end_node, frames)
+
+
+def intermediate_gradients(forward: ForwardTrace, names: list[str]) -> dict[str, np.ndarray]:
+    """autograd's gradient of the cost with respect to each named intermediate value.
+
+    A name is looked up in the frame that holds the most of ``names`` (the forward itself);
+    a value the cost does not depend on gets zeros. Names no frame holds are left out.
+    """
+    if forward.end_node is None or not forward.frames:
+        return {}
+    _, held = max(forward.frames, key=lambda f: sum(n in f[1] for n in names))
+    watch: dict[Any, list[str]] = {}
+    for name in names:
+        if name in held:
+            watch.setdefault(held[name]._node, []).append(name)
+    out: dict[str, np.ndarray] = {}
+    outgrads: dict[Any, tuple[Any, bool]] = {forward.end_node: (np.ones_like(forward.value), False)}
+    for node in toposort(forward.end_node):
+        grad = outgrads.pop(node)[0]
+        for name in watch.get(node, ()):
+            out[name] = np.array(np.broadcast_to(grad, np.shape(held[name]._value)), dtype=np.float64)
+        # strict=False: a traced constant's node hangs from the parameters and returns no gradient
+        for parent, ingrad in zip(node.parents, node.vjp(grad), strict=False):
+            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
+    for name in names:
+        if name in held and name not in out:
+            out[name] = np.zeros(np.shape(held[name]._value))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the user's source: which line assigns what
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line of the user's code: where, its text, and the names it reads."""
+
+    file: str
+    number: int
+    text: str
+    reads: frozenset[str]
+
+    def __str__(self) -> str:
+        return f"{Path(self.file).name}:{self.number} `{self.text}`"
+
+
+def assignments(code: types.CodeType) -> dict[str, Line]:
+    """The last line of a function that assigns each plain name, with the names it reads."""
+    try:
+        lines, start = inspect.getsourcelines(code)
+    except (OSError, TypeError):
+        return {}
+    try:
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except SyntaxError:
+        return {}
+    out: dict[str, Line] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            value = node.value
+            if not names or value is None:
+                continue
+            reads = frozenset(n.id for n in ast.walk(value) if isinstance(n, ast.Name))
+            number = start + node.lineno - 1
+            text = linecache.getline(code.co_filename, number).strip() or ast.unparse(node)
+            for name in names:
+                if name not in out or out[name].number < number:
+                    out[name] = Line(code.co_filename, number, text, reads)
+    return out
+
+
+def returning_frame(fn: Callable[[], Any], wanted: set[str]) -> tuple[Any, types.CodeType | None]:
+    """Call ``fn()``; return its result and the user function whose locals hold most of ``wanted``."""
+    best: list[Any] = [None, 0]
+
+    def profile(frame: types.FrameType, event: str, arg: Any) -> None:
+        if event != "return" or not is_user_file(frame.f_code.co_filename):
+            return
+        score = sum(1 for name in frame.f_locals if name in wanted)
+        if score > best[1]:
+            best[0], best[1] = frame.f_code, score
+
+    old = sys.getprofile()
+    with ExitStack() as stack:
+        stack.callback(sys.setprofile, old)
+        sys.setprofile(profile)
+        result = fn()
+    return result, best[0]

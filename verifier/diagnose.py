@@ -324,65 +324,14 @@ def layer_picture(findings: list[Finding], layout: Layout, *, intermediates: boo
                 f" ({', '.join(n for n in layers[top] if n in wrong)}); {', '.join(below)} below it"
                 " may only inherit its error"
                 + (
-                    " (the intermediate gradients your backward returns are checked where the"
-                    " forward's intermediates are known: the built-in networks)"
+                    ""
                     if intermediates
-                    else " (return dZ/dA from your backward to find the line)"
+                    else " (return dZ/dA from your backward, named after the forward's Z/A, to find the line)"
                 ),
                 "layer",
             )
         )
     return out
-
-
-def wrong_lines(net: Any, present: list[str], wrong: set[str], params: list[str]) -> list[Finding]:
-    """The lines of the backward pass at fault: wrong values whose inputs are right.
-
-    Parameters
-    ----------
-    net : object
-        Has ``line(name) -> str``, the line of the backward pass that computes ``name``.
-    present : list of str
-        The intermediates checked (``dZ3``, ``dA2``, ...), in backprop order.
-    wrong : set of str
-        Wrong names: intermediates as ``dZ2``, parameters as ``W2`` / ``b2``.
-    params : list of str
-        The parameter tensors' names.
-
-    Returns
-    -------
-    list of Finding
-        One per line at fault, in backprop order ("dZ2 is right, dA1 is wrong: look at the
-        line that computes dA1"); the first also lists the values wrong only downstream.
-    """
-    order: list[str] = []
-    inputs: dict[str, str | None] = {}
-    for name in present:
-        kind, number = name[:2], int(name[2:])
-        explicit = f"dA{number}" if kind == "dZ" else f"dZ{number + 1}"
-        inputs[name] = explicit if explicit in present else (order[-1] if order else None)
-        order.append(name)
-        if kind == "dZ":
-            for p in params:
-                if layer_number(p) == number:
-                    inputs[f"d{p}"] = name
-                    order.append(f"d{p}")
-
-    def is_wrong(name: str | None) -> bool:
-        return name is not None and (name in wrong or name[1:] in wrong)
-
-    at_fault = [n for n in order if is_wrong(n) and not is_wrong(inputs.get(n))]
-    downstream = [n for n in order if is_wrong(n) and n not in at_fault]
-    findings = []
-    for i, name in enumerate(at_fault):
-        source = inputs.get(name)
-        line = net.line(name) if callable(getattr(net, "line", None)) else ""
-        head = f"{source} is right, {name} is wrong" if source else f"{name} is wrong"
-        message = f"{head}: look at the line that computes {name}" + (f" ({line})" if line else "")
-        if i == 0 and downstream:
-            message += f"; {', '.join(downstream)} {'is' if len(downstream) == 1 else 'are'} wrong downstream"
-        findings.append(Finding("bug", name, message, "line"))
-    return findings
 
 
 def bias_axis(name: str, g_b: np.ndarray, dz_reference: np.ndarray) -> Finding | None:

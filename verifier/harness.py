@@ -10,39 +10,35 @@ from typing import Any
 import numpy as np
 
 from . import validate
-from .adapters import bind_data
+from .adapters import bind_data, examples_in
 from .compare import (
     AGREE,
     KINK,
-    NAMES,
     UNCHECKED,
     UNDECIDED,
     WRONG,
     Verdicts,
     compare,
-    relative_error,
 )
 from .diagnose import (
     Finding,
-    bias_axis,
     diagnose,
     direction_findings,
-    layer_number,
     nearby_findings,
-    wrong_lines,
 )
 from .errors import InputError, NonDeterministicCostWarning
-from .estimators.autograd_ref import autograd_ref, reference_gradients
+from .estimators.autograd_ref import autograd_ref
 from .estimators.base import Estimate
 from .estimators.centered import centered
 from .estimators.complex_step import complex_step
 from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
+from .lines import explain
 from .objective import Objective, vectorized_stencil
 from .params import INTERMEDIATE_KEY, Layout, layout_of
 from .progress import Progress
-from .report import Elements, MethodResult, PointResult, Report, TensorResult
-from .sampling import describe_sample, sample_indices
+from .report import MethodResult, PointResult, Report, verdict_report
+from .sampling import sample_indices
 from .validate import DEFAULT_METHODS, MODES
 
 #: Cost evaluations a finite-difference method may spend checking every element one by one
@@ -257,7 +253,8 @@ def check_point(
     """
     fast = options.mode == "fast"
     objective = Objective(cost, layout, theta, rng, batch=options.stencil, extended=not fast, copy=False)
-    g, ignored = layout.flatten_like(_gradient(grad, objective), argument="grad")
+    raw = _gradient(grad, objective)
+    g, ignored = layout.flatten_like(raw, argument="grad")
     # the fast mode makes the repeat evaluation only when its first direction does not pass
     # decisively (see run_directions): a forward pass saved on every passing verdict
     drift = 0.0 if fast else objective.repeat_differs()
@@ -313,7 +310,9 @@ def check_point(
     if drift:
         findings.insert(0, Finding("undecided", "", _random_reason(drift), "random"))
         warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=3)
-    report = _report(g, estimates, verdicts, layout, findings, ignored, bool(drift))
+    report = verdict_report(g, estimates, verdicts, layout, findings, ignored, bool(drift))
+    if not fast and not drift:
+        _explain_lines(report, cost, grad, objective, raw, estimates, context, rng)
     if directions is not None:
         report.directions = directions.checks
         open_checks = [c for c in directions.checks if not _covered(c, verdicts)]
@@ -474,50 +473,6 @@ def _estimate(
     return autograd_ref(objective)
 
 
-def _report(
-    g: np.ndarray,
-    estimates: dict[str, Estimate],
-    verdicts: Verdicts,
-    layout: Layout,
-    findings: list[Finding],
-    ignored: list[str],
-    drift: bool,
-) -> Report:
-    status = "fail" if np.any(verdicts.verdict == WRONG) else "pass"
-    if status == "pass" and np.any(verdicts.verdict == UNDECIDED) or drift:
-        status = "inconclusive"
-    avail = {m: e for m, e in estimates.items() if e.available}
-    tensors = []
-    for t, name in enumerate(layout.names):
-        sl = layout.slice(t)
-        v = verdicts.verdict[sl]
-        # not np.bincount: it would first copy the int8 codes into a fresh int64 array
-        counts = {name: int(np.count_nonzero(v == code)) for code, name in enumerate(NAMES)}
-        rel = {m: relative_error(g[sl], e.values[sl]) for m, e in avail.items()}
-        names = list(avail)
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                rel[f"{a}~{b}"] = relative_error(avail[a].values[sl], avail[b].values[sl])
-        tensors.append(TensorResult(name, layout.shapes[t], counts, rel))
-    elements: dict[str, np.ndarray] = Elements(backprop=g, verdict_code=verdicts.verdict)
-    elements.update({f"odd_{source}": mask for source, mask in verdicts.odd.items()})
-    for m, e in estimates.items():
-        elements[m] = e.values
-        elements[f"{m}_error"] = e.error
-    method_results = {
-        m: MethodResult(m, e.available, e.reason, e.nfev, e.seconds, _extra(e, layout))
-        for m, e in estimates.items()
-    }
-    return Report(status, tensors, method_results, findings, elements, ignored, layout=layout)
-
-
-def _extra(estimate: Estimate, layout: Layout) -> dict[str, Any]:
-    """A method's headline numbers, and what it sampled if it did."""
-    if estimate.sampled is None:
-        return dict(estimate.extra)
-    return {**estimate.extra, "sampled": describe_sample(layout, estimate.sampled)}
-
-
 def _backprop_roundoff(grad: Callable[[Any], Any], objective: Objective, g: np.ndarray) -> np.ndarray:
     """Round-off bound of the hand-written gradient: 8 |g64 - g_ext| with ``g_ext`` in long double.
 
@@ -598,15 +553,13 @@ def check_network(
         options = {**options, "context": validate.context(options["context"])}
     X, Y = validate.data(X, "X"), validate.data(Y, "Y")  # our copies: the caller's are never touched
     report = _network_point(net, back, params, X, Y, seed, options)
-    if options.get("mode", "full") == "full":
-        _check_lines(report, net, back, params, X, Y, seed, options)
     rng = np.random.default_rng([seed, 1])
     layout, theta = layout_of(params) if count > 1 else (None, None)
     for j in range(1, count):
         X_j, Y_j, fresh = X, Y, False
-        n_examples = getattr(net, "n_examples", None)
-        if callable(n_examples) and callable(getattr(net, "example_data", None)):
-            X_j, Y_j = net.example_data(rng, m=n_examples(X))
+        m = examples_in(X, Y)
+        if m is not None and callable(getattr(net, "example_data", None)):
+            X_j, Y_j = net.example_data(rng, m=m)
             fresh = True
         assert layout is not None and theta is not None
         params_j = layout.unflatten(theta + _perturbation(layout, theta, rng))
@@ -620,6 +573,9 @@ def _network_point(
     net: Any, back: Callable[..., Any], params: Any, X: Any, Y: Any, seed: int, options: dict[str, Any]
 ) -> Report:
     context = dict(options.get("context") or {})
+    m = examples_in(X, Y)
+    if m is not None:
+        context.setdefault("m", m)
     rest = {k: v for k, v in options.items() if k != "context"}
     fast = rest.get("mode") == "fast"
     describe = getattr(net, "describe", None)
@@ -636,73 +592,48 @@ def _network_point(
     return check(cost, grad, params, context=context, seed=seed, **rest)
 
 
-def _check_lines(
+def _explain_lines(
     report: Report,
-    net: Any,
-    back: Callable[..., Any],
-    params: Any,
-    X: Any,
-    Y: Any,
-    seed: int,
-    options: dict[str, Any],
+    cost: Callable[[Any], Any],
+    grad: Callable[[Any], Any],
+    objective: Objective,
+    raw: Any,
+    estimates: dict[str, Estimate],
+    context: dict[str, Any] | None,
+    rng: np.random.Generator,
 ) -> None:
-    """Use the network's intermediate values (Z_l, A_l) to say more about a wrong backward.
-
-    autograd's gradient of the cost with respect to each intermediate is the reference. It
-    tells whether a wrong bias gradient is dZ summed over the wrong axis, and, when the
-    backward returns its intermediate gradients under the notebook's names (``dZ3``, ``dA2``,
-    ...), checks them too and names the first wrong line in backprop order.
-    """
-    shapes_of = getattr(net, "intermediates", None)
-    with_offsets = getattr(net, "cost_with_offsets", None)
-    n_examples = getattr(net, "n_examples", None)
-    if not (callable(shapes_of) and callable(with_offsets) and callable(n_examples)):
-        return
-    shapes = shapes_of(n_examples(X))
-
-    def cost(offsets: Any) -> Any:
-        return with_offsets(params, X, Y, offsets)
-
-    refs = reference_gradients(cost, {k[1:]: np.zeros(s) for k, s in shapes.items()})
-    layout, theta = layout_of(params)
-    for name in report.wrong_tensors:
-        number = layer_number(name)
-        if name.startswith("b") and number is not None and f"Z{number}" in refs:
-            g_b = report.elements["backprop"][layout.slice(layout.names.index(name))]
-            finding = bias_axis(name, g_b, refs[f"Z{number}"])
-            if finding is not None:
-                _insert_bug(report, finding)
-
-    raw = back(layout.unflatten(theta.copy()), X, Y)
-    present = [k for k in shapes if isinstance(raw, dict) and k in raw]
-    if not present:
-        return
-    first = np.asarray(raw[present[0]], dtype=np.float64)
-    reference = refs[present[0][1:]]
-    if first.shape != reference.shape:
-        message = (
-            f"{present[0]} has shape {first.shape}, expected {reference.shape}: intermediates not checked"
-        )
-        report.findings.append(Finding("note", present[0], message))
-        return
-    # the notebook's dZ3 = A3 - Y is m times dJ/dZ3: take the convention from the first one
-    m = float(n_examples(X))
-    scale = min((1.0, m), key=lambda c: relative_error(first / c, reference))
-    user = {k[1:]: np.asarray(raw[k], dtype=np.float64) / scale for k in present}
-    zeros = {k[1:]: np.zeros(shapes[k]) for k in present}
-    methods = tuple(options.get("methods", DEFAULT_METHODS))
-    try:
-        lines = check(cost, lambda _offsets: user, zeros, methods=methods, seed=seed)
-    except InputError as exc:
-        report.findings.append(Finding("note", "", f"intermediate gradients not checked: {exc}"))
-        return
-    report.intermediates = lines
-    wrong = set(report.wrong_tensors) | {f"d{name}" for name in lines.wrong_tensors}
-    lines_at_fault = wrong_lines(net, present, wrong, [t.name for t in report.tensors])
-    if lines_at_fault:  # the lines say more than the layer picture inferred from parameters alone
+    """Add what the user's own lines say (:mod:`verifier.lines`) to a full check's report."""
+    ref = estimates.get("autograd")
+    resolve = bool(ref is not None and ref.extra.get("resolved"))
+    wrong = list(report.wrong_tensors)
+    shared = any(f.kind == "bug" and not f.tensor and f.pattern in ("scale", "sign") for f in report.findings)
+    explained = explain(
+        cost,
+        grad,
+        objective.layout,
+        objective.theta0,
+        raw,
+        wrong,
+        shared,
+        context or {},
+        resolve,
+        int(rng.integers(2**31)),
+    )
+    report.intermediates = explained.intermediates
+    if explained.findings and any(f.pattern == "line" and f.tensor for f in explained.findings):
+        # the lines say more than the layer picture inferred from parameters alone
         report.findings = [f for f in report.findings if f.pattern != "layer"]
-        for finding in lines_at_fault:
-            _insert_bug(report, finding)
+    for finding in explained.findings:
+        _insert_bug(report, finding)
+    for name, line in explained.where.items():
+        for f in report.findings:
+            if f.kind == "bug" and f.tensor == name and f.pattern not in ("line", "layer"):
+                f.message += (
+                    f"; d{name} is computed at {line}" if not name.startswith("d") else f"; at {line}"
+                )
+                break
+    known = {f.message for f in report.findings}
+    report.findings += [Finding("note", "", n, "context") for n in explained.notes if n not in known]
 
 
 def _insert_bug(report: Report, finding: Finding) -> None:

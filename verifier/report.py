@@ -7,7 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from .compare import NAMES, UNDECIDED, WRONG, Verdicts, relative_error
 from .diagnose import METHOD_TITLE, Finding
+from .estimators.base import Estimate
+from .params import Layout
+from .sampling import describe_sample
 
 STATUSES = ("pass", "fail", "inconclusive")
 #: Up to this many parameters, ``to_dict`` lists every element; above, only those not agreeing.
@@ -518,3 +522,48 @@ def render_html(report: Report, worst: int = 10) -> str:
         parts.append(f"<ul>{findings}</ul>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def verdict_report(
+    g: np.ndarray,
+    estimates: dict[str, Estimate],
+    verdicts: Verdicts,
+    layout: Layout,
+    findings: list[Finding] | None = None,
+    ignored: list[str] | None = None,
+    drift: bool = False,
+) -> Report:
+    """The report of a comparison: status, per-tensor summary, per-element arrays, findings."""
+    status = "fail" if np.any(verdicts.verdict == WRONG) else "pass"
+    if status == "pass" and np.any(verdicts.verdict == UNDECIDED) or drift:
+        status = "inconclusive"
+    avail = {m: e for m, e in estimates.items() if e.available}
+    tensors = []
+    for t, name in enumerate(layout.names):
+        sl = layout.slice(t)
+        v = verdicts.verdict[sl]
+        # not np.bincount: it would first copy the int8 codes into a fresh int64 array
+        counts = {name: int(np.count_nonzero(v == code)) for code, name in enumerate(NAMES)}
+        rel = {m: relative_error(g[sl], e.values[sl]) for m, e in avail.items()}
+        names = list(avail)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                rel[f"{a}~{b}"] = relative_error(avail[a].values[sl], avail[b].values[sl])
+        tensors.append(TensorResult(name, layout.shapes[t], counts, rel))
+    elements: dict[str, np.ndarray] = Elements(backprop=g, verdict_code=verdicts.verdict)
+    elements.update({f"odd_{source}": mask for source, mask in verdicts.odd.items()})
+    for m, e in estimates.items():
+        elements[m] = e.values
+        elements[f"{m}_error"] = e.error
+    method_results = {
+        m: MethodResult(m, e.available, e.reason, e.nfev, e.seconds, _headline(e, layout))
+        for m, e in estimates.items()
+    }
+    return Report(status, tensors, method_results, findings or [], elements, ignored or [], layout=layout)
+
+
+def _headline(estimate: Estimate, layout: Layout) -> dict[str, Any]:
+    """A method's headline numbers, and what it sampled if it did."""
+    if estimate.sampled is None:
+        return dict(estimate.extra)
+    return {**estimate.extra, "sampled": describe_sample(layout, estimate.sampled)}

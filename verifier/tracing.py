@@ -703,47 +703,42 @@ class Line:
         return f"{Path(self.file).name}:{self.number} `{self.text}`"
 
 
-def assignments(code: types.CodeType) -> dict[str, Line]:
-    """The last line of a function that assigns each plain name, with the names it reads."""
+def assignments(code: types.CodeType) -> list[tuple[str, Line]]:
+    """Every line of a function that assigns a plain name, in source order, with the names it reads."""
     try:
         lines, start = inspect.getsourcelines(code)
-    except (OSError, TypeError):
-        return {}
-    try:
         tree = ast.parse(textwrap.dedent("".join(lines)))
-    except SyntaxError:
-        return {}
-    out: dict[str, Line] = {}
+    except (OSError, TypeError, SyntaxError):
+        return []
+    out: list[tuple[str, Line]] = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
             value = node.value
-            if not names or value is None:
+            if value is None:
                 continue
             reads = frozenset(n.id for n in ast.walk(value) if isinstance(n, ast.Name))
             number = start + node.lineno - 1
             text = linecache.getline(code.co_filename, number).strip() or ast.unparse(node)
-            for name in names:
-                if name not in out or out[name].number < number:
-                    out[name] = Line(code.co_filename, number, text, reads)
-    return out
+            out += [
+                (t.id, Line(code.co_filename, number, text, reads))
+                for t in targets
+                if isinstance(t, ast.Name)
+            ]
+    return sorted(out, key=lambda item: item[1].number)
 
 
-def returning_frame(fn: Callable[[], Any], wanted: set[str]) -> tuple[Any, types.CodeType | None]:
-    """Call ``fn()``; return its result and the user function whose locals hold most of ``wanted``."""
-    best: list[Any] = [None, 0]
+def returning_frames(fn: Callable[[], Any]) -> list[tuple[types.CodeType, Any]]:
+    """Call ``fn()``; the user functions that returned meanwhile, with what each returned."""
+    frames: list[tuple[types.CodeType, Any]] = []
 
     def profile(frame: types.FrameType, event: str, arg: Any) -> None:
-        if event != "return" or not is_user_file(frame.f_code.co_filename):
-            return
-        score = sum(1 for name in frame.f_locals if name in wanted)
-        if score > best[1]:
-            best[0], best[1] = frame.f_code, score
+        if event == "return" and is_user_file(frame.f_code.co_filename):
+            frames.append((frame.f_code, arg))
 
     old = sys.getprofile()
     with ExitStack() as stack:
         stack.callback(sys.setprofile, old)
         sys.setprofile(profile)
-        result = fn()
-    return result, best[0]
+        fn()
+    return frames

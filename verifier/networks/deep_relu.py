@@ -107,10 +107,6 @@ class DeepReLU:
             params[name] = std * rng.standard_normal(shape)
         return params
 
-    def n_examples(self, X: Any) -> int:
-        """The number of examples in ``X`` (its columns)."""
-        return int(np.shape(X)[1])
-
     def example_data(self, rng: np.random.Generator, m: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """Random inputs ``X ~ N(0, 1)`` of shape ``(n_x, m)`` and 0/1 labels ``Y`` of shape ``(n_L, m)``."""
         validate.generator(rng)
@@ -148,69 +144,31 @@ class DeepReLU:
         """Multipliers for the hidden activations (dropout); None for this network: no dropout."""
         return None
 
-    def logits(
-        self,
-        params: Any,
-        X: Any,
-        masks: list[np.ndarray] | None = None,
-        offsets: dict[str, Any] | None = None,
-    ) -> Any:
-        """Forward pass up to ``Z_L`` (autograd-traceable).
+    def logits(self, params: Any, X: Any, masks: list[np.ndarray] | None = None) -> Any:
+        """Forward pass up to ``Z_L`` (autograd-traceable); ``masks[l-1]`` multiplies ``A_l`` (dropout).
 
-        ``masks[l-1]`` multiplies ``A_l`` (dropout); ``offsets["Z2"]``, ``offsets["A1"]``, ...
-        are added to those intermediate values, so that the gradient with respect to an
-        offset at zero is the gradient of the cost with respect to the intermediate.
+        The intermediate values are kept by name in ``cache`` (``Z1``, ``A1``, ...), the way
+        a hand-written forward keeps them: the check reads them there to name the first
+        wrong line of a backward that returns ``dZ1``, ``dA1``, ...
         """
-        off = offsets or {}
-        xp = array_module(X, *params.values(), *off.values())
+        xp = array_module(X, *params.values())
+        cache: dict[str, Any] = {}
         A = X
         for l in range(1, self.n_layers):
-            Z = xp.dot(params[f"W{l}"], A) + params[f"b{l}"]
-            if off and f"Z{l}" in off:
-                Z = Z + off[f"Z{l}"]
+            Z = cache[f"Z{l}"] = xp.dot(params[f"W{l}"], A) + params[f"b{l}"]
             A = xp.where(Z > 0, Z, 0.0)
             if masks is not None:
                 A = A * masks[l - 1]
-            if off and f"A{l}" in off:
-                A = A + off[f"A{l}"]
+            cache[f"A{l}"] = A
         L = self.n_layers
-        Z = xp.dot(params[f"W{L}"], A) + params[f"b{L}"]
-        return Z + off[f"Z{L}"] if f"Z{L}" in off else Z
+        cache[f"Z{L}"] = xp.dot(params[f"W{L}"], A) + params[f"b{L}"]
+        return cache[f"Z{L}"]
 
     def cost(self, params: Any, X: Any, Y: Any) -> Any:
         """Cross-entropy cost (float), in the selected ``cost_form``."""
-        return self.cost_with_offsets(params, X, Y, None)
-
-    def intermediates(self, m: int) -> dict[str, tuple[int, int]]:
-        """The backward pass's intermediate gradients in backprop order, with their shapes.
-
-        ``{"dZ3": (1, m), "dA2": (3, m), "dZ2": (3, m), "dA1": (5, m), "dZ1": (5, m)}`` for the
-        notebook's network: the keys its ``backward_propagation_n`` returns.
-        """
-        out: dict[str, tuple[int, int]] = {}
-        for l in range(self.n_layers, 0, -1):
-            if l < self.n_layers:
-                out[f"dA{l}"] = (self.layer_dims[l], m)
-            out[f"dZ{l}"] = (self.layer_dims[l], m)
-        return out
-
-    def line(self, name: str) -> str:
-        """The line of a notebook-style backward pass that computes ``name`` (dZ3, dW2, ...)."""
-        kind, l = name[:2], int(name[2:])
-        L = self.n_layers
-        if kind == "dZ":
-            return f"dZ{l} = A{l} - Y" if l == L else f"dZ{l} = dA{l} * (A{l} > 0)"
-        if kind == "dA":
-            return f"dA{l} = W{l + 1}.T @ dZ{l + 1}"
-        if kind == "dW":
-            return f"dW{l} = 1/m * dZ{l} @ {'X' if l == 1 else f'A{l - 1}'}.T"
-        return f"db{l} = 1/m * np.sum(dZ{l}, axis=1, keepdims=True)"
-
-    def cost_with_offsets(self, params: Any, X: Any, Y: Any, offsets: dict[str, Any] | None) -> Any:
-        """The cost with ``offsets`` added to intermediate values (see :meth:`logits`)."""
         self._check(params, X, Y)
         m = X.shape[1]
-        Z = self.logits(params, X, self.hidden_masks(m), offsets)
+        Z = self.logits(params, X, self.hidden_masks(m))
         logprobs = loss_from_logits(Z, Y, self.cost_form)
         if self.cost_form == "stable":
             return logprobs.sum() / m
@@ -266,18 +224,12 @@ class DeepReLU:
         return {k: grads[k] for k in self.shapes}
 
     def describe(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray) -> dict[str, Any]:
-        """What the point looks like, for the diagnosis: dead units, near-kinks, saturation."""
+        """What the point looks like, for the diagnosis: near-kinks, saturation (dead units are read
+        from the forward's own values by the check, as for any code)."""
         self._check(params, X, Y)
         cache = self.forward_cache(params, X)
         notes = []
         for l, (Z, _) in enumerate(cache[:-1], start=1):
-            dead = int(np.sum(np.all(Z <= 0, axis=1)))
-            if dead:
-                notes.append(
-                    f"layer {l}: {dead} of {Z.shape[0]} units are dead for this data (never"
-                    f" positive): their incoming weights have zero gradient, and a bug there"
-                    " cannot be seen at this point"
-                )
             near = int(np.sum(np.abs(Z) < 1e-6 * max(1.0, float(np.abs(Z).max()))))
             if near:
                 notes.append(

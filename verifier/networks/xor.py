@@ -64,10 +64,6 @@ class XORNet:
             raise InputError(f"`high` must exceed `low`, got low={low}, high={high}.")
         return [rng.uniform(low, high, shape) for shape in self.shapes]
 
-    def n_examples(self, X: Any) -> int:
-        """The number of examples in ``X`` (its rows)."""
-        return int(np.shape(X)[0])
-
     def example_data(
         self, rng: np.random.Generator | None = None, m: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

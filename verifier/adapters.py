@@ -6,10 +6,19 @@
 * Functions of the parameters and the data, ``cost(params, X, Y)`` and
   ``backward(params, X, Y)``, with ``params`` a dict or the blog's list of THETA
   matrices: :func:`from_functions`.
+* Parameters in a module's global (the blog's ``THETA``, read by its
+  ``forward_propagation(X, initialize=False)``), with the cost and the gradient as
+  expressions or functions of no argument: :func:`from_globals`.
+
+The cost each adapter returns carries ``context``, what its data and names say:
+``m``, how many examples the data hold (the diagnosis's "the 1/m averaging is missing
+(m = 10)"), and ``name``, the parameters' own name (``THETA``: tensors read ``THETA[0]``).
+:func:`verifier.check` uses it where its own ``context`` argument is silent.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +63,7 @@ def from_notebook(forward: Callable[..., Any], backward: Callable[..., Any], X: 
     def grad(params: Any) -> Any:
         return run_backward(run_forward(params)[1])
 
+    cost.context = data_context(X, Y)  # type: ignore[attr-defined]
     return cost, grad
 
 
@@ -61,7 +71,87 @@ def from_functions(cost: Callable[..., Any], backward: Callable[..., Any], X: An
     """``(cost, grad)`` from ``cost(params, X, Y)`` and ``backward(params, X, Y)``."""
     validate.callable_(cost, "cost", "(params, X, Y) -> float")
     validate.callable_(backward, "backward", "(params, X, Y) -> gradients")
-    return bind_data(cost, X, Y, data_first=False), bind_data(backward, X, Y, data_first=False)
+    bound = bind_data(cost, X, Y, data_first=False)
+    bound.context = data_context(X, Y)  # type: ignore[attr-defined]
+    return bound, bind_data(backward, X, Y, data_first=False)
+
+
+def from_globals(
+    module: Any, name: str, cost: str | Callable[[], Any], grad: str | Callable[[], Any], data: Any = None
+) -> tuple[Callable[[Any], Any], Callable[[Any], Any], Any]:
+    """``(cost, grad, params)`` for code that keeps its parameters in a module global.
+
+    The blog's code keeps ``THETA`` global: its ``forward_propagation(X, initialize=False)``
+    reads it, its ``back_propagation(X, y, initialize, debug=True)`` returns the update
+    ``-ETA * gradient`` and writes into it. Each evaluation sets ``module.<name>`` to the
+    parameters the check hands over (a fresh container), runs ``cost`` or ``grad``, and puts
+    the module's own value back, also when they raise.
+
+    Parameters
+    ----------
+    module : module
+        The user's module (imported, or :func:`verifier.loading.load_module`).
+    name : str
+        The global that holds the parameters (``"THETA"``).
+    cost, grad : str or callable
+        Expressions evaluated in the module's namespace, or functions of no argument:
+        ``"cost(forward_propagation(X, initialize=False)[2], y)"`` and
+        ``"[d / -ETA for d in back_propagation(X, y, False, debug=True)[4]]"``.
+    data : (X, Y), optional
+        The data, to read the number of examples from; default the module's ``X`` and
+        ``y`` (or ``Y``) if it has them.
+
+    Returns
+    -------
+    cost, grad : callable
+        Functions of the parameters, for :func:`verifier.check`.
+    params : same container as ``module.<name>``
+        A copy of its current value: where to check.
+    """
+    namespace = vars(module) if not isinstance(module, dict) else module
+    if not isinstance(name, str) or name not in namespace:
+        found = sorted(k for k, v in namespace.items() if isinstance(v, (list, tuple, dict, np.ndarray)))
+        raise InputError(f"`name`: the module has no global {name!r}; its array-like globals are {found}.")
+    run_cost = _expression(cost, "cost", namespace)
+    run_grad = _expression(grad, "grad", namespace)
+
+    def swapped(run: Callable[[], Any]) -> Callable[[Any], Any]:
+        def call(params: Any) -> Any:
+            own = namespace[name]
+            namespace[name] = params
+            try:
+                return run()
+            finally:
+                namespace[name] = own
+
+        return call
+
+    if data is None:
+        labels = namespace.get("Y", namespace.get("y"))
+        data = (namespace.get("X"), labels)
+    bound_cost = swapped(run_cost)
+    bound_cost.context = {**data_context(*data), "name": name}  # type: ignore[attr-defined]
+    current = namespace[name]
+    params = copy.deepcopy(current)
+    return bound_cost, swapped(run_grad), params
+
+
+def _expression(
+    value: str | Callable[[], Any], argument: str, namespace: dict[str, Any]
+) -> Callable[[], Any]:
+    if callable(value):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"`{argument}`: expected a Python expression (str) or a function of no argument.")
+    try:
+        code = compile(value, f"<{argument}>", "eval")
+    except SyntaxError as exc:
+        raise InputError(f"`{argument}`: not a Python expression ({exc.msg}): {value!r}.") from None
+
+    def run() -> Any:
+        return eval(code, namespace)  # the user's own expression, in their own module
+
+    return run
 
 
 def bind_data(
@@ -112,6 +202,12 @@ def style_of(forward: Callable[..., Any]) -> str:
     except (TypeError, ValueError):  # a builtin or C function without a signature
         return "notebook"
     return "functions" if first.lower() in PARAMS_FIRST else "notebook"
+
+
+def data_context(X: Any, Y: Any) -> dict[str, Any]:
+    """What the data say for the diagnosis: ``{"m": examples}`` when :func:`examples_in` can tell."""
+    m = examples_in(X, Y)
+    return {} if m is None else {"m": m}
 
 
 def examples_in(X: Any, Y: Any) -> int | None:

@@ -68,12 +68,26 @@ def _parser() -> argparse.ArgumentParser:
         + "; ".join(f"{name}: {sig}" for name, sig in STYLES.items())
         + ". --data is an .npz (or .json) with X and Y (or the notebook's x and y) and the"
         " parameters (W1, b1, ... or param:NAME; THETA0, THETA1, ... become a list), as"
-        " `verifier reference` writes it.",
+        " `verifier reference` writes it. Parameters kept in a module global (the blog's"
+        " THETA): TARGET is path/to/module.py:GLOBAL, with --cost and --grad expressions"
+        " evaluated in the module (its own data; no --data).",
         **common,
     )
-    mine.add_argument("target", metavar="TARGET", help="path/to/module.py:FORWARD,BACKWARD")
     mine.add_argument(
-        "--data", required=True, metavar="FILE", help=".npz or .json with X, Y and the parameters"
+        "target", metavar="TARGET", help="path/to/module.py:FORWARD,BACKWARD, or path/to/module.py:GLOBAL"
+    )
+    mine.add_argument("--data", metavar="FILE", help=".npz or .json with X, Y and the parameters")
+    mine.add_argument(
+        "--cost",
+        metavar="EXPR",
+        help="with TARGET module.py:GLOBAL: the cost, an expression in the module's names, e.g."
+        " 'cost(forward_propagation(X, initialize=False)[2], y)'",
+    )
+    mine.add_argument(
+        "--grad",
+        metavar="EXPR",
+        help="with TARGET module.py:GLOBAL: the gradient, e.g."
+        " '[d / -ETA for d in back_propagation(X, y, False, debug=True)[4]]'",
     )
     mine.add_argument(
         "--style",
@@ -194,40 +208,58 @@ def _needs_matplotlib(path: str | None, argument: str) -> None:
 def _check(args: argparse.Namespace) -> int:
     from . import validate
     from .adapters import STYLES as ADAPTERS
-    from .adapters import examples_in, style_of
+    from .adapters import from_globals, style_of
     from .loading import load_module
     from .reference import load_reference
 
     path, sep, names = args.target.rpartition(":")
     functions = names.split(",")
-    if not sep or not path or len(functions) != 2 or not all(f.strip() for f in functions):
+    in_globals = args.cost is not None or args.grad is not None
+    if in_globals:
+        if not sep or not path or len(functions) != 1 or not names.strip().isidentifier():
+            raise InputError(
+                f"`TARGET`: with --cost and --grad, expected path/to/module.py:GLOBAL, got {args.target!r}."
+            )
+        if args.cost is None or args.grad is None or args.data is not None or args.style is not None:
+            raise InputError(
+                "`--cost` and `--grad` go together, without --data or --style (the module holds its data)."
+            )
+    elif not sep or not path or len(functions) != 2 or not all(f.strip() for f in functions):
         raise InputError(f"`TARGET`: expected path/to/module.py:FORWARD,BACKWARD, got {args.target!r}.")
+    elif args.data is None:
+        raise InputError(
+            "`--data` is required with TARGET module.py:FORWARD,BACKWARD (X, Y and the parameters)."
+        )
     methods = validate.methods(_names(args.methods, "--methods"), "--methods")
     points = validate.integer(args.points, "--points", minimum=1)
     seed = validate.seed(args.seed, "--seed")
-    data = load_reference(args.data, argument="--data")
-    module = load_module(path)
-    forward, backward = (_function(module, path, name.strip()) for name in functions)
-    style = args.style or style_of(forward)
-    cost, grad = ADAPTERS[style](forward, backward, data["X"], data["Y"])
-    m = examples_in(data["X"], data["Y"])
+    style = "globals"
+    if in_globals:
+        module = load_module(path)
+        cost, grad, params = from_globals(module, names.strip(), args.cost, args.grad)
+    else:
+        data = load_reference(str(args.data), argument="--data")
+        module = load_module(path)
+        forward, backward = (_function(module, path, name.strip()) for name in functions)
+        style = args.style or style_of(forward)
+        cost, grad = ADAPTERS[style](forward, backward, data["X"], data["Y"])
+        params = data["params"]
     from .harness import check
 
     try:
         report = check(
             cost,
             grad,
-            data["params"],
+            params,
             methods=methods,
             mode=args.mode,
             points=points,
             seed=seed,
             progress=False if args.quiet else None,
-            context={"m": m} if m else None,
         )
     except Exception as exc:
         add_note = getattr(exc, "add_note", None)  # Python 3.11 and newer
-        if add_note is not None:
+        if add_note is not None and style in STYLES:
             other = next(s for s in STYLES if s != style)
             add_note(
                 f"(with --style {style}: {STYLES[style]}; if yours are {other}-style, pass --style {other})"

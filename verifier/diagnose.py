@@ -84,8 +84,9 @@ def scale_slip(c: float, m: int | None, loss: str | None) -> str:
     """Which common slip gives a gradient ``c`` times the true one, or ""."""
     close = lambda x: x != 0 and abs(c - x) <= 1e-6 * abs(x)  # noqa: E731
     hints = []
-    if m and loss == "mse" and close(m / 2):
-        hints.append(f"the mean-squared-error derivative's 2/m is missing (m = {m})")
+    if m and loss in ("mse", None) and close(m / 2):
+        unsure = "" if loss else " (if the cost is a mean of squares)"
+        hints.append(f"the mean-squared-error derivative's 2/m is missing (m = {m}){unsure}")
     if m and loss == "mse" and close(2 / m) and m != 2:
         hints.append("the 2/m factor is applied twice")
     if m and m > 1 and close(m):
@@ -274,7 +275,7 @@ def _bug_findings(
 
 def layer_number(name: str) -> int | None:
     """``"W2"`` -> 2, ``"db1"`` -> 1, ``"[0]"`` -> 1 (a THETA list), else None."""
-    match = re.fullmatch(r"\[(\d+)\]", name)
+    match = re.fullmatch(r"\w*\[(\d+)\]", name)
     if match:
         return int(match.group(1)) + 1
     match = re.fullmatch(r"d?[A-Za-z]+?(\d+)", name)

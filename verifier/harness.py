@@ -128,7 +128,9 @@ def check(
         is predicted to take over a second, False never (default).
     context : dict, optional
         What is known about the network, for the diagnosis: ``m`` (how many terms the
-        cost averages: examples, times outputs for MSE), ``loss`` (``"mse"``
+        cost averages: examples, times outputs for MSE; default: the number of examples a
+        cost made by :mod:`verifier.adapters` holds), ``name`` (the parameters' own name, so
+        that a list's tensors read ``THETA[0]``), ``loss`` (``"mse"``
         or ``"cross-entropy"``), ``notes`` (list of str), ``layers`` (tensor name ->
         layer number, for the layer picture).
 
@@ -179,7 +181,12 @@ def check(
     count = validate.integer(points, "points", minimum=1)
     rng = np.random.default_rng(validate.seed(seed))
     context = validate.context(context)
+    known = getattr(cost, "context", None)  # what an adapter's cost knows of its data and names
+    if isinstance(known, dict):
+        context = {**known, **(context or {})}
     layout, theta = layout_of(params)
+    if context and isinstance(context.get("name"), str) and layout.kind in ("list", "tuple"):
+        layout = layout.named(context["name"])
     if validate.flag(vectorized, "vectorized") and stencil is None:
         options.stencil = vectorized_stencil(cost, layout, theta)
     report = check_point(cost, grad, layout, theta, options, rng, context)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -123,6 +123,12 @@ class Layout:
         shape ``(k, P)`` gives a batch: each array of shape ``(k, *shape)``.
         """
         return self.pack(self.parts(flat))
+
+    def named(self, name: str) -> Layout:
+        """This layout with a list's or tuple's tensors named ``name[0]``, ``name[1]``, ..."""
+        if self.kind not in ("list", "tuple") or not all(re.fullmatch(r"\[\d+\]", n) for n in self.names):
+            return self
+        return replace(self, names=tuple(f"{name}{n}" for n in self.names))
 
     def parts(self, flat: Any) -> list[Any]:
         """The tensors of ``flat`` in layout order, as shaped views (see :meth:`unflatten`)."""

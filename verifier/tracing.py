@@ -381,10 +381,11 @@ def _code_file(obj: Any) -> str | None:
     return code.co_filename if code is not None else None
 
 
-def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[types.ModuleType]]:
-    """The functions (any file) and user modules reachable from ``root``."""
+def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[dict[str, Any]]]:
+    """The functions (any file) and the namespaces of user modules reachable from ``root``."""
     functions: list[types.FunctionType] = []
     modules: list[types.ModuleType] = []
+    namespaces_seen: list[dict[str, Any]] = []
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -423,6 +424,11 @@ def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[types.Mod
             stack.append(obj.__func__)
         elif isinstance(obj, property):
             stack += [obj.fget, obj.fset]
+        elif isinstance(obj, dict) and "__name__" in obj and "__builtins__" in obj:  # a module's namespace
+            file = obj.get("__file__") or ""
+            if obj["__name__"] == "__main__" or (file and _resolvable(file)):
+                namespaces_seen.append(obj)
+                stack += [v for v in obj.values() if _worth_visiting(v)]
         elif isinstance(obj, (list, tuple)) and len(obj) < 64:
             stack += [v for v in obj if _worth_visiting(v)]
         elif isinstance(obj, dict) and len(obj) < 64:
@@ -431,7 +437,7 @@ def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[types.Mod
             cls = type(obj)
             if is_user_file(_class_file(cls)):
                 stack += [cls, *[v for v in vars(obj).values() if _worth_visiting(v)]]
-    return functions, modules
+    return functions, [vars(m) for m in modules] + namespaces_seen
 
 
 def _worth_visiting(value: Any) -> bool:
@@ -449,8 +455,8 @@ def _class_file(cls: type) -> str:
 def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
     patches = _Patches()
     swap = _replacements(traced)
-    functions, modules = _user_functions(root)
-    namespaces: dict[int, dict[str, Any]] = {id(vars(m)): vars(m) for m in modules}
+    functions, found = _user_functions(root)
+    namespaces: dict[int, dict[str, Any]] = {id(n): n for n in found}
     for fn in functions:
         if _resolvable(fn.__code__.co_filename):
             namespaces.setdefault(id(fn.__globals__), fn.__globals__)

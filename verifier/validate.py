@@ -23,7 +23,7 @@ METHODS = ("centered", "scipy", "autograd", "complex")
 DEFAULT_METHODS = ("centered", "scipy", "autograd")
 MODES = ("full", "fast")
 #: What ``context`` may say about the network, for the diagnosis.
-CONTEXT_KEYS = ("m", "loss", "notes")
+CONTEXT_KEYS = ("m", "loss", "notes", "name")
 LOSSES = ("mse", "cross-entropy")
 
 
@@ -138,6 +138,10 @@ def context(value: Any, argument: str = "context") -> dict[str, Any]:
         out["m"] = integer(out["m"], f"{argument}['m']", minimum=1)
     if out.get("loss") is not None:
         out["loss"] = choice(out["loss"], f"{argument}['loss']", LOSSES)
+    if out.get("name") is not None and not (isinstance(out["name"], str) and out["name"].isidentifier()):
+        raise InputError(
+            f"`{argument}['name']`: expected a Python name such as 'THETA', got {shown(out['name'])}."
+        )
     notes = out.get("notes")
     if notes is not None:
         if not isinstance(notes, (list, tuple)) or not all(isinstance(n, str) for n in notes):

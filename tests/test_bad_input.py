@@ -174,7 +174,7 @@ def test_every_kind_of_bad_call_gets_a_clear_error(what, call, error, text):
 def test_corrupt_reference_file(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_text("not a zip file")
-    with pytest.raises(InputError, match="not a readable .npz or .json reference"):
+    with pytest.raises(InputError, match="is not a readable .npz file"):
         load_reference(bad)
 
 

@@ -4,6 +4,7 @@ The public surface:
 
 * :func:`check` — check ``grad(params)`` against ``cost(params)`` three ways;
 * :func:`check_network` — the same for a network object (``cost``/``backward``);
+* :func:`check_layer` — a layer's ``backward(dout, cache)``, or a loss's ``(loss, dx)``;
 * :func:`reference_gradients` — autograd's gradient of a cost, in your container;
 * :class:`Report` — the result (``status``, ``ok``, tables, JSON);
 * :mod:`verifier.networks` — the seeds' networks with hand-written backprop.
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from . import networks
     from .estimators.autograd_ref import reference_gradients
     from .harness import check, check_network
+    from .layers import check_layer
     from .monitor import GradientCheckFailed, GradientMonitor
     from .reference import load_reference
     from .report import Report
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "check": "harness",
     "check_network": "harness",
+    "check_layer": "layers",
     "reference_gradients": "estimators.autograd_ref",
     "GradientCheckFailed": "monitor",
     "GradientMonitor": "monitor",
@@ -49,6 +52,7 @@ __all__ = [
     "ReferenceUnavailable",
     "Report",
     "check",
+    "check_layer",
     "check_network",
     "load_reference",
     "networks",

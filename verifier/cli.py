@@ -114,6 +114,38 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     mine.add_argument("--quiet", action="store_true", help="no progress line")
 
+    layer = sub.add_parser(
+        "layer",
+        help="check a layer's backward(dout, cache), or a loss's (loss, dx), from a Python file",
+        description="Check a layer written in the course's style: FORWARD(*inputs) -> (out, cache) and"
+        " BACKWARD(dout, cache) -> (dx, dw, ...), with a seeded upstream gradient dout; or a loss"
+        " FORWARD(x, y) -> (loss, dx) alone. TARGET is path/to/layers.py:FORWARD,BACKWARD or"
+        " path/to/layers.py:LOSS. The inputs are read by the forward's parameter names from"
+        " --inputs (.npz arrays, or a .json object of nested lists and constants) and --const;"
+        " float arrays are differentiated, integer labels and mode dicts held constant.",
+        **common,
+    )
+    layer.add_argument(
+        "target", metavar="TARGET", help="path/to/layers.py:FORWARD,BACKWARD or path/to/layers.py:LOSS"
+    )
+    layer.add_argument(
+        "--inputs", metavar="FILE", help=".npz or .json with the inputs by the forward's parameter names"
+    )
+    layer.add_argument(
+        "--const",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help='an input given inline, e.g. conv_param=\'{"stride": 1, "pad": 1}\' (repeatable)',
+    )
+    layer.add_argument("--wrt", help="comma-separated inputs to differentiate (default: every float array)")
+    layer.add_argument(
+        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
+    )
+    layer.add_argument("--seed", type=int, default=0, help="seed of dout and of every random choice")
+    layer.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
+    layer.add_argument("--quiet", action="store_true", help="no progress line")
+
     ref = sub.add_parser(
         "reference",
         help="write parameters, data and autograd's gradients of a built-in network to a file",
@@ -269,6 +301,54 @@ def _check(args: argparse.Namespace) -> int:
     return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
 
 
+def _layer(args: argparse.Namespace) -> int:
+    import inspect
+
+    from . import validate
+    from .layers import check_layer
+    from .loading import load_module
+    from .reference import layer_inputs
+
+    path, sep, names = args.target.rpartition(":")
+    functions = [f.strip() for f in names.split(",")]
+    if not sep or not path or len(functions) not in (1, 2) or not all(functions):
+        raise InputError(
+            "`TARGET`: expected path/to/layers.py:FORWARD,BACKWARD or path/to/layers.py:LOSS,"
+            f" got {args.target!r}."
+        )
+    methods = validate.methods(_names(args.methods, "--methods"), "--methods")
+    seed = validate.seed(args.seed, "--seed")
+    given = layer_inputs(args.inputs, args.const)
+    module = load_module(path)
+    forward = _function(module, path, functions[0])
+    backward = _function(module, path, functions[1]) if len(functions) == 2 else None
+    inputs = []
+    for p in inspect.signature(forward).parameters.values():
+        if p.name in given:
+            inputs.append(given.pop(p.name))
+        elif p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            raise InputError(
+                f"`--inputs`: {functions[0]} needs {p.name!r}; give it in --inputs or as"
+                f" --const {p.name}=JSON."
+            )
+        else:
+            break
+    if given:
+        raise InputError(f"`--inputs`: {sorted(given)} are not parameters of {functions[0]}.")
+    wrt = None if args.wrt is None else _names(args.wrt, "--wrt")
+    report = check_layer(
+        forward,
+        backward,
+        *inputs,
+        wrt=wrt,
+        seed=seed,
+        methods=methods,
+        progress=False if args.quiet else None,
+    )
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+
+
 def _function(module: Any, path: str, name: str) -> Callable[..., Any]:
     value = getattr(module, name, None)
     if not callable(value):
@@ -385,6 +465,7 @@ def _run(args: argparse.Namespace) -> int:
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _run,
     "check": _check,
+    "layer": _layer,
     "reference": _reference,
     "bench": _bench,
     "sweep": _sweep,

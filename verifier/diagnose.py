@@ -201,7 +201,7 @@ def diagnose(
     if refs:
         reference = _reference_values(refs, verdicts)
         bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss, theta)
-        bugs += layer_picture(bugs, layout, intermediates=intermediates)
+        bugs += layer_picture(bugs, layout, intermediates=intermediates, reference=reference)
     artefacts = _artefact_findings(g, estimates, verdicts, layout)
     notes = [Finding("note", "", str(n), "context") for n in context.get("notes", [])]
     return bugs + artefacts + notes
@@ -282,17 +282,35 @@ def layer_number(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def layer_picture(findings: list[Finding], layout: Layout, *, intermediates: bool = False) -> list[Finding]:
+def layer_picture(
+    findings: list[Finding],
+    layout: Layout,
+    *,
+    intermediates: bool = False,
+    reference: np.ndarray | None = None,
+) -> list[Finding]:
     """Where, in backprop order (last layer first), the gradient first goes wrong.
 
     Two tensors of one layer (``W2``, ``b2``) share that layer's ``dZ``: if one is right
-    and the other wrong, the bug is in the wrong one's own line, not upstream.
+    and the other wrong, the bug is in the wrong one's own line, not upstream. Claimed only
+    where the structure supports it: a list's entries are layers only when each is a 2-D
+    weight with its bias folded in (the blog's THETA; ``[b1, b2, W1, W2]`` is not six layers),
+    and a tensor whose reference gradient is zero everywhere (a bias before batchnorm) says
+    nothing about its layer's ``dZ``, so its being right proves nothing.
     """
+    if layout.kind in ("list", "tuple") and any(len(s) != 2 for s in layout.shapes):
+        return []
     layers: dict[int, list[str]] = {}
-    for name in layout.names:
+    silent: set[str] = set()
+    overall = 0.0 if reference is None else float(np.nanmax(np.abs(reference), initial=0.0))
+    for t, name in enumerate(layout.names):
         number = layer_number(name)
         if number is not None:
             layers.setdefault(number, []).append(name)
+        if reference is not None and overall > 0:
+            part = np.nan_to_num(reference[layout.slice(t)])
+            if float(np.max(np.abs(part), initial=0.0)) <= 1e-9 * overall:
+                silent.add(name)
     wrong = {f.tensor for f in findings if f.kind == "bug" and f.tensor}
     if len(layers) < 2 or not wrong or not all(layer_number(n) is not None for n in wrong):
         return []
@@ -300,7 +318,7 @@ def layer_picture(findings: list[Finding], layout: Layout, *, intermediates: boo
     for number in sorted(layers, reverse=True):
         names = layers[number]
         bad = [n for n in names if n in wrong]
-        good = [n for n in names if n not in wrong]
+        good = [n for n in names if n not in wrong and n not in silent]
         if bad and good:
             out.append(
                 Finding(
@@ -394,18 +412,68 @@ def _detail(
         flags = np.zeros(int(np.prod(shape)), dtype=bool)
         flags[local] = True
         grid = flags.reshape(shape)
-        axis = 1 if pattern == "rows" else 0
-        which = np.flatnonzero(grid.any(axis=axis)).tolist()
-        if pattern == "rows":
-            return (
-                f"only rows {which} of {name} are wrong (their units' gradient: look at that layer's"
-                f" mask or activation derivative); {worst_text}"
-            )
-        return (
-            f"only columns {which} of {name} are wrong (inputs from those units of the layer below:"
-            f" look at the activations it multiplies); {worst_text}"
-        )
+        axis = 0 if pattern == "rows" else 1
+        which = np.flatnonzero(grid.any(axis=1 - axis)).tolist()
+        head = f"only {pattern} {which} of {name} are wrong"
+        units = unit_axis(layout, t)
+        own = "those output units' gradient: look at their mask or activation derivative"
+        below = f"the inputs from those units of the layer below: look at the activations {name} multiplies"
+        if units is None:
+            if not _weight_like(name):
+                return f"{head}; {worst_text}"
+            as_out = f"{name} @ x" if axis == 0 else f"x @ {name}"
+            as_in = f"x @ {name}" if axis == 0 else f"{name} @ x"
+            return f"{head}: if the layer computes {as_out}, {own}; if {as_in}, {below}; {worst_text}"
+        return f"{head} ({own if units == axis else below}); {worst_text}"
     return f"wrong at {element_labels(layout, bad)}; {worst_text}"
+
+
+def _weight_like(name: str) -> bool:
+    return bool(re.fullmatch(r"(?i)(w|weights?|theta)\w*|\w*\[\d+\]", name))
+
+
+def _bias_of(layout: Layout, t: int) -> int | None:
+    """The bias tensor of weight ``t``'s layer (``b2`` for ``W2``, ``b`` for ``w`` or ``Wx``), if any."""
+    name, number = layout.names[t], layer_number(layout.names[t])
+    for u, other in enumerate(layout.names):
+        if u == t or not other.lower().startswith("b"):
+            continue
+        if number is not None and layer_number(other) == number:
+            return u
+        if number is None and layer_number(other) is None and _weight_like(name):
+            return u
+    return None
+
+
+def unit_axis(layout: Layout, t: int) -> int | None:
+    """The axis of a 2-D weight that indexes its layer's output units: 0 for ``W @ x``, 1 for ``x @ W``.
+
+    Read from the layer's bias (shape ``(n, 1)``: ``W @ X`` with examples in columns; ``(n,)``
+    or ``(1, n)``: ``x @ W``) or from the next or previous layer's weight (which dimension
+    they share). None when the shapes leave both readings open (square weights, no bias).
+    """
+    shape = layout.shapes[t]
+    if len(shape) != 2 or not _weight_like(layout.names[t]):
+        return None
+    a, b = shape
+    bias = _bias_of(layout, t)
+    if bias is not None:
+        bs = tuple(layout.shapes[bias])
+        size = int(np.prod(bs))
+        if a != b:
+            return 0 if size == a else 1 if size == b else None
+        return 0 if bs == (a, 1) else 1 if bs in ((b,), (1, b)) else None
+    number = layer_number(layout.names[t])
+    votes = set()
+    for u, other in enumerate(layout.names):
+        n2, s2 = layer_number(other), layout.shapes[u]
+        if u == t or number is None or n2 is None or len(s2) != 2 or not _weight_like(other):
+            continue
+        if n2 == number + 1:  # the next layer reads this one's outputs
+            votes |= {0} if s2[1] == a and s2[0] != b else {1} if s2[0] == b and s2[1] != a else set()
+        if n2 == number - 1:
+            votes |= {0} if s2[0] == b and s2[1] != a else {1} if s2[1] == a and s2[0] != b else set()
+    return votes.pop() if len(votes) == 1 else None
 
 
 def _noise_reason(est: Estimate) -> str:

@@ -91,34 +91,11 @@ def load_reference(path: str | Path, *, argument: str = "path") -> dict[str, Any
         No such file, a folder, a file that is not such a reference, or one without ``X``,
         ``Y`` or parameters (the message names the file and what is missing).
     """
-    if not isinstance(path, (str, Path)):
-        raise InputError(
-            f"`{argument}`: expected a file path (str or pathlib.Path), got {type(path).__name__}."
-        )
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"`{argument}`: no file {str(path)!r}.")
-    if not path.is_file():
-        raise InputError(f"`{argument}`: {str(path)!r} is a folder, not a file.")
-    if path.suffix not in (".npz", ".json"):
-        raise InputError(
-            f"`{argument}`: expected an .npz or .json file, got {str(path)!r}; save the data and the"
-            " parameters together, e.g. np.savez('data.npz', X=X, Y=Y, **parameters)."
-        )
-    try:
-        if path.suffix == ".json":
-            arrays, meta = _read_json(path)
-        else:
-            with np.load(path) as data:  # allow_pickle stays False: a file never runs code
-                arrays = {k: np.asarray(data[k]) for k in data.files}
-            meta = json.loads(str(arrays.pop("meta"))) if "meta" in arrays else {}
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(
-            f"`{argument}`: {str(path)!r} is not a readable .npz or .json reference"
-            f" ({type(exc).__name__}: {exc})."
-        ) from None
+    path = _existing(path, argument)
+    if path.suffix == ".json":
+        arrays, meta = _parse(path, argument, _read_json)
+    else:
+        arrays, meta = read_arrays(path, argument=argument)
     data_arrays = {}
     for key in ("X", "Y"):
         name = key if key in arrays else key.lower()
@@ -140,6 +117,76 @@ def load_reference(path: str | Path, *, argument: str = "path") -> dict[str, Any
         "gradients": _container(grads) if grads else None,
         **data_arrays,
     }
+
+
+def _existing(path: Any, argument: str, suffixes: tuple[str, ...] = (".npz", ".json")) -> Path:
+    """``path`` as a Path to an existing file with one of ``suffixes`` (else the error says which)."""
+    if not isinstance(path, (str, Path)):
+        raise InputError(
+            f"`{argument}`: expected a file path (str or pathlib.Path), got {type(path).__name__}."
+        )
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"`{argument}`: no file {str(path)!r}.")
+    if not path.is_file():
+        raise InputError(f"`{argument}`: {str(path)!r} is a folder, not a file.")
+    if path.suffix not in suffixes:
+        raise InputError(
+            f"`{argument}`: expected {' or '.join(suffixes)} file, got {str(path)!r}; save the arrays"
+            " together, e.g. np.savez('data.npz', X=X, Y=Y, **parameters)."
+        )
+    return path
+
+
+def _parse(path: Path, argument: str, reader: Any) -> Any:
+    try:
+        return reader(path)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"`{argument}`: {str(path)!r} is not a readable {path.suffix} file ({type(exc).__name__}: {exc})."
+        ) from None
+
+
+def read_arrays(path: str | Path, *, argument: str = "path") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays of an ``.npz`` file by name, and its JSON ``meta`` (empty if none): the one
+    reader of array files. Nothing is ever unpickled."""
+    path = _existing(path, argument, (".npz",))
+
+    def read(p: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        with np.load(p) as data:  # allow_pickle stays False: a file never runs code
+            arrays = {k: np.asarray(data[k]) for k in data.files}
+        meta = json.loads(str(arrays.pop("meta"))) if "meta" in arrays else {}
+        return arrays, meta if isinstance(meta, dict) else {}
+
+    return _parse(path, argument, read)
+
+
+def layer_inputs(path: str | None, constants: list[str]) -> dict[str, Any]:
+    """A layer's inputs by name, for ``verifier layer``: from an ``.npz`` (arrays) or a ``.json``
+    object (nested lists become arrays, integer ones stay integer labels; objects and numbers
+    stay constants), then ``NAME=JSON`` constants."""
+    given: dict[str, Any] = {}
+    if path is not None:
+        file = _existing(path, "--inputs")
+        if file.suffix == ".npz":
+            given.update(read_arrays(file, argument="--inputs")[0])
+        else:
+            doc = _parse(file, "--inputs", lambda p: json.loads(p.read_text()))
+            if not isinstance(doc, dict):
+                raise InputError(f"`--inputs`: {str(file)!r} must hold a JSON object of inputs by name.")
+            given.update({k: np.asarray(v) if isinstance(v, list) else v for k, v in doc.items()})
+    for item in constants:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise InputError(f"`--const`: expected NAME=JSON, got {item!r}.")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"`--const` {name}: not JSON ({exc.msg}): {text!r}.") from None
+        given[name.strip()] = np.asarray(value) if isinstance(value, list) else value
+    return given
 
 
 def _read_json(path: Path) -> tuple[dict[str, np.ndarray], Any]:

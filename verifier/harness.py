@@ -306,18 +306,22 @@ def check_point(
         _withdraw_unpinned(directions, verdicts)
     nearby = None
     if not drift:
-        nearby = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng)
+        budget = options.budget if not fast else 0
+        nearby = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng, budget)
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
     returned = any(INTERMEDIATE_KEY.match(k) for k in ignored)
     findings = diagnose(g, estimates, verdicts, layout, context, theta, intermediates=returned)
     if directions is not None:
         findings = direction_findings(directions, layout) + findings
     if nearby is not None:
-        findings += nearby_findings(layout, *nearby)
+        findings += nearby_findings(layout, *nearby[:2])
     if drift:
         findings.insert(0, Finding("undecided", "", _random_reason(drift), "random"))
         warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=3)
     report = verdict_report(g, estimates, verdicts, layout, findings, ignored, bool(drift))
+    if nearby is not None and nearby[2] is not None:
+        label = "nearby point: a small seeded move off this point's kinks, whole tensors checked"
+        report.points.append(PointResult(label, nearby[2]))
     if not fast and not drift:
         _explain_lines(report, cost, grad, objective, raw, estimates, context, rng)
     if directions is not None:
@@ -384,7 +388,8 @@ def _settle_kinks(
     verdicts: Verdicts,
     centered_estimate: Estimate | None,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray] | None:
+    budget: int = 0,
+) -> tuple[np.ndarray, np.ndarray, Report | None] | None:
     """Decide the elements at a kink again at a nearby point where the cost is smooth.
 
     At a kink (ReLU exactly at 0, a tied max) finite differences cannot convict, and with
@@ -396,8 +401,15 @@ def _settle_kinks(
     centred differences: wrong there is wrong here; agreeing there leaves the kink a
     valid subgradient here; anything else leaves them undecided.
 
-    Returns the elements agreeing at a nearby point and those left undecided (None when no
-    element was at a kink); :func:`~verifier.diagnose.nearby_findings` words them.
+    A slip can sit on an element that is at a kink here and hide there (its value lies between
+    the one-sided slopes), and move elsewhere with the point (a bug tied to the largest entry,
+    to a tie's winner): so, where it takes at most ``budget`` evaluations, the first nearby
+    point checks every element of the tensors that have a kink, and a wrong one there fails
+    the check (it is the same backward, at a point a step away).
+
+    Returns the elements agreeing at a nearby point, those left undecided, and the nearby
+    point's own report when it found wrong elements there (None when no element was at a
+    kink); :func:`~verifier.diagnose.nearby_findings` words them.
     """
     kink = verdicts.verdict == KINK
     if centered_estimate is not None and centered_estimate.kink is not None:
@@ -409,6 +421,9 @@ def _settle_kinks(
         return None
     layout, theta = objective.layout, objective.theta0
     agreed: list[np.ndarray] = []
+    elsewhere: Report | None = None
+    tensors = np.unique(np.searchsorted(layout.offsets, open_, side="right") - 1)
+    around = np.concatenate([np.arange(layout.offsets[t], layout.offsets[t + 1]) for t in tensors])
     for size in NEARBY:
         scale = np.maximum(np.abs(theta), objective.step_scale)  # as the steps are (step_sizes)
         moved = theta + size * scale * rng.standard_normal(theta.size)
@@ -417,8 +432,15 @@ def _settle_kinks(
             g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad")
         except Exception:  # the cost or backprop cannot run there: leave the elements as they are
             break
-        est = centered(near, open_)
-        there = compare(g_near, {"centered": est}, layout).verdict[open_]
+        wide = size == NEARBY[0] and 4 * around.size <= budget
+        checked = around if wide else open_
+        est = centered(near, checked)
+        compared = compare(g_near, {"centered": est}, layout)
+        verdict_there = compared.verdict
+        if wide and np.setdiff1d(around[verdict_there[around] == WRONG], open_).size:
+            findings = diagnose(g_near, {"centered": est}, compared, layout)
+            elsewhere = verdict_report(g_near, {"centered": est}, compared, layout, findings)
+        there = verdict_there[open_]
         wrong, agree = open_[there == WRONG], open_[there == AGREE]
         verdicts.verdict[wrong] = WRONG
         verdicts.odd["backprop"][wrong] = True
@@ -429,7 +451,7 @@ def _settle_kinks(
             break
     verdicts.verdict[open_] = UNDECIDED
     settled = np.concatenate(agreed) if agreed else np.array([], dtype=np.intp)
-    return settled, open_
+    return settled, open_, elsewhere
 
 
 def _withdraw_unpinned(directions: DirectionalResult, verdicts: Verdicts) -> None:

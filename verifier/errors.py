@@ -8,6 +8,7 @@ message names the argument, the key and what was expected. A failed check is
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -35,24 +36,36 @@ class PrecisionWarning(UserWarning):
 
 #: This package's directory.
 PACKAGE_DIR = Path(__file__).resolve().parent
-_PACKAGE = PACKAGE_DIR
+_PACKAGE = str(PACKAGE_DIR)
 #: Files of this package that hold code written as users write it (the seeds, the networks).
-_USERLIKE = (_PACKAGE / "seeds.py", _PACKAGE / "networks")
+_USERLIKE = (str(PACKAGE_DIR / "seeds.py"), str(PACKAGE_DIR / "networks") + os.sep)
+#: Where the standard library lives (its files are never the user's).
+_STDLIB = tuple(
+    {
+        str(Path(p).resolve()) + os.sep + "lib" + os.sep + "python"
+        for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)
+    }
+    | {
+        os.path.abspath(p) + os.sep + "lib" + os.sep + "python"
+        for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)
+    }
+)
 
 
 def is_user_file(filename: str) -> bool:
     """Whether ``filename`` holds the user's own code: not numpy, scipy, autograd, the standard
-    library or this package's machinery (its seeds and networks count as user code)."""
+    library or this package's machinery (its seeds and networks count as user code).
+
+    String tests only (no file-system calls): it runs for every frame and function a trace sees.
+    """
     if not filename or filename.startswith("<"):
         return filename.startswith(("<ipython", "<string"))
-    path = Path(filename).resolve()
-    text = str(path)
-    if "site-packages" in text or "dist-packages" in text:
+    path = os.path.abspath(filename)
+    if "site-packages" in path or "dist-packages" in path:
         return False
-    if text.startswith(str(_PACKAGE)):
-        return any(path == u or u in path.parents for u in _USERLIKE)
-    stdlib = {str(Path(p).resolve()) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)}
-    return not ("/lib/python" in text and any(text.startswith(p) for p in stdlib))
+    if path.startswith(_PACKAGE + os.sep):
+        return path == _USERLIKE[0] or path.startswith(_USERLIKE[1])
+    return not path.startswith(_STDLIB)
 
 
 def user_frame(exc: BaseException) -> traceback.FrameSummary | None:

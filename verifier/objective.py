@@ -258,7 +258,10 @@ class Objective:
             for n, i in enumerate(indices):
                 for k, step in enumerate(steps[n]):
                     buf[i] = base[i] + step
-                    out[n, k] = value(cost(pack(parts)), where=f"at {self.layout.label(i)} + {step:g}")
+                    v = cost(pack(parts))
+                    if type(v) is not float and type(v) is not np.float64:  # else no message is needed
+                        v = value(v, where=f"at {self.layout.label(i)} + {step:g}")
+                    out[n, k] = v
                 buf[i] = base[i]
         finally:
             buf[...] = base

@@ -39,6 +39,7 @@ import builtins
 import functools
 import inspect
 import linecache
+import os
 import sys
 import textwrap
 import types
@@ -342,15 +343,28 @@ class TracedNumpy(types.ModuleType):
         return value
 
 
-def _replacements(traced: TracedNumpy) -> dict[int, Any]:
-    """numpy objects (by identity) -> what the user's code gets instead during a trace."""
-    out: dict[int, Any] = {id(np): traced, id(np.linalg): anp.linalg, id(np.fft): anp.fft}
-    for name, value in vars(np).items():
-        if callable(value) and not isinstance(value, type) and hasattr(anp, name):
-            out[id(value)] = getattr(traced, name)
-    out[id(np.add)] = traced.add
-    out[id(np.copy)] = traced.copy
-    return out
+def _replacement(value: Any, traced: TracedNumpy) -> Any:
+    """What the user's code gets instead of a numpy object during a trace (None: keep it)."""
+    if value is np:
+        return traced
+    if value is np.linalg:
+        return anp.linalg
+    if value is np.fft:
+        return anp.fft
+    if value is np.add:
+        return traced.add
+    if value is np.copy:
+        return traced.copy
+    name = getattr(value, "__name__", None)
+    if (
+        isinstance(name, str)
+        and callable(value)
+        and not isinstance(value, type)
+        and getattr(np, name, None) is value
+        and hasattr(anp, name)
+    ):
+        return getattr(traced, name)
+    return None
 
 
 @dataclass
@@ -373,7 +387,7 @@ class _Patches:
 
 def _resolvable(filename: str) -> bool:
     """Whether numpy may be resolved in the module of ``filename``: the user's own, never this package's."""
-    return is_user_file(filename) and not str(Path(filename).resolve()).startswith(str(_PACKAGE))
+    return is_user_file(filename) and not os.path.abspath(filename).startswith(str(_PACKAGE) + os.sep)
 
 
 def _code_file(obj: Any) -> str | None:
@@ -454,7 +468,6 @@ def _class_file(cls: type) -> str:
 
 def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
     patches = _Patches()
-    swap = _replacements(traced)
     functions, found = _user_functions(root)
     namespaces: dict[int, dict[str, Any]] = {id(n): n for n in found}
     for fn in functions:
@@ -465,14 +478,16 @@ def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
                     value = cell.cell_contents
                 except ValueError:
                     continue
-                if id(value) in swap:
+                new = _replacement(value, traced)
+                if new is not None:
                     patches.cells.append((cell, value))
-                    cell.cell_contents = swap[id(value)]
+                    cell.cell_contents = new
     for namespace in namespaces.values():
         for name, value in list(namespace.items()):
-            if id(value) in swap and not name.startswith("__"):
+            new = None if name.startswith("__") else _replacement(value, traced)
+            if new is not None:
                 patches.globals_.append((namespace, name, value))
-                namespace[name] = swap[id(value)]
+                namespace[name] = new
         if "float" in namespace:
             if namespace["float"] is builtins.float:
                 patches.globals_.append((namespace, "float", builtins.float))

@@ -45,6 +45,9 @@ class Estimate:
         Elements whose bound is dominated by the cost's round-off.
     sampled : ndarray of int, optional
         When the method checked only some elements one by one: which.
+    curvature : ndarray, shape (P,), optional
+        ``|f''|`` per element from the centred stencil's one-sided slopes (infinite where
+        unknown): the truncation of another method's difference, without more evaluations.
     extra : dict
         Method-specific headline numbers (e.g. scipy's ``check_grad`` norm).
     """
@@ -63,6 +66,7 @@ class Estimate:
     nominal_error: np.ndarray | None = None
     sampled: np.ndarray | None = None
     noise_dominated: np.ndarray | None = None
+    curvature: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

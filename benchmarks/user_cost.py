@@ -28,8 +28,6 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import user_net  # noqa: E402
 
@@ -37,12 +35,19 @@ from verifier import check, seeds  # noqa: E402
 from verifier.adapters import from_functions  # noqa: E402
 from verifier.params import layout_of  # noqa: E402
 
-DIMS = {47: ([4, 5, 3, 1], 3), 921: ([20, 24, 16, 1], 16), 6337: ([32, 64, 64, 1], 32), 99073: ([128, 256, 256, 1], 32)}
+DIMS = {
+    47: ([4, 5, 3, 1], 3),
+    921: ([20, 24, 16, 1], 16),
+    6337: ([32, 64, 64, 1], 32),
+    99073: ([128, 256, 256, 1], 32),
+}
 
 
 def _methods(size: int):
     params, X, Y = user_net.make(*DIMS[size])
-    cost, grad = from_functions(lambda p, X, Y: user_net.forward(X, Y, p), lambda p, X, Y: user_net.backward(X, Y, p), X, Y)
+    cost, grad = from_functions(
+        lambda p, X, Y: user_net.forward(X, Y, p), lambda p, X, Y: user_net.backward(X, Y, p), X, Y
+    )
     stacked, _ = from_functions(lambda p, X, Y: user_net.forward_stacked(X, Y, p), lambda p, X, Y: None, X, Y)
     layout, theta = layout_of(params)
 
@@ -76,7 +81,11 @@ def main(sizes: list[int]) -> None:
                 times[name].append(time.perf_counter() - start)
                 if report is not None:
                     c = report.methods.get("centered")
-                    per = f"{c.nfev / size:.2f} evals/element" if c is not None and "sampled" not in c.extra else ""
+                    per = (
+                        f"{c.nfev / size:.2f} evals/element"
+                        if c is not None and "sampled" not in c.extra
+                        else ""
+                    )
                     notes[name] = f"{report.status}; {per}".rstrip("; ")
         loop = statistics.median(times["loop"])
         for name in methods:

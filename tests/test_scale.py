@@ -144,14 +144,30 @@ def test_bench_rows_and_csv(tmp_path, capsys):
     assert lines[0] == "method,params,samples,seconds,forward_multiple"
     assert {line.split(",")[0] for line in lines[1:]} == {
         "seed-loop",
-        "centered",
         "scipy",
+        "centered",
+        "user-default",
+        "user-centered",
         "autograd",
         "fast",
         "backward",
     }
-    assert "growth exponent" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "growth exponent" in out and "BLAS threads:" in out
+    assert "47 params: user-default" in out and "the notebook's loop's speed" in out
     assert main(["bench", "--sizes", "12345"]) == 2
+
+
+def test_bench_times_the_per_element_loops_on_a_sample_and_says_so(monkeypatch):
+    """Above LOOP_SAMPLE parameters the loops are timed on that many elements and scaled:
+    every element costs them the same (a copy of the vector and two forward passes)."""
+    import verifier.bench as bench_module
+
+    monkeypatch.setattr(bench_module, "LOOP_SAMPLE", 20)
+    rows = {r.method: r for r in bench([47], ("seed-loop", "scipy", "backward"), repeats=1)}
+    assert rows["seed-loop"].note == "timed on 20 of its 47 elements, scaled"
+    assert rows["scipy"].note.startswith("timed on 20") and rows["backward"].note == ""
+    assert rows["seed-loop"].seconds > 0
 
 
 @pytest.mark.parametrize("peer, package", [("torch-fast", "torch"), ("jax-check-grads", "jax")])

@@ -1,29 +1,40 @@
 """``verifier bench``: the cost of each way of checking against network size.
 
-Every method runs on the same DeepReLU network, point and data, side by side in one run:
+Every method runs on the same DeepReLU network, point, data and cost (the notebook's own
+form of the cross-entropy, written in plain numpy), side by side, one BLAS thread (the CLI
+pins it before numpy loads), interleaved round by round:
 
-========== ==========================================================================
-seed-loop  the notebook's loop: a copy of the vector and a rebuilt dict per element, two
-           forward passes each (epsilon 1e-7), with the notebook's own plain-numpy forward
-centered   the verifier's full per-element centred check (four points per element, with
-           its error bound), through the layered network's batch stencil
-scipy      ``scipy.optimize.check_grad`` over every element, on the same plain forward
-autograd   ``verifier.reference_gradients`` (autograd)
-fast       ``verifier.check_network(..., mode="fast")``: a full verdict
-backward   the hand-written backward pass itself
-========== ==========================================================================
+============== ==========================================================================
+seed-loop      the notebook's loop: a copy of the vector and a rebuilt dict per element, two
+               forward passes each (epsilon 1e-7), with the notebook's plain-numpy forward
+scipy          ``scipy.optimize.check_grad`` over every element, on the same forward
+centered       ``check_network(net, ..., methods=("centered",))``: the call a user makes,
+               report and diagnosis included, through the network's batch stencil
+user-default   ``check(cost, grad, params)`` on the notebook's plain-numpy forward and
+               backward (``verifier.adapters.from_notebook``): the default three-way check of
+               a user's own cost
+user-centered  the same with ``methods=("centered",)``
+autograd       ``verifier.reference_gradients`` on the same plain cost
+fast           ``check_network(..., mode="fast")``: a full verdict
+backward       the hand-written backward pass itself
+============== ==========================================================================
+
+The per-element loops (seed-loop, scipy) cost the same for every element: above
+:data:`LOOP_SAMPLE` parameters they are timed on that many seeded elements and scaled by
+P / :data:`LOOP_SAMPLE` (their rows say so), so the default run reaches 99,073 parameters
+in a minute or two.
 
 Peers, where installed (optional; ``--methods`` names them): ``torch-gradcheck`` and
 ``torch-fast`` run ``torch.autograd.gradcheck`` (full, and ``fast_mode=True``), and
 ``jax-check-grads`` runs ``jax.test_util.check_grads`` (reverse mode, its default step), on
-the same network written in torch or jax (float64, the same point and data). A peer that
-fails these correct gradients is marked as a false alarm.
+the same network written in torch or jax (float64, the same point, data and cost). A peer
+that fails these correct gradients is marked as a false alarm.
 
-Times are medians of ``repeats`` runs; the forward multiple is the time over the median
-of one cost evaluation, timed five times before each run (:func:`timed_against`). A
-method whose predicted time (from the sizes already measured, or
-from the forward time and its evaluation count) exceeds ``max_seconds`` is skipped and
-reported as such, so the benchmark finishes on a small machine.
+Each size: every method runs once to warm up, then in :func:`rounds` rounds, each method in
+turn (sub-50-ms methods several times per turn), each round also timing one forward pass;
+a row is the median over rounds, and its forward multiple the median of the per-round
+ratios. A method predicted (from its warm-up, or from the forward time and its evaluation
+count) to exceed ``max_seconds`` is skipped and reported as such.
 """
 
 from __future__ import annotations
@@ -42,10 +53,8 @@ from .catalog import BENCH_PEERS as PEERS
 from .catalog import BENCH_SIZES as SIZES
 from .catalog import PEER_PACKAGE
 from .estimators.autograd_ref import reference_gradients
-from .estimators.centered import centered
 from .harness import check_network
 from .networks import DeepReLU
-from .objective import Objective
 from .params import layout_of
 from .seeds import notebook_forward, seed_loop
 
@@ -113,43 +122,72 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def _runners(size: int) -> tuple[Callable[[], Any], dict[str, Callable[[], Any]]]:
+#: Above this many parameters the per-element loops are timed on this many elements, scaled.
+LOOP_SAMPLE = 2000
+#: Methods whose time is per element, the same for each (timed on a sample at large sizes).
+PER_ELEMENT = ("seed-loop", "scipy")
+
+
+def _runners(size: int) -> tuple[Callable[[], Any], dict[str, Callable[[], Any]], float]:
+    """The forward pass, each method's call, and the factor scaling a per-element loop's time."""
+    import warnings
+
+    from .adapters import from_notebook
+    from .harness import check
+    from .seeds import notebook_backward
+
     dims, m = SIZES[size]
-    net = DeepReLU(dims, cost_form="stable")
+    net = DeepReLU(dims, cost_form="notebook")  # the notebook's cost, as the loop differentiates it
     rng = np.random.default_rng(0)
     params = net.init_params(rng)
     X, Y = net.example_data(rng, m=m)
     layout, theta = layout_of(params)
-
-    def cost(p: Any) -> Any:
-        return net.cost(p, X, Y)
+    elements = None
+    scale = 1.0
+    if size > LOOP_SAMPLE:
+        elements = np.sort(rng.choice(size, LOOP_SAMPLE, replace=False))
+        scale = size / LOOP_SAMPLE
 
     def notebook_cost(p: Any) -> float:
-        # the seeds' own plain-numpy forward pass: the baselines run the notebook's code
+        # the seeds' own plain-numpy forward pass: every method differentiates this cost
         return notebook_forward(X, Y, p)[0]
 
     def forward() -> Any:
-        return cost(params)
+        return notebook_cost(params)
 
     from scipy.optimize import check_grad  # imported here: 0.7 s that only this runner needs
 
     g, _ = layout.flatten_like(net.backward(params, X, Y))
+    cost, grad = from_notebook(notebook_forward, notebook_backward, X, Y)
+    sub = theta if elements is None else theta[elements]
+
+    def on_sample(x: np.ndarray) -> float:
+        full = theta.copy()
+        full[elements if elements is not None else slice(None)] = x
+        return notebook_cost(layout.unflatten(full))
+
+    def quietly(fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return fn()
+
+        return run
+
     runners: dict[str, Callable[[], Any]] = {
-        "seed-loop": lambda: seed_loop(lambda v: notebook_cost(layout.unflatten(v)), theta, 1e-7),
-        "centered": lambda: centered(
-            Objective(
-                cost, layout, theta, batch=net.batch_stencil(params, X, Y, layout, theta), extended=False
-            )
-        ),
-        "scipy": lambda: check_grad(lambda v: notebook_cost(layout.unflatten(v)), lambda _v: g, theta),
+        "seed-loop": lambda: seed_loop(lambda v: notebook_cost(layout.unflatten(v)), theta, 1e-7, elements),
+        "scipy": lambda: check_grad(on_sample, lambda _v: g if elements is None else g[elements], sub),
+        "centered": quietly(lambda: check_network(net, params, X, Y, methods=("centered",))),
+        "user-default": quietly(lambda: check(cost, grad, params)),
+        "user-centered": quietly(lambda: check(cost, grad, params, methods=("centered",))),
         "autograd": lambda: reference_gradients(cost, params),
-        "fast": lambda: check_network(net, params, X, Y, mode="fast"),
+        "fast": quietly(lambda: check_network(net, params, X, Y, mode="fast")),
         "backward": lambda: net.backward(params, X, Y),
     }
     for name, fast in (("torch-gradcheck", False), ("torch-fast", True)):
         runners[name] = _torch_runner(net, params, X, Y, fast)
     runners["jax-check-grads"] = _jax_runner(net, params, X, Y)
-    return forward, runners
+    return forward, runners, scale
 
 
 def _jax_runner(net: DeepReLU, params: dict[str, np.ndarray], X: Any, Y: Any) -> Callable[[], Any]:
@@ -163,7 +201,7 @@ def _jax_runner(net: DeepReLU, params: dict[str, np.ndarray], X: Any, Y: Any) ->
         from jax.test_util import check_grads as jax_check_grads
 
         layout, theta = layout_of(params)
-        cost = _peer_cost(net, layout, jnp.asarray(X), jnp.asarray(Y), jax.nn.relu, jax.nn.softplus)
+        cost = _peer_cost(net, layout, jnp.asarray(X), jnp.asarray(Y), jax.nn.relu, jax.nn.sigmoid, jnp.log)
         try:
             jax_check_grads(cost, (jnp.asarray(theta),), order=1, modes=["rev"])
         except AssertionError:
@@ -173,16 +211,18 @@ def _jax_runner(net: DeepReLU, params: dict[str, np.ndarray], X: Any, Y: Any) ->
     return run
 
 
-def _peer_cost(net: DeepReLU, layout: Any, x: Any, y: Any, relu: Any, softplus: Any) -> Callable[[Any], Any]:
-    """The DeepReLU stable cost of a flat parameter tensor, in a peer's array library."""
+def _peer_cost(
+    net: DeepReLU, layout: Any, x: Any, y: Any, relu: Any, sigmoid: Any, log: Any
+) -> Callable[[Any], Any]:
+    """The notebook's cost of a flat parameter tensor, in a peer's array library."""
 
     def cost(flat: Any) -> Any:
         parts = layout.unflatten(flat)
         a = x
         for l in range(1, net.n_layers):
             a = relu(parts[f"W{l}"] @ a + parts[f"b{l}"])
-        z = parts[f"W{net.n_layers}"] @ a + parts[f"b{net.n_layers}"]
-        return (y * softplus(-z) + (1 - y) * softplus(z)).sum() / x.shape[1]
+        out = sigmoid(parts[f"W{net.n_layers}"] @ a + parts[f"b{net.n_layers}"])
+        return (-log(out) * y - log(1 - out) * (1 - y)).sum() / x.shape[1]
 
     return cost
 
@@ -197,7 +237,7 @@ def _torch_runner(
 
         layout, theta = layout_of(params)
         x, y = torch.as_tensor(X), torch.as_tensor(Y)
-        cost = _peer_cost(net, layout, x, y, torch.relu, torch.nn.functional.softplus)
+        cost = _peer_cost(net, layout, x, y, torch.relu, torch.sigmoid, torch.log)
         start = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
         return torch.autograd.gradcheck(cost, (start,), fast_mode=fast, raise_exception=False)
 
@@ -205,7 +245,7 @@ def _torch_runner(
 
 
 def _predict(method: str, size: int, forward: float, done: list[BenchRow]) -> float:
-    """Seconds a method is expected to take at ``size``.
+    """Seconds a method is expected to take at ``size`` (over every element, for the loops).
 
     The per-element loops (seed-loop, scipy): evaluations per parameter times one forward
     pass plus a copy of the vector. The others: extrapolated from the sizes measured.
@@ -227,6 +267,14 @@ def growth_exponent(rows: list[BenchRow]) -> float:
     return float(np.polyfit(p, s, 1)[0])
 
 
+def rounds(slot_seconds: float, repeats: int) -> int:
+    """Interleaved rounds at one size: at least ``repeats``, more (up to 15) while a round of
+    every method takes under a second, fewer seconds than ``2 * TARGET_SECONDS * 15``."""
+    if slot_seconds <= 0:
+        return repeats
+    return max(repeats, min(15, int(10 * TARGET_SECONDS / slot_seconds)))
+
+
 def bench(
     sizes: list[int],
     methods: tuple[str, ...] = METHODS,
@@ -235,7 +283,7 @@ def bench(
     max_seconds: float = 60.0,
     progress: Callable[[str], None] | None = None,
 ) -> Iterator[BenchRow]:
-    """Time each method at each size, yielding rows as they are measured.
+    """Time each method at each size, interleaved, yielding each size's rows as they are measured.
 
     Parameters
     ----------
@@ -244,54 +292,79 @@ def bench(
     methods : tuple of str
         Subset of :data:`METHODS` and :data:`PEERS`.
     repeats : int
-        Runs per measurement (median), at least; more for runs far under a second (about
-        :data:`TARGET_SECONDS` of them, at most :data:`MAX_REPEATS`), one for runs longer
-        than a few seconds.
+        Interleaved rounds at least (median over them); more, up to 15, where a round is short.
     max_seconds : float
-        Skip a measurement predicted to take longer.
+        Skip a method whose one run is predicted to take longer.
     progress : callable, optional
-        Called with a line before each measurement.
+        Called with a line before each stage.
     """
     done: list[BenchRow] = []
-    steps = len(sizes) * len(methods)
     for s_i, size in enumerate(sizes):
-        forward_pass, runners = _runners(size)
-        forward = median_seconds(forward_pass, 21)  # for predictions; rows use their own
-        for m_i, method in enumerate(methods):
-            predicted = _predict(method, size, forward, done)
+        forward_pass, runners, scale = _runners(size)
+        forward = median_seconds(forward_pass, 21)  # for predictions; rows use their own rounds
+        rows: dict[str, BenchRow] = {}
+        live: dict[str, tuple[Callable[[], Any], int]] = {}
+        outcome: dict[str, Any] = {}
+        for method in methods:
+            predicted = _predict(method, size, forward, done) / (scale if method in PER_ELEMENT else 1.0)
             if progress:
-                progress(f"[{s_i * len(methods) + m_i + 1}/{steps}] {method} at {size} parameters")
+                progress(f"[size {s_i + 1}/{len(sizes)}] warming up {method} at {size} parameters")
             if predicted > max_seconds:
-                row = BenchRow(
+                rows[method] = BenchRow(
                     method, size, 0, predicted, predicted / forward, f"predicted {predicted:.0f} s"
                 )
             elif method in PEERS and importlib.util.find_spec(PEER_PACKAGE[method]) is None:
-                row = BenchRow(
+                rows[method] = BenchRow(
                     method, size, 0, float("nan"), float("nan"), f"{PEER_PACKAGE[method]} not installed"
                 )
             else:
-                seconds, reference, outcome = timed_against(runners[method], forward_pass)  # also warms up
-                n = 1
-                if seconds < 2.0:
-                    n = max(repeats, min(MAX_REPEATS, int(TARGET_SECONDS / max(seconds, 1e-6))))
-                    seconds, reference, outcome = timed_against(runners[method], forward_pass, n, warm=True)
-                note = "false alarm" if method in PEERS and outcome is False else ""
-                row = BenchRow(method, size, n, seconds, seconds / reference, note=note)
-            done.append(row)
-            yield row
+                first = median_seconds(runners[method], 1)  # the warm-up: imports, first traces
+                inner = max(1, min(100, int(0.05 / max(first, 1e-6))))  # a turn of at least ~50 ms
+                live[method] = (runners[method], inner)
+        slot = sum(median_seconds(run, 1) * k for run, k in live.values()) if live else 0.0
+        n = rounds(slot, repeats)
+        own: dict[str, list[float]] = {m: [] for m in live}
+        multiples: dict[str, list[float]] = {m: [] for m in live}
+        for r in range(n):
+            if progress:
+                progress(f"[size {s_i + 1}/{len(sizes)}] round {r + 1}/{n} at {size} parameters")
+            reference = median_seconds(forward_pass, 5)
+            for method, (run, inner) in live.items():  # every method in turn: interleaved
+                start = time.perf_counter()
+                for _ in range(inner):
+                    outcome[method] = run()
+                seconds = (time.perf_counter() - start) / inner * (scale if method in PER_ELEMENT else 1.0)
+                own[method].append(seconds)
+                multiples[method].append(seconds / reference)
+        for method in live:
+            note = "false alarm" if method in PEERS and outcome[method] is False else ""
+            if method in PER_ELEMENT and scale != 1.0:
+                note = f"timed on {LOOP_SAMPLE} of its {size} elements, scaled"
+            rows[method] = BenchRow(
+                method,
+                size,
+                n,
+                statistics.median(own[method]),
+                statistics.median(multiples[method]),
+                note=note,
+            )
+        for method in methods:
+            done.append(rows[method])
+            yield rows[method]
 
 
-def summarize(rows: list[BenchRow]) -> tuple[dict[str, float], list[tuple[int, float, float | None]]]:
-    """Growth exponent per method, and per size the centered check's speed-up over the
-    notebook's loop and over scipy (None where scipy was not measured at that size)."""
+def summarize(rows: list[BenchRow]) -> tuple[dict[str, float], list[tuple[int, str, float, float | None]]]:
+    """Growth exponent per method, and per size each check's speed-up over the notebook's loop
+    and over scipy's check_grad (None where scipy was not measured at that size)."""
     exponents = {
         m: growth_exponent([r for r in rows if r.method == m]) for m in dict.fromkeys(r.method for r in rows)
     }
     by = {(r.method, r.params): r.seconds for r in rows if not r.skipped}
     ratios = []
     for size in sorted({r.params for r in rows}):
-        if ("seed-loop", size) in by and ("centered", size) in by:
-            base = by[("centered", size)]
-            scipy = by[("scipy", size)] / base if ("scipy", size) in by else None
-            ratios.append((size, by[("seed-loop", size)] / base, scipy))
+        for method in ("centered", "user-default", "user-centered", "fast"):
+            if ("seed-loop", size) in by and (method, size) in by:
+                base = by[(method, size)]
+                scipy = by[("scipy", size)] / base if ("scipy", size) in by else None
+                ratios.append((size, method, by[("seed-loop", size)] / base, scipy))
     return exponents, ratios

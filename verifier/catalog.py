@@ -9,7 +9,18 @@ from __future__ import annotations
 #: The built-in networks ``verifier sweep`` and ``verifier reference`` can build.
 NETWORK_NAMES = ("deep-relu", "xor")
 #: The ways ``verifier bench`` times, and the optional peers (they need torch or jax).
-BENCH_METHODS = ("seed-loop", "centered", "scipy", "autograd", "fast", "backward")
+BENCH_METHODS = (
+    "seed-loop",
+    "scipy",
+    "centered",
+    "user-default",
+    "user-centered",
+    "autograd",
+    "fast",
+    "backward",
+)
+#: The sizes ``verifier bench`` measures by default (its default run takes a minute or two).
+BENCH_DEFAULT_SIZES = (47, 6337, 99073)
 BENCH_PEERS = ("torch-gradcheck", "torch-fast", "jax-check-grads")
 #: The package each peer needs.
 PEER_PACKAGE = {"torch-gradcheck": "torch", "torch-fast": "torch", "jax-check-grads": "jax"}

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import __version__
-from .catalog import BENCH_METHODS, BENCH_PEERS, BENCH_SIZES, NETWORK_NAMES, STYLES
+from .catalog import BENCH_DEFAULT_SIZES, BENCH_METHODS, BENCH_PEERS, BENCH_SIZES, NETWORK_NAMES, STYLES
 from .errors import InputError, where_raised
 
 #: Exit codes, documented in ``--help`` and the README.
@@ -176,14 +176,19 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench",
         help="time each way of checking against network size",
-        description="Time the notebook's loop, the verifier's centered check, scipy's check_grad,"
-        " autograd, the fast mode and the backward pass itself on DeepReLU networks from 47"
-        " to about 1e6 parameters, side by side; print times, multiples of one forward pass and"
-        " growth exponents.",
+        description="Time the notebook's loop, scipy's check_grad, the verifier's checks as a user"
+        " calls them (check_network on the built-in network, check on the notebook's own"
+        " plain-numpy cost), autograd, the fast mode and the backward pass itself on DeepReLU"
+        " networks from 47 to about 1e6 parameters, on the same cost, interleaved, one BLAS"
+        " thread; print times, multiples of one forward pass, growth exponents and ratios.",
         **common,
     )
     sizes = ",".join(map(str, BENCH_SIZES))
-    bench.add_argument("--sizes", default=sizes, help=f"comma-separated parameter counts among {sizes}")
+    bench.add_argument(
+        "--sizes",
+        default=",".join(map(str, BENCH_DEFAULT_SIZES)),
+        help=f"comma-separated parameter counts among {sizes} (default: up to 99,073, a minute or two)",
+    )
     bench.add_argument(
         "--methods",
         default=",".join(BENCH_METHODS),
@@ -202,6 +207,18 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--png", metavar="PATH", help="save a log-log plot (needs matplotlib)")
     bench.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
+
+
+#: The thread-count variables of the BLAS libraries numpy may load.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def _pin_blas() -> bool:
+    """One BLAS thread for the benchmark: set before numpy loads (False if it already has)."""
+    if "numpy" in sys.modules:
+        return all(os.environ.get(v) == "1" for v in BLAS_THREADS[:1])
+    os.environ.update(dict.fromkeys(BLAS_THREADS, "1"))
+    return True
 
 
 def _names(text: str, argument: str) -> list[str]:
@@ -385,16 +402,18 @@ def _bench(args: argparse.Namespace) -> int:
     if args.csv:
         validate.output_path(args.csv, "--csv")
     _needs_matplotlib(args.png, "--png")
+    pinned = _pin_blas()
     from .bench import bench
     from .progress import Progress
     from .report import BENCH_HEADER, plot_bench, render_bench_row, render_bench_summary
 
     # each row goes out as it is measured, to the terminal and the CSV: a long run shows its
     # progress, and an interrupted one keeps what it measured
-    show = Progress(len(sizes) * len(methods), enabled=False if args.quiet else None)
+    show = Progress(len(sizes) * (len(methods) + 4), enabled=False if args.quiet else None)
     csv = open(args.csv, "w", encoding="utf-8") if args.csv else None  # noqa: SIM115
     rows = []
     try:
+        print(f"BLAS threads: {'1 (pinned)' if pinned else 'not pinned: numpy was loaded before'}")
         print(BENCH_HEADER, flush=True)
         if csv is not None:
             csv.write("method,params,samples,seconds,forward_multiple\n")

@@ -105,8 +105,6 @@ def explain(
             finding = bias_axis(name, theta_part(raw, layout, name), refs[f"Z{number}"])
             if finding is not None:
                 out.findings.append(finding)
-    backward = _backward_lines(grad, layout, theta)
-    last = dict(backward)  # each name's last assignment
     checked: dict[str, bool] = {}  # gradient name (dZ2, dW2) -> wrong
     present = [k for k in extra if k[1:] in refs]
     if present:
@@ -118,6 +116,10 @@ def explain(
         key = _gradient_key(raw, layout, t)
         if key is not None:
             checked[key] = name in wrong
+    if not (wrong or any(checked.values())):
+        return out  # nothing is wrong: no line to name, and the backward need not run again
+    backward = _backward_lines(grad, layout, theta)
+    last = dict(backward)  # each name's last assignment
     if present:
         out.findings += first_wrong_lines(checked, last)
     else:

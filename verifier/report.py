@@ -438,11 +438,9 @@ def render_bench_summary(rows: list[Any]) -> str:
         lines.append(f"  {method:<15} k = {k:.2f}" if np.isfinite(k) else f"  {method:<15} k = -")
     if ratios:
         lines += ["", "side by side:"]
-        for size, loop, scipy in ratios:
-            versus = f", {scipy:.1f}x than scipy's check_grad" if scipy is not None else ""
-            lines.append(
-                f"  {size:>8} params: centered is {loop:.1f}x faster than the notebook's loop{versus}"
-            )
+        for size, method, loop, scipy in ratios:
+            versus = f", {scipy:.3g}x scipy's check_grad" if scipy is not None else ""
+            lines.append(f"  {size:>8} params: {method:<13} {loop:.3g}x the notebook's loop's speed{versus}")
     return "\n".join(lines)
 
 

@@ -124,20 +124,26 @@ def notebook_backward_planted(X: np.ndarray, Y: np.ndarray, cache: tuple[Any, ..
     return _notebook_backward(X, Y, cache, 2.0, 4.0)
 
 
-def seed_loop(cost_of_vector: Callable[[np.ndarray], float], theta: np.ndarray, epsilon: float) -> np.ndarray:
+def seed_loop(
+    cost_of_vector: Callable[[np.ndarray], float],
+    theta: np.ndarray,
+    epsilon: float,
+    elements: np.ndarray | None = None,
+) -> np.ndarray:
     """The notebook's per-element loop, as written there: the parameters as a ``(P, 1)``
     column (``dictionary_to_vector``'s), a full copy and two costs per element, stored in
     ``(P, 1)`` arrays.
 
     ``cost_of_vector`` is given each perturbed column as a flat ``(P,)`` view; the
-    approximate gradient is returned flat, shape ``(P,)``.
+    approximate gradient is returned flat, shape ``(P,)``. ``elements``: loop over these
+    only (the benchmarks time a sample at large sizes; every element costs the same).
     """
     parameters_values = np.asarray(theta, dtype=np.float64).reshape(-1, 1)
     num_parameters = parameters_values.shape[0]
     grad_approx = np.zeros((num_parameters, 1))
     J_plus = np.zeros((num_parameters, 1))
     J_minus = np.zeros((num_parameters, 1))
-    for i in range(num_parameters):
+    for i in range(num_parameters) if elements is None else elements:
         theta_plus = np.copy(parameters_values)
         theta_plus[i] = theta_plus[i] + epsilon
         J_plus[i] = cost_of_vector(theta_plus[:, 0])

@@ -39,12 +39,11 @@ import builtins
 import functools
 import inspect
 import linecache
-import os
 import sys
 import textwrap
 import types
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,6 @@ from autograd.extend import defvjp, primitive
 from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.tracer import isbox, new_box, toposort, trace, trace_stack
 
-from .errors import PACKAGE_DIR as _PACKAGE
 from .errors import is_user_file, user_frame
 
 
@@ -386,8 +384,9 @@ class _Patches:
 
 
 def _resolvable(filename: str) -> bool:
-    """Whether numpy may be resolved in the module of ``filename``: the user's own, never this package's."""
-    return is_user_file(filename) and not os.path.abspath(filename).startswith(str(_PACKAGE) + os.sep)
+    """Whether numpy may be resolved in the module of ``filename``: the user's own code (this
+    package's seeds and networks, written as users write it, count), never the machinery."""
+    return is_user_file(filename)
 
 
 def _code_file(obj: Any) -> str | None:
@@ -648,34 +647,60 @@ class ForwardTrace:
     frames: list[tuple[types.CodeType, dict[str, Any]]]
 
 
+def _on_return(record: Callable[[types.FrameType, Any], None]) -> Callable[[], Any]:
+    """Install a tracer calling ``record(frame, value)`` when a user function returns; returns
+    the function that removes it (putting back whatever tracer was there: a debugger's).
+
+    ``sys.settrace``, not ``setprofile``: it is not called for numpy's C functions, a frame
+    outside the user's code gets no further event, and a user frame gets no line events.
+    """
+    user: dict[types.CodeType, bool] = {}  # per code object: one path test each
+
+    def local(frame: types.FrameType, event: str, arg: Any) -> Any:
+        if event == "return":
+            record(frame, arg)
+        return local
+
+    def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
+        code = frame.f_code
+        mine = user.get(code)
+        if mine is None:
+            mine = user[code] = is_user_file(code.co_filename)
+        if not mine:
+            return None
+        frame.f_trace_lines = False
+        return local
+
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    return lambda: sys.settrace(old)
+
+
 def traced_locals(
     cost: Callable[[Any], Any], parts: list[np.ndarray], pack: Callable[[list[Any]], Any], *, resolve: bool
 ) -> ForwardTrace:
     """Trace ``cost(pack(parts))`` with autograd, recording the traced arrays user frames hold."""
     frames: list[tuple[types.CodeType, dict[str, Any]]] = []
 
-    def profile(frame: types.FrameType, event: str, arg: Any) -> None:
-        if event != "return" or not is_user_file(frame.f_code.co_filename):
-            return
+    def record(frame: types.FrameType, value: Any) -> None:
         held: dict[str, Any] = {}
-        for name, value in frame.f_locals.items():
-            if isinstance(value, ArrayBox):
-                held[name] = value
-            elif isinstance(value, dict) and len(value) < 4096:
-                for key, item in value.items():
-                    if isinstance(key, str) and isinstance(item, ArrayBox):
-                        held.setdefault(key, item)
+        for name, item in frame.f_locals.items():
+            if isinstance(item, ArrayBox):
+                held[name] = item
+            elif isinstance(item, dict) and len(item) < 4096:
+                for key, entry in item.items():
+                    if isinstance(key, str) and isinstance(entry, ArrayBox):
+                        held.setdefault(key, entry)
         if held:
             frames.append((frame.f_code, held))
 
     start = VJPNode.new_root()
-    old = sys.getprofile()
     with autograd_session(cost, resolve=resolve) as session:
-        sys.setprofile(profile)
+        remove = _on_return(record)
         try:
             value, end_node = trace(start, lambda boxed: cost(pack(session.start(boxed))), list(parts))
         finally:
-            sys.setprofile(old)
+            remove()
     return ForwardTrace(value, end_node, frames)
 
 
@@ -752,14 +777,9 @@ def assignments(code: types.CodeType) -> list[tuple[str, Line]]:
 def returning_frames(fn: Callable[[], Any]) -> list[tuple[types.CodeType, Any]]:
     """Call ``fn()``; the user functions that returned meanwhile, with what each returned."""
     frames: list[tuple[types.CodeType, Any]] = []
-
-    def profile(frame: types.FrameType, event: str, arg: Any) -> None:
-        if event == "return" and is_user_file(frame.f_code.co_filename):
-            frames.append((frame.f_code, arg))
-
-    old = sys.getprofile()
-    with ExitStack() as stack:
-        stack.callback(sys.setprofile, old)
-        sys.setprofile(profile)
+    remove = _on_return(lambda frame, value: frames.append((frame.f_code, value)))
+    try:
         fn()
+    finally:
+        remove()
     return frames

@@ -104,12 +104,14 @@ def test_html_view_is_well_formed_coloured_and_escaped():
 def test_adapters_in_both_styles():
     x, y, parameters = seeds.notebook_test_case()
     report = check(*from_notebook(seeds.notebook_forward, seeds.notebook_backward, x, y), parameters)
-    assert report.ok and not report.methods["autograd"].available  # plain numpy: the others decide
+    assert report.ok and report.methods["autograd"].available  # plain numpy, traced as written
+    assert "traced from your numpy code" in report.methods["autograd"].reason
     net = XORNet()
     X, Y = seeds.xor_data()
     theta = net.init_params(np.random.default_rng(0))
     blog = check(*from_functions(net.cost, seeds.blog_backprop, X, Y), theta)
     assert blog.status == "fail" and blog.wrong_tensors == ["[0]", "[1]", "[2]"]
+    assert "2/m is missing (m = 4)" in str(blog)  # m from the data the adapter holds
     with pytest.raises(ValueError, match="`forward` must be callable"):
         from_notebook(None, seeds.notebook_backward, x, y)
 

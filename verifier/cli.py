@@ -403,7 +403,7 @@ def _bench(args: argparse.Namespace) -> int:
         validate.output_path(args.csv, "--csv")
     _needs_matplotlib(args.png, "--png")
     pinned = _pin_blas()
-    from .bench import bench
+    from .bench import bench, summarize
     from .progress import Progress
     from .report import BENCH_HEADER, plot_bench, render_bench_row, render_bench_summary
 
@@ -428,7 +428,7 @@ def _bench(args: argparse.Namespace) -> int:
         show.close()
         if csv is not None:
             csv.close()
-    print(render_bench_summary(rows))
+    print(render_bench_summary(*summarize(rows)))
     if args.png:
         plot_bench(rows, args.png)
     return PASS

@@ -225,15 +225,20 @@ def _plan(objective: Objective, options: Options) -> dict[str, bool]:
     From counts only, never from measured time, so the same seed gives the same report on any
     machine: a method checks every element when that takes at most ``options.budget`` cost
     evaluations (centred 2 per element where its three-point difference decides, which is
-    every element of a smooth cost, counted as 2.2; SciPy 1 per element and 2 more, with the
-    centred method's curvature for its bound; the complex step 2; a batch stencil evaluates
+    every element of a smooth cost, counted as 2.2; SciPy 1 per element and 2 more when the
+    centred method's curvature at every element gives its bound, else 2 per element and 3
+    more; the complex step 2; a batch stencil evaluates
     the centred method's perturbations in a few batched passes, so it always checks every
     element).
     """
     size = objective.layout.size
+    centred_full = "centered" in options.methods and (
+        options.stencil is not None or 2.2 * size <= options.budget
+    )
     evaluations = {
         "centered": 0 if options.stencil is not None else int(2.2 * size),
-        "scipy": size + 2,
+        # with the centred curvature at every element SciPy's bound needs no second pass
+        "scipy": size + 2 if centred_full else 2 * size + 3,
         "complex": 2 * size,
         "autograd": 0,
     }

@@ -428,11 +428,11 @@ def render_bench_row(r: Any) -> str:
     return f"{r.method:<15} {r.params:>8} {r.samples:>7} {seconds:>11} {multiple:>11}{note}"
 
 
-def render_bench_summary(rows: list[Any]) -> str:
-    """After the rows: each method's growth exponent, and the side-by-side ratios."""
-    from .bench import summarize
-
-    exponents, ratios = summarize(rows)
+def render_bench_summary(
+    exponents: dict[str, float], ratios: list[tuple[int, str, float, float | None]]
+) -> str:
+    """After the rows: each method's growth exponent, and the side-by-side ratios
+    (:func:`verifier.bench.summarize` computes them; this only renders)."""
     lines = ["", "growth exponent (seconds ~ params^k):"]
     for method, k in exponents.items():
         lines.append(f"  {method:<15} k = {k:.2f}" if np.isfinite(k) else f"  {method:<15} k = -")

@@ -39,6 +39,7 @@ import builtins
 import functools
 import inspect
 import linecache
+import os
 import sys
 import textwrap
 import types
@@ -385,8 +386,8 @@ class _Patches:
 
 def _resolvable(filename: str) -> bool:
     """Whether numpy may be resolved in the module of ``filename``: the user's own code (this
-    package's seeds and networks, written as users write it, count), never the machinery."""
-    return is_user_file(filename)
+    package's seeds, written as users write it, counts; its networks trace as they are)."""
+    return is_user_file(filename) and os.sep + "networks" + os.sep not in os.path.abspath(filename)
 
 
 def _code_file(obj: Any) -> str | None:

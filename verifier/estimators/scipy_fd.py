@@ -97,8 +97,15 @@ def scipy_fd(
         truncation[known] = 2 * SCIPY_STEP * curvature[idx][known] if curvature is not None else 0.0
         if not known.all():  # the second difference, where the centred stencil did not measure it
             rest = np.flatnonzero(~known)
-            f2 = approx_fprime(x0, cost_of, 2 * SCIPY_STEP)
-            truncation[rest] = 2 * np.abs(f2 - f1)[rest]
+            sub = x0[rest]
+
+            def on_rest(x: np.ndarray) -> float:
+                moved = x0.copy()
+                moved[rest] = x
+                return cost_of(moved)
+
+            f2 = approx_fprime(sub, on_rest, 2 * SCIPY_STEP)
+            truncation[rest] = 2 * np.abs(f2 - f1[rest])
     delta, _ = objective.noise()
     bound = truncation + 4 * max(delta, abs(objective.value0) * 4e-16) / SCIPY_STEP
     finite = np.isfinite(f1) & np.isfinite(bound)

@@ -141,3 +141,30 @@ def test_a_cost_that_writes_into_its_parameters_is_caught():
 
     objective = _objective(vandal, {"w": np.array([0.5, 1.0])})
     assert objective.repeat_differs() > 0
+
+
+def test_the_centred_method_works_in_chunks_with_the_same_result(monkeypatch):
+    """Its working memory is bounded by CHUNK_ELEMENTS, not by P: chunked, the estimate is the
+    one made at once (a noisy cost, so that the noise level is raised after the first pass,
+    and a target, so that three-point decisions and five-point elements mix)."""
+    import importlib
+
+    module = importlib.import_module("verifier.estimators.centered")
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal(300)
+    jitter = 1e-11 * rng.standard_normal(300)
+
+    def cost(p):
+        v = p["w"]
+        return float(np.sum(np.sin(v) * v) + np.dot(np.abs(v) > 2.5, jitter))  # kinks: |v| crossings
+
+    target = np.sin(w) + w * np.cos(w)
+    target[::7] *= 1.001  # wrong elements: five points there
+    whole = centered(_objective(cost, {"w": w}), target=target)
+    monkeypatch.setattr(module, "CHUNK_ELEMENTS", 64)
+    chunked = centered(_objective(cost, {"w": w}), target=target)
+    for field in ("values", "error", "lo", "hi", "curvature"):
+        np.testing.assert_allclose(getattr(chunked, field), getattr(whole, field), rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(chunked.kink, whole.kink)
+    assert chunked.nfev == whole.nfev and "decided on three points" in whole.reason

@@ -113,6 +113,66 @@ class FivePoint(NamedTuple):
     curvature: np.ndarray  #: the smaller change of slope on either side: the error of lo and hi
 
 
+class Stats(NamedTuple):
+    """What a five-point stencil says of each element whatever the noise level: its bound at
+    any ``delta`` follows (:func:`bounds`), so the costs themselves need not be kept."""
+
+    value: np.ndarray  #: D(h)
+    richardson: np.ndarray  #: |D(2h) - D(h)|
+    third: np.ndarray  #: K, the largest third difference of the one-sided slopes
+    fourth: np.ndarray  #: the fourth difference of the costs, over 8
+    fmax: np.ndarray  #: the largest |cost| of the stencil
+    step: np.ndarray  #: h
+    lo: np.ndarray
+    hi: np.ndarray
+    bent: np.ndarray  #: the smaller change of slope on either side
+
+    @classmethod
+    def empty(cls, n: int) -> Stats:
+        return cls(*(np.full(n, np.nan) for _ in cls._fields))
+
+    def take(self, at: Any) -> Stats:
+        return Stats(*(f[at] for f in self))
+
+    def put(self, at: Any, other: Stats) -> None:
+        for mine, theirs in zip(self, other, strict=True):
+            mine[at] = theirs
+
+
+def stats(F: np.ndarray, X: np.ndarray) -> Stats:
+    """The :class:`Stats` of five-point stencils: ``F``, ``X`` of shape (5, n), rows ``-2h ... 2h``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slopes = (F[1:] - F[:-1]) / (X[1:] - X[:-1])  # s_-2, s_-1, s_+1, s_+2
+        d1, d2 = (F[3:] - F[1::-1]) / (X[3:] - X[1::-1])  # D(h), D(2h)
+        bends = slopes[1:] - slopes[:-1]
+        thirds = np.abs(bends[1:] - bends[:-1])
+        bent = np.abs(bends)
+        return Stats(
+            d1,
+            np.abs(d2 - d1),
+            np.maximum(thirds[0], thirds[1]),
+            # pure round-off for a smooth cost (f^(4) h^4 is ~1e-21): a per-element observation
+            # of noise the sampled level may have missed
+            np.abs(FOURTH_EIGHTH @ F),
+            np.maximum.reduce(np.abs(F), axis=0),
+            X[3],
+            np.minimum(slopes[1], slopes[2]),
+            np.maximum(slopes[1], slopes[2]),
+            np.minimum(bent[2], bent[0]),
+        )
+
+
+def bounds(st: Stats, delta: float) -> FivePoint:
+    """The one error rule of a five-point stencil, at the noise level ``delta``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # round-off of each cost value: the measured level, or eps-scaled by the values seen
+        dj = np.maximum(delta, 4 * EPS * st.fmax)
+        kink = st.third > 8 * st.richardson + 16 * dj / st.step
+        roundoff = np.where(kink, dj, np.maximum(dj, st.fourth)) / st.step
+        nominal = 3 * st.richardson + 2 * roundoff
+        return FivePoint(st.value, nominal + 1.5 * st.third, nominal, kink, roundoff, st.lo, st.hi, st.bent)
+
+
 def five_point(F: np.ndarray, X: np.ndarray, delta: float) -> FivePoint:
     """The one error rule of a five-point stencil: per-element checks and directions alike.
 
@@ -124,33 +184,7 @@ def five_point(F: np.ndarray, X: np.ndarray, delta: float) -> FivePoint:
     delta : float
         The cost's absolute round-off level.
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slopes = (F[1:] - F[:-1]) / (X[1:] - X[:-1])  # s_-2, s_-1, s_+1, s_+2
-        d1, d2 = (F[3:] - F[1::-1]) / (X[3:] - X[1::-1])  # D(h), D(2h)
-        bends = slopes[1:] - slopes[:-1]
-        thirds = np.abs(bends[1:] - bends[:-1])
-        third = np.maximum(thirds[0], thirds[1])
-        # round-off of each cost value: the measured level, or eps-scaled by the values seen
-        dj = np.maximum(delta, 4 * EPS * np.maximum.reduce(np.abs(F), axis=0))
-        step = X[3]
-        richardson = np.abs(d2 - d1)
-        kink = third > 8 * richardson + 16 * dj / step
-        # the fourth difference is pure round-off for a smooth cost (f^(4) h^4 is ~1e-21):
-        # a per-element observation of noise the sampled level may have missed
-        fourth = np.abs(FOURTH_EIGHTH @ F)
-        roundoff = np.where(kink, dj, np.maximum(dj, fourth)) / step
-        nominal = 3 * richardson + 2 * roundoff
-        bent = np.abs(bends)
-        return FivePoint(
-            d1,
-            nominal + 1.5 * third,
-            nominal,
-            kink,
-            roundoff,
-            np.minimum(slopes[1], slopes[2]),
-            np.maximum(slopes[1], slopes[2]),
-            np.minimum(bent[2], bent[0]),
-        )
+    return bounds(stats(F, X), delta)
 
 
 #: Factors by which the step grows for an element whose bound round-off leaves undecided.
@@ -164,7 +198,7 @@ def _wider_steps(
     idx: np.ndarray,
     delta: float,
     stencil: Any,
-    layout: Any,
+    floor: np.ndarray,
 ) -> tuple[FivePoint, np.ndarray]:
     """Where round-off leaves an element undecided, try steps 8 and 64 times wider.
 
@@ -172,9 +206,9 @@ def _wider_steps(
     a noisier cost (float32 inside, a saturated log) wants a wider one: round-off falls as
     1/h, truncation grows as h^2 and the five-point bound measures both. The estimate with
     the smaller bound is kept. Only undecided, smooth, noise-dominated elements pay: four
-    evaluations per element and factor.
+    evaluations per element and factor. ``floor``: per element, 1e-6 of its tensor's largest
+    centred value, below which an element zero to within its bound needs no retry.
     """
-    floor: np.ndarray | None = None
     for factor in WIDER:
         with np.errstate(invalid="ignore"):
             retry = (
@@ -183,14 +217,9 @@ def _wider_steps(
                 & (b.error > RESOLUTION * np.abs(b.value))
                 & (4 * b.roundoff > b.error)
             )
-            if retry.any():
-                # an element zero to within a bound compare accepts by its tensor's scale (a dead
-                # unit) needs no retry; a small nonzero slope does: a wrong part can hide there
-                if floor is None:
-                    values = np.full(layout.size, np.nan)
-                    values[idx] = b.value
-                    floor = 1e-6 * layout.tensor_max(values)[idx]
-                retry &= ~((np.abs(b.value) <= b.error) & (b.error <= floor))
+            # an element zero to within a bound compare accepts by its tensor's scale (a dead
+            # unit) needs no retry; a small nonzero slope does: a wrong part can hide there
+            retry &= ~((np.abs(b.value) <= b.error) & (b.error <= floor))
         at = np.flatnonzero(retry)
         if not at.size:
             break
@@ -212,6 +241,9 @@ def _wider_steps(
 #: value (beside its round-off) decides the element without the +-2h points: truncation at the
 #: step eps^(1/3) |theta| is below it unless the third derivative is ~1,600 times the first.
 THREE_POINT = 1e-8
+#: Elements whose stencils are evaluated and reduced together: the working memory of the
+#: centred method is a few dozen arrays of this many numbers (about 50 MiB), whatever P.
+CHUNK_ELEMENTS = 65_536
 
 
 def centered(
@@ -246,6 +278,12 @@ def centered(
         ``values``, ``error``, ``kink``, ``lo``/``hi`` (one-sided slopes),
         ``noise_dominated``, ``curvature`` (``|f''|`` from the one-sided slopes);
         ``nfev``: 2 per element decided on three points, 4 for the others (+ retries).
+
+    Notes
+    -----
+    Elements are evaluated and reduced :data:`CHUNK_ELEMENTS` at a time, each stencil reduced
+    at once to what its bound needs at any noise level (:class:`Stats`): the working memory
+    is bounded by the chunk, and the estimate itself is a dozen arrays of P numbers.
     """
     start = time.perf_counter()
     nfev0 = objective.nfev
@@ -253,57 +291,107 @@ def centered(
     size = layout.size
     idx = np.arange(size) if indices is None else np.asarray(indices, dtype=np.intp)
     theta = objective.theta0 if indices is None else objective.theta0[idx]
-    # the five points as rows, J(theta) in the middle: -2h, -h, 0, h, 2h (row 2 of X is exactly 0);
-    # whole rows and few calls: at a few dozen elements the call overhead is the cost
     scale = objective.step_scale if indices is None else objective.step_scale[idx]
-    X = (theta + POINTS * step_sizes(theta, scale)) - theta
+    n = idx.size
 
-    def costs(at: np.ndarray, rows: list[int], offsets: np.ndarray) -> np.ndarray:
-        """Costs at the given rows of the offsets (of elements ``at``), one row per offset."""
-        dx = offsets[rows].T
+    def costs(at: np.ndarray, rows: list[int], X: np.ndarray) -> np.ndarray:
+        """Costs at the given rows of the offsets ``X`` (of elements ``at``), one row per offset."""
+        dx = X[rows].T
         f = objective.stencil(at, dx) if executor is None else _parallel(objective, at, dx, executor)
         return f.T
 
-    def stencil(at: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    def stencil(at: np.ndarray, X: np.ndarray) -> np.ndarray:
         """The five rows of costs at the offsets (rows -2h, -h, 0, h, 2h) of elements ``at``."""
         F = np.empty((5, at.size))
-        F[[0, 1, 3, 4]], F[2] = costs(at, [0, 1, 3, 4], offsets), objective.value0
+        F[[0, 1, 3, 4]], F[2] = costs(at, [0, 1, 3, 4], X), objective.value0
         return F
 
-    F = np.full((5, idx.size), np.nan)
-    F[2] = objective.value0
-    open_ = np.arange(idx.size)
-    decided = np.zeros(idx.size, dtype=bool)
+    def five(at: np.ndarray, X: np.ndarray, F3: np.ndarray | None) -> Stats:
+        """Five-point stats of elements ``at`` (positions in ``idx``), adding +-2h to ``F3``'s three."""
+        if F3 is None:
+            return stats(stencil(idx[at], X), X)
+        F = F3.copy()
+        F[[0, 4]] = costs(idx[at], [0, 4], X)
+        return stats(F, X)
+
     delta, how = objective.noise()
-    if target is not None:
-        F[[1, 3]] = costs(idx, [1, 3], X)
-        three = _three_point(F, X, delta, target, layout, idx)
-        decided = three.decided
-        open_ = np.flatnonzero(~decided)
-    if open_.size:
-        F[:, open_] = stencil(idx[open_], X[:, open_]) if target is None else _outer(F, X, open_, idx, costs)
-    b = five_point(F, X, delta)
+    st = Stats.empty(n)
+    decided = np.zeros(n, dtype=bool)
+    wanted = None if target is None else _target_floor(target, layout, idx)
+    for sl in _chunks(n):
+        at = np.arange(sl.start, sl.stop)
+        X = _offsets_at(theta, scale, at)
+        F3 = None
+        if target is not None and wanted is not None:
+            F3 = np.full((5, at.size), np.nan)
+            F3[2] = objective.value0
+            F3[[1, 3]] = costs(idx[at], [1, 3], X)
+            three = stats(F3, X)  # value, lo and hi from the three points; the rest NaN
+            three.fmax[:] = np.max(np.abs(F3[1:4]), axis=0)
+            ok = _decides(three, delta, target[idx[at]], wanted[at])
+            decided[at[ok]] = True
+            st.put(at[ok], three.take(ok))
+            at, X, F3 = at[~ok], X[:, ~ok], F3[:, ~ok]
+        if at.size:
+            st.put(at, five(at, X, F3))
     # the worst noise a smooth element's stencil saw is the cost's noise in some direction, which a
     # measurement along one line can miss (a line along the level set of the noisy part)
-    smooth = ~b.kink & np.isfinite(b.value) & ~decided
-    seen = float(np.max((b.roundoff * X[3])[smooth])) if smooth.any() else 0.0
+    seen = 0.0
+    for sl in _chunks(n):
+        b = bounds(st.take(sl), delta)
+        smooth = ~b.kink & np.isfinite(b.value) & ~decided[sl]
+        if smooth.any():
+            seen = max(seen, float(np.max((b.roundoff * st.step[sl])[smooth])))
     if seen > 2 * delta:  # the measured level carries a factor NOISE_FACTOR already
         delta, how = seen, "the largest any element's stencil saw"
         objective.raise_noise(delta, how)  # the other methods' bounds use it too
-        b = five_point(F, X, delta)
-    if target is not None and decided.any():
-        b = _with_three_point(b, three, decided)
-    if open_.size:
-        sub = FivePoint(*(np.asarray(f)[open_] for f in b))
-        sub, Xo = _wider_steps(sub, X[:, open_], theta[open_], idx[open_], delta, stencil, layout)
-        b = FivePoint(*(np.asarray(f).copy() for f in b))
-        for field, new in zip(b, sub, strict=True):
-            field[open_] = new
-        X = X.copy()
-        X[:, open_] = Xo
-    with np.errstate(invalid="ignore"):
-        finite = np.isfinite(b.value + b.error)
-        curvature = np.abs(b.hi - b.lo) / X[3]
+        if target is not None and wanted is not None:  # a three-point decision must hold at the new level
+            again = np.flatnonzero(decided)
+            fail = again[~_decides(st.take(again), delta, target[idx[again]], wanted[again])]
+            for part in (fail[a : a + CHUNK_ELEMENTS] for a in range(0, fail.size, CHUNK_ELEMENTS)):
+                st.put(part, five(part, _offsets_at(theta, scale, part), None))
+                decided[part] = False
+    values, error, nominal = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.inf)
+    kink, noisy = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    lo, hi, interval, curvature = (np.full(n, np.nan) for _ in range(4))
+    floor = _value_floor(st.value, layout, idx)
+    for sl in _chunks(n):
+        b = bounds(st.take(sl), delta)
+        d = decided[sl]
+        if d.any():  # the three-point bound where it decided
+            mag = np.maximum(np.abs(st.value[sl]), np.abs(target[idx[sl]])) if target is not None else 0.0
+            three_error = 4 * np.maximum(delta, 4 * EPS * st.fmax[sl]) / st.step[sl] + THREE_POINT * mag
+            b = FivePoint(
+                b.value,
+                np.where(d, three_error, b.error),
+                np.where(d, three_error, b.nominal),
+                b.kink & ~d,
+                np.where(d, np.maximum(delta, 4 * EPS * st.fmax[sl]) / st.step[sl], b.roundoff),
+                b.lo,
+                b.hi,
+                np.where(d, 0.0, b.curvature),
+            )
+        open_ = np.flatnonzero(~d)
+        step = st.step[sl].copy()
+        if open_.size:
+            at = np.arange(sl.start, sl.stop)[open_]
+            sub = FivePoint(*(np.asarray(f)[open_] for f in b))
+            X = _offsets_at(theta, scale, at)
+            sub, X = _wider_steps(sub, X, theta[at], idx[at], delta, stencil, floor[at])
+            b = FivePoint(*(np.asarray(f).copy() for f in b))
+            for field, new in zip(b, sub, strict=True):
+                field[open_] = new
+            step[open_] = X[3]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            finite = np.isfinite(b.value + b.error)
+            values[sl] = np.where(finite, b.value, np.nan)
+            error[sl] = np.where(finite, b.error, np.inf)
+            nominal[sl] = b.nominal
+            kink[sl] = b.kink & finite
+            noisy[sl] = (4 * b.roundoff > b.error) & (b.error > 0)
+            lo[sl], hi[sl] = b.lo, b.hi
+            interval[sl] = b.curvature + 2 * b.roundoff
+            curvature[sl] = np.where(finite, np.abs(b.hi - b.lo) / step, np.inf)
 
     def full(a: np.ndarray, fill: float | bool) -> np.ndarray:
         if indices is None:
@@ -313,81 +401,60 @@ def centered(
         return out
 
     three_note = (
-        f"; {int(decided.sum())} of {idx.size} elements decided on three points" if target is not None else ""
+        f"; {int(decided.sum())} of {n} elements decided on three points" if target is not None else ""
     )
     return Estimate(
         "centered",
-        full(np.where(finite, b.value, np.nan), np.nan),
-        full(np.where(finite, b.error, np.inf), np.inf),
+        full(values, np.nan),
+        full(error, np.inf),
         nfev=objective.nfev - nfev0,
         seconds=time.perf_counter() - start,
-        kink=full(b.kink & finite, False),
-        lo=full(b.lo, np.nan),
-        hi=full(b.hi, np.nan),
-        interval_error=full(b.curvature + 2 * b.roundoff, np.inf),
-        nominal_error=full(b.nominal, np.inf),
+        kink=full(kink, False),
+        lo=full(lo, np.nan),
+        hi=full(hi, np.nan),
+        interval_error=full(interval, np.inf),
+        nominal_error=full(nominal, np.inf),
         sampled=None if indices is None else idx,
-        noise_dominated=full((4 * b.roundoff > b.error) & (b.error > 0), False),
-        curvature=full(np.where(finite, curvature, np.inf), np.inf),
+        noise_dominated=full(noisy, False),
+        curvature=full(curvature, np.inf),
         reason=f"step eps^(1/3)*max(|theta|, its tensor's scale); cost noise {delta:.2g} ({how}){three_note}",
         extra={"cost_noise": delta, "noise_how": how, "cost": objective.value0},
     )
 
 
-class ThreePoint(NamedTuple):
-    """The centred difference on +-h alone, and which elements it decides."""
-
-    value: np.ndarray
-    error: np.ndarray
-    roundoff: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
-    decided: np.ndarray
+def _chunks(n: int) -> list[slice]:
+    return [slice(a, min(a + CHUNK_ELEMENTS, n)) for a in range(0, n, CHUNK_ELEMENTS)]
 
 
-def _three_point(
-    F: np.ndarray, X: np.ndarray, delta: float, target: np.ndarray, layout: Any, idx: np.ndarray
-) -> ThreePoint:
-    """D(h) from rows -h, 0, +h of ``F``; decided where it agrees with the target tightly."""
+def _offsets_at(theta: np.ndarray, scale: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The five offsets of elements ``at`` (positions in the estimated elements), as rows: -2h,
+    -h, 0, h, 2h (row 2 exactly 0), the steps actually taken in float64."""
+    return (theta[at] + POINTS * step_sizes(theta[at], scale[at])) - theta[at]
+
+
+def _target_floor(target: np.ndarray, layout: Any, idx: np.ndarray) -> np.ndarray:
+    """1e-6 of the largest hand-written value in each estimated element's tensor."""
+    full = np.zeros(layout.size)
+    full[idx] = np.where(np.isfinite(target[idx]), np.abs(target[idx]), 0.0)
+    return 1e-6 * layout.tensor_max(full)[idx]
+
+
+def _value_floor(value: np.ndarray, layout: Any, idx: np.ndarray) -> np.ndarray:
+    """1e-6 of the largest centred value in each estimated element's tensor (for the retries)."""
+    full = np.full(layout.size, np.nan)
+    full[idx] = value
+    return 1e-6 * layout.tensor_max(full)[idx]
+
+
+def _decides(three: Stats, delta: float, target: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Where a three-point difference agrees with the target within a bound compare can certify."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        step = X[3]
-        value = (F[3] - F[1]) / (X[3] - X[1])
-        left, right = (F[2] - F[1]) / (X[2] - X[1]), (F[3] - F[2]) / (X[3] - X[2])
-        dj = np.maximum(delta, 4 * EPS * np.maximum.reduce(np.abs(F[1:4]), axis=0))
-        roundoff = dj / step
-        t = target[idx]
-        magnitude = np.maximum(np.abs(value), np.abs(t))
-        error = 4 * roundoff + THREE_POINT * magnitude
-        # certifiable by compare's rule: within the resolution of the value, or of its tensor
-        values = np.where(np.isfinite(t), np.abs(t), 0.0)
-        full = np.zeros(layout.size)
-        full[idx] = values
-        floor = 1e-6 * layout.tensor_max(full)[idx]
-        decided = (
-            np.isfinite(value)
-            & np.isfinite(t)
-            & (np.abs(value - t) <= error)
+        dj = np.maximum(delta, 4 * EPS * three.fmax)
+        magnitude = np.maximum(np.abs(three.value), np.abs(target))
+        error = 4 * dj / three.step + THREE_POINT * magnitude
+        return (
+            np.isfinite(three.value)
+            & np.isfinite(target)
+            & (np.abs(three.value - target) <= error)
             & (error <= np.maximum(RESOLUTION * magnitude, floor))
         )
-    return ThreePoint(value, error, roundoff, np.minimum(left, right), np.maximum(left, right), decided)
-
-
-def _outer(F: np.ndarray, X: np.ndarray, open_: np.ndarray, idx: np.ndarray, costs: Any) -> np.ndarray:
-    """The five rows of the open elements, adding the +-2h points to the three taken."""
-    out = F[:, open_].copy()
-    out[[0, 4]] = costs(idx[open_], [0, 4], X[:, open_])
-    return out
-
-
-def _with_three_point(b: FivePoint, three: ThreePoint, decided: np.ndarray) -> FivePoint:
-    """The five-point results, with the elements decided on three points put in."""
-    b = FivePoint(*(np.asarray(f).copy() for f in b))
-    b.value[decided] = three.value[decided]
-    b.error[decided] = three.error[decided]
-    b.nominal[decided] = three.error[decided]
-    b.kink[decided] = False
-    b.roundoff[decided] = three.roundoff[decided]
-    b.lo[decided] = three.lo[decided]
-    b.hi[decided] = three.hi[decided]
-    b.curvature[decided] = 0.0
-    return b

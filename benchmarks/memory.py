@@ -1,0 +1,71 @@
+"""Peak memory of the default check, in parameter-sized float64 arrays (issue 15).
+
+Run from the repository root: ``python benchmarks/memory.py [sizes]`` (default 99073,1050625).
+``check_network`` on the built-in DeepReLU network, traced by ``tracemalloc``: the peak
+within each stage of the check, and what it holds when the stage returns, as multiples of
+one array of P float64 numbers; beside it, the peak of one forward and backward pass alone.
+Counts of bytes, so they do not depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import sys
+import tracemalloc
+import warnings
+
+import numpy as np
+
+import verifier.harness as harness
+from verifier.bench import SIZES
+from verifier.networks import DeepReLU
+
+STAGES = ("autograd_ref", "centered", "scipy_fd", "run_directions", "compare", "diagnose", "verdict_report")
+
+
+def measure(size: int) -> None:
+    dims, m = SIZES[size]
+    net = DeepReLU(dims, cost_form="stable")
+    rng = np.random.default_rng(0)
+    params = net.init_params(rng)
+    X, Y = net.example_data(rng, m=m)
+    array = 8 * sum(v.size for v in params.values())
+    rows = []
+    originals = {name: getattr(harness, name) for name in STAGES}
+
+    def wrapped(name):
+        def run(*args, **kwargs):
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            out = originals[name](*args, **kwargs)
+            now, peak = tracemalloc.get_traced_memory()
+            rows.append((name, before / array, peak / array, now / array))
+            return out
+
+        return run
+
+    tracemalloc.start()
+    net.cost(params, X, Y)
+    net.backward(params, X, Y)
+    alone = tracemalloc.get_traced_memory()[1] / array
+    tracemalloc.reset_peak()
+    for name in STAGES:
+        setattr(harness, name, wrapped(name))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = harness.check_network(net, params, X, Y)
+    finally:
+        for name, fn in originals.items():
+            setattr(harness, name, fn)
+    overall = max(r[2] for r in rows)
+    tracemalloc.stop()
+    print(f"{size:,} parameters ({report.status}); forward and backward alone: {alone:.1f} arrays")
+    print(f"  {'stage':16} {'held before':>11} {'peak':>7} {'held after':>10}")
+    for name, before, peak, after in rows:
+        print(f"  {name:16} {before:11.1f} {peak:7.1f} {after:10.1f}")
+    print(f"  peak of the check: {overall:.1f} arrays of P numbers ({overall * array / 2**20:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    for s in sys.argv[1].split(",") if len(sys.argv) > 1 else ("99073", "1050625"):
+        measure(int(s))

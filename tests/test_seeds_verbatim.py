@@ -63,6 +63,8 @@ def test_the_notebook_cells_as_published_get_three_methods_and_their_lines(noteb
     cost, grad = from_notebook(notebook.forward_propagation_n, notebook.backward_propagation_n, x, y)
     report = check(cost, grad, parameters)
     assert report.ok and report.methods["autograd"].available, str(report)
+    # a pass says what it could not see: the dead units, read from the forward's own Z1, A1
+    assert "layer 2: 2 of 3 units are dead for this data" in str(report)
 
 
 def test_the_notebook_cells_through_the_cli(capsys):

@@ -293,7 +293,8 @@ def check_point(
             directions = None
     else:
         assert g_error is not None
-        estimates, directions = _full(objective, g, g_error, options, rng)
+        watch = [k[1:] for k in ignored if k.startswith("d") and len(k) > 1]  # the backward's dZ2, dA1
+        estimates, directions = _full(objective, g, g_error, options, rng, watch)
     if estimates:
         verdicts = compare(g, estimates, layout, g_error)
     else:  # fast mode: nothing is checked element by element
@@ -356,9 +357,17 @@ def _gradient(grad: Callable[[Any], Any], objective: Objective) -> Any:
 
 
 def _full(
-    objective: Objective, g: np.ndarray, g_error: np.ndarray, options: Options, rng: np.random.Generator
+    objective: Objective,
+    g: np.ndarray,
+    g_error: np.ndarray,
+    options: Options,
+    rng: np.random.Generator,
+    watch: list[str],
 ) -> tuple[dict[str, Estimate], DirectionalResult | None]:
-    """The full mode's references: every method on every element, or on a sample plus directions."""
+    """The full mode's references: every method on every element, or on a sample plus directions.
+
+    ``watch``: the forward's values whose gradients autograd's trace also gives (the
+    backward's intermediates, for the first wrong line)."""
     layout = objective.layout
     plan = _plan(objective, options)
     wanted = options.progress is True or (
@@ -368,7 +377,7 @@ def _full(
     estimates: dict[str, Estimate] = {}
     if "autograd" in plan:
         show("autograd reference")
-        estimates["autograd"] = autograd_ref(objective)
+        estimates["autograd"] = autograd_ref(objective, watch)
     reference = estimates["autograd"].values if "autograd" in estimates else None
     sample = None if all(plan.values()) else sample_indices(layout, g, reference, rng)
     # the complex step last: it is confirmed against the centred differences
@@ -642,7 +651,6 @@ def _explain_lines(
 ) -> None:
     """Add what the user's own lines say (:mod:`verifier.lines`) to a full check's report."""
     ref = estimates.get("autograd")
-    resolve = bool(ref is not None and ref.extra.get("resolved"))
     wrong = list(report.wrong_tensors)
     shared = any(f.kind == "bug" and not f.tensor and f.pattern in ("scale", "sign") for f in report.findings)
     explained = explain(
@@ -654,7 +662,7 @@ def _explain_lines(
         wrong,
         shared,
         context or {},
-        resolve,
+        ref,
         int(rng.integers(2**31)),
     )
     report.intermediates = explained.intermediates

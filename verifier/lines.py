@@ -1,16 +1,17 @@
 """The first wrong line, in the user's own file: one mechanism for any code, built-ins included.
 
 When the hand-written backward returns intermediate gradients (the notebook's ``dZ3``,
-``dA2``, ... or any ``dNAME`` whose ``NAME`` the forward assigns), the cost is traced once
-more with autograd while the values the forward's frames hold are recorded by name (their
-locals, and the entries of a dict they keep, a ``cache``); autograd's gradient with respect
-to each is the reference for the backward's ``dNAME``, compared by the one comparison rule.
+``dA2``, ... or any ``dNAME`` whose ``NAME`` the forward assigns), the autograd reference's
+own trace has recorded the values the forward's frames hold by name (their locals, and the
+entries of a dict they keep, a ``cache``), and its one backward pass has given the gradient
+with respect to each: the reference for the backward's ``dNAME``, compared by the one
+comparison rule.
 The backward's own source then says which line assigns each value and which values that
 line reads, so the report names the first wrong line in backprop order: a wrong value all
 of whose checked inputs are right, with its file, number and text.
 
 The same trace gives, for the diagnosis: dJ/dZ of a layer (is a wrong bias gradient ``dZ``
-summed over the wrong axis?), and the ReLU units that are dead for the data.
+summed over the wrong axis?), and the ReLU units that are dead for the data, on every check.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .diagnose import Finding, bias_axis, layer_number
 from .estimators.base import Estimate
 from .params import Layout, layout_of
 from .report import verdict_report
-from .tracing import ForwardTrace, Line, assignments, intermediate_gradients, traced_locals
+from .tracing import Line, assignments
 
 #: Names of a function's parameter that holds the labels (the line where the cost's derivative
 #: enters the backward is the first that reads them).
@@ -66,7 +67,7 @@ def explain(
     wrong: list[str],
     shared_factor: bool,
     context: dict[str, Any],
-    resolve: bool,
+    reference: Any,
     seed: int,
 ) -> Explained:
     """The user's lines behind a report (see the module notes).
@@ -85,20 +86,18 @@ def explain(
         Every wrong tensor is off by one factor (then the line where the labels enter is named).
     context : dict
         ``m`` if known (the notebook's ``dZ3 = A3 - Y`` is ``m`` times dJ/dZ3).
-    resolve : bool
-        Trace with numpy resolved to ``autograd.numpy`` (as the autograd reference needed).
+    reference : Estimate or None
+        autograd's estimate: its ``intermediates`` and ``forward_values`` come from the same
+        trace as the reference (None, or unavailable: no intermediate is checked).
     """
     extra = _intermediate_keys(raw, layout)
-    wanted = [k[1:] for k in extra] + [f"Z{n}" for n in _bias_layers(wrong)]
     out = Explained()
-    if not wanted and not wrong:
+    refs: dict[str, np.ndarray] = {}
+    if reference is not None and reference.available and reference.intermediates is not None:
+        refs = reference.intermediates
+        out.notes = dead_units(reference.forward_values or {}, context.get("m"))
+    if not extra and not wrong:
         return out
-    try:
-        forward = traced_locals(cost, layout.parts(theta.copy()), layout.pack, resolve=resolve)
-    except Exception:  # the autograd reference said why already
-        return out
-    refs = intermediate_gradients(forward, wanted)
-    out.notes = dead_units(forward, context.get("m"))
     for name in wrong:
         number = layer_number(name)
         if name.startswith("b") and number is not None and f"Z{number}" in refs:
@@ -266,21 +265,18 @@ def labels_line(lines: list[tuple[str, Line]]) -> Line | None:
     return next((line for _, line in lines if line.reads & set(LABELS)), None)
 
 
-def dead_units(forward: ForwardTrace, m: int | None) -> list[str]:
+def dead_units(values: dict[str, np.ndarray], m: int | None) -> list[str]:
     """Notes on ReLU units that are never active for the data, from the forward's own values.
 
-    A pair ``Z<k>``, ``A<k>`` held by one frame with ``A == max(Z, 0)`` is a ReLU layer; a unit
-    (a row of ``Z``, its examples along the axis of length ``m``) that is never positive is dead.
+    A pair ``Z<k>``, ``A<k>`` with ``A == max(Z, 0)`` is a ReLU layer; a unit (a row of ``Z``,
+    its examples along the axis of length ``m``) that is never positive is dead.
     """
-    if not forward.frames:
-        return []
-    _, held = max(forward.frames, key=lambda f: len(f[1]))
     notes = []
-    for name in sorted(held):
+    for name in sorted(values):
         number = layer_number(name)
-        if not name.startswith("Z") or number is None or f"A{number}" not in held:
+        if not name.startswith("Z") or number is None or f"A{number}" not in values:
             continue
-        Z, A = (np.asarray(held[k]._value, dtype=np.float64) for k in (name, f"A{number}"))
+        Z, A = values[name], values[f"A{number}"]
         if Z.ndim != 2 or Z.shape != A.shape or not np.array_equal(A, np.maximum(Z, 0.0)):
             continue
         axis = 1 if (m is None or Z.shape[1] == m) else 0

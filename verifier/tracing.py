@@ -21,9 +21,10 @@ The users' code is plain numpy: ``np.dot``, helpers in a module beside the noteb
 
 * :func:`refusal` words why a trace failed: the file, the line, the operation and the fix.
 
-* :func:`traced_locals` and :func:`intermediate_gradients` give autograd's gradient of
-  the cost with respect to values the user's forward assigns (its locals, or the entries
-  of a dict it keeps): the reference for a backward's ``dZ2``, ``dA1``.
+* :func:`traced_locals` traces the cost once, recording the values the user's forward
+  assigns (its locals, or the entries of a dict it keeps), and :func:`backward` gives, in one
+  pass, autograd's gradient with respect to the parameters and to each of those values: the
+  reference for the parameters and for a backward's ``dZ2``, ``dA1``, from the same trace.
 
 * :func:`assignments` reads a function's source: the line that assigns each name, and the
   names it reads, for naming the first wrong line.
@@ -646,6 +647,15 @@ class ForwardTrace:
     value: Any
     end_node: Any
     frames: list[tuple[types.CodeType, dict[str, Any]]]
+    start: Any = None  #: the parameters' node: the graph's source
+    modules: list[str] = field(default_factory=list)  #: where numpy was resolved
+    low_precision: bool = False  #: a traced value was cast to float32 or narrower
+
+    def held(self, names: list[str]) -> dict[str, Any]:
+        """The traced arrays of the frame that holds the most of ``names`` (the forward itself)."""
+        if not self.frames:
+            return {}
+        return max(self.frames, key=lambda f: sum(n in f[1] for n in names))[1]
 
 
 def _on_return(record: Callable[[types.FrameType, Any], None]) -> Callable[[], Any]:
@@ -702,26 +712,30 @@ def traced_locals(
             value, end_node = trace(start, lambda boxed: cost(pack(session.start(boxed))), list(parts))
         finally:
             remove()
-    return ForwardTrace(value, end_node, frames)
+    return ForwardTrace(value, end_node, frames, start, list(session.modules), session.low_precision)
 
 
-def intermediate_gradients(forward: ForwardTrace, names: list[str]) -> dict[str, np.ndarray]:
-    """autograd's gradient of the cost with respect to each named intermediate value.
+def backward(forward: ForwardTrace, names: list[str]) -> tuple[Any, dict[str, np.ndarray]]:
+    """One backward pass: the cost's gradient with respect to the parameters (as the traced
+    container, a list of arrays) and to each named intermediate value.
 
     A name is looked up in the frame that holds the most of ``names`` (the forward itself);
-    a value the cost does not depend on gets zeros. Names no frame holds are left out.
+    a value the cost does not depend on gets zeros; names no frame holds are left out.
     """
-    if forward.end_node is None or not forward.frames:
-        return {}
-    _, held = max(forward.frames, key=lambda f: sum(n in f[1] for n in names))
+    if forward.end_node is None:
+        return None, {}
+    held = forward.held(names)
     watch: dict[Any, list[str]] = {}
     for name in names:
         if name in held:
             watch.setdefault(held[name]._node, []).append(name)
     out: dict[str, np.ndarray] = {}
+    params = None
     outgrads: dict[Any, tuple[Any, bool]] = {forward.end_node: (np.ones_like(forward.value), False)}
     for node in toposort(forward.end_node):
         grad = outgrads.pop(node)[0]
+        if node is forward.start:
+            params = grad
         for name in watch.get(node, ()):
             out[name] = np.array(np.broadcast_to(grad, np.shape(held[name]._value)), dtype=np.float64)
         # strict=False: a traced constant's node hangs from the parameters and returns no gradient
@@ -730,7 +744,7 @@ def intermediate_gradients(forward: ForwardTrace, names: list[str]) -> dict[str,
     for name in names:
         if name in held and name not in out:
             out[name] = np.zeros(np.shape(held[name]._value))
-    return out
+    return params, out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,9 +25,10 @@ the reason, and the other methods still run.
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ from autograd import grad as autograd_grad
 from ..errors import ReferenceUnavailable
 from ..objective import Objective
 from ..params import Layout
-from ..tracing import Session, autograd_session, refusal
+from ..tracing import autograd_session, backward, refusal, traced_locals
 from .base import Estimate
 
 #: The relative bound of a gradient whose cost casts traced values to float32: 32 of its ulps.
@@ -45,7 +46,7 @@ LOW_PRECISION = 32 * float(np.finfo(np.float32).eps)
 
 
 def gradient_function(
-    cost: Callable[[Any], Any], layout: Layout, *, resolve: bool = False, seen: Session | None = None
+    cost: Callable[[Any], Any], layout: Layout, *, resolve: bool = False
 ) -> Callable[[Any], Any]:
     """``autograd.grad(cost)`` for parameters in any container the layout knows.
 
@@ -54,8 +55,7 @@ def gradient_function(
     the arrays, and sees them packed in the caller's own container. The returned function
     takes and returns the caller's container. Every call traces inside
     :func:`~verifier.tracing.autograd_session`; ``resolve=True`` resolves numpy to
-    ``autograd.numpy`` in the user's modules for it. ``seen``, if given, collects what the
-    sessions saw (the modules resolved, a cast to lower precision).
+    ``autograd.numpy`` in the user's modules for it.
     """
 
     def gradient(structure: Any) -> Any:
@@ -63,9 +63,6 @@ def gradient_function(
         with autograd_session(cost, resolve=resolve) as session:
             by_parts = autograd_grad(lambda boxed: cost(layout.pack(session.start(boxed))))
             result = layout.pack(list(by_parts(list(parts))))
-        if seen is not None:
-            seen.modules = list(session.modules)
-            seen.low_precision |= session.low_precision
         return result
 
     return gradient
@@ -78,6 +75,8 @@ class Traced:
     values: np.ndarray
     resolved: list[str]  # the user modules whose numpy was resolved to autograd.numpy (or none)
     low_precision: bool = False  # the cost casts traced values to float32 (or narrower)
+    intermediates: dict[str, np.ndarray] | None = None  # d cost / d the forward's named values
+    forward_values: dict[str, np.ndarray] | None = None  # the forward's Z<k>, A<k>
 
     @property
     def how(self) -> str:
@@ -86,11 +85,19 @@ class Traced:
         return f"traced from your numpy code, numpy resolved to autograd.numpy in {', '.join(self.resolved)}"
 
 
-def traced_gradient(cost: Callable[[Any], Any], structure: Any, layout: Layout) -> Traced:
+#: Names of the forward's values kept from the trace: pre-activations and activations.
+LAYER_VALUE = re.compile(r"^[ZA]\d+$")
+
+
+def traced_gradient(
+    cost: Callable[[Any], Any], structure: Any, layout: Layout, watch: Sequence[str] = ()
+) -> Traced:
     """autograd's gradient of ``cost`` at ``structure``, flattened with ``layout``.
 
     The cost is traced as it is; if that fails, again with numpy resolved to
-    ``autograd.numpy`` in the user's own modules (:mod:`verifier.tracing`).
+    ``autograd.numpy`` in the user's own modules (:mod:`verifier.tracing`). The same trace
+    records the values the forward's frames hold by name, and the one backward pass gives
+    the gradient with respect to each name in ``watch`` and to every ``Z<k>`` as well.
 
     Raises
     ------
@@ -99,23 +106,31 @@ def traced_gradient(cost: Callable[[Any], Any], structure: Any, layout: Layout) 
         operation), or its output does not depend on the parameters.
     """
     failure: BaseException | None = None
+    parts, _ = layout.collect(structure, argument="params")
     for resolve in (False, True):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                seen = Session()
                 with np.errstate(all="ignore"):
-                    result = gradient_function(cost, layout, resolve=resolve, seen=seen)(structure)
+                    forward = traced_locals(cost, list(parts), layout.pack, resolve=resolve)
+                    held = forward.held(list(watch))
+                    names = list(
+                        dict.fromkeys(
+                            [*watch, *(n for n in held if n.startswith("Z") and LAYER_VALUE.match(n))]
+                        )
+                    )
+                    params, intermediates = backward(forward, names)
             except Exception as exc:
                 failure = exc
                 continue
-        if any("independent of input" in str(w.message) for w in caught):
+        if forward.end_node is None or any("independent of input" in str(w.message) for w in caught):
             failure = None
             continue
-        flat, _ = layout.flatten_like(result, argument="autograd gradient")
+        flat, _ = layout.flatten_like(layout.pack(list(params)), argument="autograd gradient")
         if not np.all(np.isfinite(flat)):
             raise ReferenceUnavailable("autograd's gradient is not finite at these parameters.")
-        return Traced(flat, seen.modules, seen.low_precision)
+        values = {n: np.array(v._value, dtype=np.float64) for n, v in held.items() if LAYER_VALUE.match(n)}
+        return Traced(flat, forward.modules, forward.low_precision, intermediates, values)
     if failure is None:
         raise ReferenceUnavailable(
             "autograd saw no dependence of the cost on the parameters (its gradient would be"
@@ -126,8 +141,11 @@ def traced_gradient(cost: Callable[[Any], Any], structure: Any, layout: Layout) 
     raise ReferenceUnavailable(f"autograd could not trace the cost: {refusal(failure)}.") from failure
 
 
-def autograd_ref(objective: Objective) -> Estimate:
+def autograd_ref(objective: Objective, watch: Sequence[str] = ()) -> Estimate:
     """autograd's gradient of the objective's cost, with its round-off bound.
+
+    ``watch``: names of the forward's values whose gradients the same trace also gives
+    (the backward's ``dZ2``, ``dA1`` without their ``d``), in ``intermediates``.
 
     Returns
     -------
@@ -137,7 +155,7 @@ def autograd_ref(objective: Objective) -> Estimate:
     start = time.perf_counter()
     layout = objective.layout
     try:
-        traced = traced_gradient(objective.cost, objective.structure(), layout)
+        traced = traced_gradient(objective.cost, objective.structure(), layout, list(watch))
     except ReferenceUnavailable as exc:
         return Estimate.unavailable("autograd", layout.size, str(exc), seconds=time.perf_counter() - start)
     values = traced.values
@@ -168,6 +186,8 @@ def autograd_ref(objective: Objective) -> Estimate:
         nfev=1 if ext is None else 2,
         seconds=time.perf_counter() - start,
         reason=how,
+        intermediates=traced.intermediates,
+        forward_values=traced.forward_values,
         extra={"extended": ext is not None, "resolved": traced.resolved},
     )
 

@@ -48,6 +48,11 @@ class Estimate:
     curvature : ndarray, shape (P,), optional
         ``|f''|`` per element from the centred stencil's one-sided slopes (infinite where
         unknown): the truncation of another method's difference, without more evaluations.
+    intermediates : dict of str to ndarray, optional
+        autograd only: the gradient of the cost with respect to values the forward assigns
+        (``Z2``, ``A1``: the ones asked for, and every ``Z<k>``), from the same trace.
+    forward_values : dict of str to ndarray, optional
+        autograd only: the forward's own ``Z<k>`` and ``A<k>`` values (dead units).
     extra : dict
         Method-specific headline numbers (e.g. scipy's ``check_grad`` norm).
     """
@@ -67,6 +72,8 @@ class Estimate:
     sampled: np.ndarray | None = None
     noise_dominated: np.ndarray | None = None
     curvature: np.ndarray | None = None
+    intermediates: dict[str, np.ndarray] | None = None
+    forward_values: dict[str, np.ndarray] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

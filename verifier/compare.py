@@ -111,9 +111,10 @@ class Verdicts:
         Per method: is its own bound small enough to decide the element.
     odd : dict of str to ndarray of bool
         Per source (``"backprop"`` and each method): is it the odd one out at the element.
-    primary : ndarray, shape (P,)
-        The reference that decided each element ("" when undecided; all False when
-        nothing was compared element by element).
+    primary : ndarray of int8, shape (P,)
+        The reference that decided each element, as its index in :data:`PRIORITY` (-1 when
+        undecided or when nothing was compared element by element): one byte per element;
+        :meth:`decided_by` reads it.
     contested : ndarray of bool, shape (P,), optional
         Undecided because autograd disagrees with the hand-written value where the centred
         difference sides with it or saw a kink (rule 3).
@@ -125,6 +126,10 @@ class Verdicts:
     odd: dict[str, np.ndarray]
     primary: np.ndarray
     contested: np.ndarray | None = None
+
+    def decided_by(self, method: str) -> np.ndarray:
+        """Which elements ``method`` decided (it was the primary reference there)."""
+        return self.primary == PRIORITY.index(method)
 
 
 def compare(
@@ -157,11 +162,10 @@ def compare(
     s_tensor = layout.tensor_max(scale_src)
     s_all = float(scale_src.max()) if size else 0.0
 
-    agrees, informative, diff = {}, {}, {}
+    agrees, informative = {}, {}
     for m, est in refs.items():
         have = np.isfinite(est.values) & np.isfinite(est.error)
         d = np.abs(g - est.values)
-        diff[m] = d
         material = MATERIAL * np.maximum(np.abs(g), np.abs(np.nan_to_num(est.values)))
         agrees[m] = ~have | (d <= est.error + g_err + material)
         bound = np.maximum.reduce(
@@ -187,13 +191,13 @@ def compare(
     for est in refs.values():
         valued |= np.isfinite(est.values)
     verdict[~valued] = UNCHECKED
-    primary = np.full(size, "", dtype="<U8")
+    primary = np.full(size, -1, dtype=np.int8)
     for m in reversed([m for m in PRIORITY if m in refs]):
-        primary[decides[m]] = m
-    decided = primary != ""
+        primary[decides[m]] = PRIORITY.index(m)
+    decided = primary >= 0
     primary_agrees = np.zeros(size, dtype=bool)
     for m in refs:
-        sel = primary == m
+        sel = primary == PRIORITY.index(m)
         primary_agrees[sel] = agrees[m][sel]
     verdict[decided & primary_agrees] = AGREE
 
@@ -215,7 +219,7 @@ def compare(
         fds = [m for m in ("complex", "centered", "scipy") if m in refs]
         a = refs["autograd"]
         if fds:
-            outvoted = open_ & (primary == "autograd")
+            outvoted = open_ & (primary == PRIORITY.index("autograd"))
             # FDs side with g and against autograd
             for m in fds:
                 e = refs[m]
@@ -231,7 +235,7 @@ def compare(
             apart = np.abs(centered.values - a.values) > centered.error + a.error
         sides = decides["centered"] & agrees["centered"] & apart
         at_kink = centered.kink if centered.kink is not None else np.zeros(size, dtype=bool)
-        contested = open_ & (primary == "autograd") & (sides | at_kink)
+        contested = open_ & (primary == PRIORITY.index("autograd")) & (sides | at_kink)
         verdict[contested] = UNDECIDED
         open_ &= ~contested
     verdict[open_] = WRONG

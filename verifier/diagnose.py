@@ -216,7 +216,7 @@ def _reference_values(refs: dict[str, Estimate], verdicts: Verdicts) -> np.ndarr
             v = refs[m].values
             out = np.where(np.isfinite(v), v, out)
     for m in refs:
-        sel = verdicts.primary == m
+        sel = verdicts.decided_by(m)
         out[sel] = refs[m].values[sel]
     return out
 

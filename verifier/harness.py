@@ -299,7 +299,10 @@ def check_point(
         verdicts = compare(g, estimates, layout, g_error)
     else:  # fast mode: nothing is checked element by element
         none = np.zeros(layout.size, dtype=bool)
-        verdicts = Verdicts(np.full(layout.size, UNCHECKED, dtype=np.int8), {}, {}, {"backprop": none}, none)
+        nobody = np.full(layout.size, -1, dtype=np.int8)
+        verdicts = Verdicts(
+            np.full(layout.size, UNCHECKED, dtype=np.int8), {}, {}, {"backprop": none}, nobody
+        )
     undecided = np.flatnonzero(verdicts.verdict == UNDECIDED)
     if undecided.size and "complex" not in options.methods and not drift and not fast:
         # the complex step settles what the others could not, where the cost allows it; the

@@ -657,6 +657,11 @@ _flags = st.sampled_from(
         "--json",
         "--quick",
         "--quiet",
+        "--inputs",
+        "--const",
+        "--wrt",
+        "--cost",
+        "--grad",
         "--bogus",
     ]
 )
@@ -664,7 +669,7 @@ _flags = st.sampled_from(
 
 @FUZZ
 @given(
-    command=st.sampled_from(["run", "check", "reference", "sweep", "bench", "nope"]),
+    command=st.sampled_from(["run", "check", "layer", "reference", "sweep", "bench", "nope"]),
     pairs=st.lists(st.tuples(_flags, _junk), max_size=4),
 )
 def test_fuzz_cli_returns_a_documented_code_and_never_a_traceback(command, pairs, tmp_path_factory):
@@ -674,7 +679,7 @@ def test_fuzz_cli_returns_a_documented_code_and_never_a_traceback(command, pairs
         for pair in pairs
         for item in pair
     ]
-    if command == "check":
+    if command in ("check", "layer"):
         argv.insert(1, "missing.py:f,b")
     with pytest.MonkeyPatch.context() as monkeypatch:
         _cli_stubs(monkeypatch)

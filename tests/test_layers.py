@@ -195,3 +195,43 @@ def test_the_layer_picture_claims_only_what_the_structure_supports():
     report = check(bn_cost, bn_grad, bn)
     assert report.wrong_tensors == ["W1"], str(report)
     assert "b1 is right" not in str(report)
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["layer", "nofile.py"], "TARGET"),
+        (["layer", "nofile.py:f,b", "--inputs", "missing.npz"], "--inputs"),
+        (["layer", "x.py:f", "--const", "conv_param={bad json"], "--const"),
+        (["layer", "x.py:f", "--const", "=1"], "--const"),
+        (["check", "x.py:THETA", "--cost", "c()"], "--cost"),
+        (["check", "x.py:f,b"], "--data"),
+        (["check", "x.py:THETA", "--cost", "c(", "--grad", "g()"], "cost"),
+    ],
+)
+def test_the_new_commands_name_what_is_wrong(tmp_path, capsys, argv, says):
+    (tmp_path / "x.py").write_text("THETA = [1.0]\n\ndef f(x):\n    return x, None\n")
+    argv = [a.replace("x.py", str(tmp_path / "x.py")) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err, err
+
+
+def test_check_layer_refuses_what_it_cannot_check():
+    forward, backward, _, make, _ = LAYERS["affine"]
+    x, w, b = make(0)
+    with pytest.raises(InputError, match="`inputs`"):
+        check_layer(forward, backward)
+    with pytest.raises(InputError, match="none of"):
+        check_layer(lambda n: (np.ones(3), None), lambda d, c: d, 3)
+    with pytest.raises(InputError, match="takes no `context`"):
+        check_layer(forward, backward, x, w, b, context={"m": 2})
+    with pytest.raises(InputError, match="`forward` must return"):
+        check_layer(lambda x: x * 2, lambda d, c: d, x)
+    with pytest.raises(InputError, match="expected a Python name"):
+        check(
+            lambda p: float(np.sum(p[0] ** 2)),
+            lambda p: [2 * p[0]],
+            [np.ones(2)],
+            context={"name": "no name"},
+        )

@@ -314,7 +314,10 @@ def centered(
         F[[0, 4]] = costs(idx[at], [0, 4], X)
         return stats(F, X)
 
-    delta, how = objective.noise()
+    # with a target, the three-point decisions take the floor 4 eps |J| (a stricter test than the
+    # measured level); the noise is measured only if some element needs the five-point bound
+    delta, how = objective.noise(measure=target is None)
+    used = delta
     st = Stats.empty(n)
     decided = np.zeros(n, dtype=bool)
     wanted = None if target is None else _target_floor(target, layout, idx)
@@ -334,6 +337,8 @@ def centered(
             at, X, F3 = at[~ok], X[:, ~ok], F3[:, ~ok]
         if at.size:
             st.put(at, five(at, X, F3))
+    if not decided.all():
+        delta, how = objective.noise()
     # the worst noise a smooth element's stencil saw is the cost's noise in some direction, which a
     # measurement along one line can miss (a line along the level set of the noisy part)
     seen = 0.0
@@ -345,12 +350,13 @@ def centered(
     if seen > 2 * delta:  # the measured level carries a factor NOISE_FACTOR already
         delta, how = seen, "the largest any element's stencil saw"
         objective.raise_noise(delta, how)  # the other methods' bounds use it too
-        if target is not None and wanted is not None:  # a three-point decision must hold at the new level
-            again = np.flatnonzero(decided)
-            fail = again[~_decides(st.take(again), delta, target[idx[again]], wanted[again])]
-            for part in (fail[a : a + CHUNK_ELEMENTS] for a in range(0, fail.size, CHUNK_ELEMENTS)):
-                st.put(part, five(part, _offsets_at(theta, scale, part), None))
-                decided[part] = False
+    if target is not None and wanted is not None and delta > used:
+        # a three-point decision must hold at the level finally known
+        again = np.flatnonzero(decided)
+        fail = again[~_decides(st.take(again), delta, target[idx[again]], wanted[again])]
+        for part in (fail[a : a + CHUNK_ELEMENTS] for a in range(0, fail.size, CHUNK_ELEMENTS)):
+            st.put(part, five(part, _offsets_at(theta, scale, part), None))
+            decided[part] = False
     values, error, nominal = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.inf)
     kink, noisy = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     lo, hi, interval, curvature = (np.full(n, np.nan) for _ in range(4))

@@ -34,11 +34,9 @@ class PrecisionWarning(UserWarning):
     """Parameters arrived in a precision too low for finite differences (e.g. float32)."""
 
 
-#: This package's directory.
-PACKAGE_DIR = Path(__file__).resolve().parent
-_PACKAGE = str(PACKAGE_DIR)
+_PACKAGE = str(Path(__file__).resolve().parent)
 #: Files of this package that hold code written as users write it (the seeds, the networks).
-_USERLIKE = (str(PACKAGE_DIR / "seeds.py"), str(PACKAGE_DIR / "networks") + os.sep)
+_USERLIKE = (os.path.join(_PACKAGE, "seeds.py"), os.path.join(_PACKAGE, "networks") + os.sep)
 #: Where the standard library lives (its files are never the user's).
 _STDLIB = tuple(
     {

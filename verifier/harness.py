@@ -33,7 +33,7 @@ from .estimators.centered import centered
 from .estimators.complex_step import complex_step
 from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
-from .lines import explain
+from .lines import explain, intermediate_keys
 from .objective import Objective, vectorized_stencil
 from .params import INTERMEDIATE_KEY, Layout, layout_of
 from .progress import Progress
@@ -293,7 +293,7 @@ def check_point(
             directions = None
     else:
         assert g_error is not None
-        watch = [k[1:] for k in ignored if k.startswith("d") and len(k) > 1]  # the backward's dZ2, dA1
+        watch = [k[1:] for k in intermediate_keys(raw, layout)]  # the backward's dZ2, dA1, without the d
         estimates, directions = _full(objective, g, g_error, options, rng, watch)
     if estimates:
         verdicts = compare(g, estimates, layout, g_error)
@@ -334,7 +334,7 @@ def check_point(
         label = "nearby point: a small seeded move off this point's kinks, whole tensors checked"
         report.points.append(PointResult(label, nearby[2]))
     if not fast and not drift:
-        _explain_lines(report, cost, grad, objective, raw, estimates, context, rng)
+        _explain_lines(report, grad, objective, raw, estimates, context)
     if directions is not None:
         report.directions = directions.checks
         open_checks = [c for c in directions.checks if not _covered(c, verdicts)]
@@ -644,30 +644,17 @@ def _network_point(
 
 def _explain_lines(
     report: Report,
-    cost: Callable[[Any], Any],
     grad: Callable[[Any], Any],
     objective: Objective,
     raw: Any,
     estimates: dict[str, Estimate],
     context: dict[str, Any] | None,
-    rng: np.random.Generator,
 ) -> None:
     """Add what the user's own lines say (:mod:`verifier.lines`) to a full check's report."""
     ref = estimates.get("autograd")
     wrong = list(report.wrong_tensors)
     shared = any(f.kind == "bug" and not f.tensor and f.pattern in ("scale", "sign") for f in report.findings)
-    explained = explain(
-        cost,
-        grad,
-        objective.layout,
-        objective.theta0,
-        raw,
-        wrong,
-        shared,
-        context or {},
-        ref,
-        int(rng.integers(2**31)),
-    )
+    explained = explain(grad, objective.layout, objective.theta0, raw, wrong, shared, context or {}, ref)
     report.intermediates = explained.intermediates
     if explained.findings and any(f.pattern == "line" and f.tensor for f in explained.findings):
         # the lines say more than the layer picture inferred from parameters alone

@@ -27,7 +27,7 @@ from .diagnose import Finding, bias_axis, layer_number
 from .estimators.base import Estimate
 from .params import Layout, layout_of
 from .report import verdict_report
-from .tracing import Line, assignments
+from .tracing import Line, assignments, returning_frames
 
 #: Names of a function's parameter that holds the labels (the line where the cost's derivative
 #: enters the backward is the first that reads them).
@@ -59,7 +59,6 @@ class Explained:
 
 
 def explain(
-    cost: Callable[[Any], Any],
     grad: Callable[[Any], Any],
     layout: Layout,
     theta: np.ndarray,
@@ -68,14 +67,14 @@ def explain(
     shared_factor: bool,
     context: dict[str, Any],
     reference: Any,
-    seed: int,
 ) -> Explained:
     """The user's lines behind a report (see the module notes).
 
     Parameters
     ----------
-    cost, grad : callable
-        As given to :func:`verifier.check`.
+    grad : callable
+        As given to :func:`verifier.check` (run once more, to find its lines, only when
+        something is wrong).
     layout, theta
         The parameters.
     raw : object
@@ -90,7 +89,7 @@ def explain(
         autograd's estimate: its ``intermediates`` and ``forward_values`` come from the same
         trace as the reference (None, or unavailable: no intermediate is checked).
     """
-    extra = _intermediate_keys(raw, layout)
+    extra = intermediate_keys(raw, layout)
     out = Explained()
     refs: dict[str, np.ndarray] = {}
     if reference is not None and reference.available and reference.intermediates is not None:
@@ -107,7 +106,7 @@ def explain(
     checked: dict[str, bool] = {}  # gradient name (dZ2, dW2) -> wrong
     present = [k for k in extra if k[1:] in refs]
     if present:
-        out.intermediates = _check_intermediates(raw, present, refs, context.get("m"), seed)
+        out.intermediates = _check_intermediates(raw, present, refs, context.get("m"))
         if out.intermediates is not None:
             for t in out.intermediates.tensors:
                 checked[f"d{t.name}"] = t.verdict == "wrong"
@@ -146,16 +145,12 @@ def theta_part(raw: Any, layout: Layout, name: str) -> np.ndarray:
     return flat[layout.slice(layout.names.index(name))]
 
 
-def _intermediate_keys(raw: Any, layout: Layout) -> list[str]:
+def intermediate_keys(raw: Any, layout: Layout) -> list[str]:
     """The extra ``dNAME`` keys of a dict gradient, in the order the backward returned them."""
     if not isinstance(raw, dict) or layout.kind != "dict":
         return []
     known = {str(k) for k in layout.keys} | {f"d{k}" for k in layout.keys}
     return [k for k in raw if isinstance(k, str) and k not in known and len(k) > 1 and k[0] == "d"]
-
-
-def _bias_layers(wrong: list[str]) -> list[int]:
-    return [n for n in (layer_number(w) for w in wrong if w.startswith("b")) if n is not None]
 
 
 def _gradient_key(raw: Any, layout: Layout, t: int) -> str | None:
@@ -170,7 +165,7 @@ def _gradient_key(raw: Any, layout: Layout, t: int) -> str | None:
 
 
 def _check_intermediates(
-    raw: dict[str, Any], present: list[str], refs: dict[str, np.ndarray], m: int | None, seed: int
+    raw: dict[str, Any], present: list[str], refs: dict[str, np.ndarray], m: int | None
 ) -> Any:
     """The backward's intermediate gradients against autograd's, by the one comparison rule."""
     first = np.asarray(raw[present[0]], dtype=np.float64)
@@ -196,8 +191,6 @@ def _check_intermediates(
 def _backward_lines(grad: Callable[[Any], Any], layout: Layout, theta: np.ndarray) -> list[tuple[str, Line]]:
     """The assignments of the user's backward (the user function that returned the gradient),
     in source order."""
-    from .tracing import returning_frames
-
     try:
         frames = returning_frames(lambda: grad(layout.unflatten(theta.copy())))
     except Exception:

@@ -391,11 +391,6 @@ def _resolvable(filename: str) -> bool:
     return is_user_file(filename) and os.sep + "networks" + os.sep not in os.path.abspath(filename)
 
 
-def _code_file(obj: Any) -> str | None:
-    code = getattr(obj, "__code__", None)
-    return code.co_filename if code is not None else None
-
-
 def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[dict[str, Any]]]:
     """The functions (any file) and the namespaces of user modules reachable from ``root``."""
     functions: list[types.FunctionType] = []

@@ -391,7 +391,18 @@ def _resolvable(filename: str) -> bool:
     return is_user_file(filename) and os.sep + "networks" + os.sep not in os.path.abspath(filename)
 
 
-def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[dict[str, Any]]]:
+class _Resolvable(dict[str, bool]):
+    """:func:`_resolvable` per file, each path tested once in a resolution (a walk meets the
+    same few files hundreds of times)."""
+
+    def __missing__(self, filename: str) -> bool:
+        self[filename] = _resolvable(filename)
+        return self[filename]
+
+
+def _user_functions(
+    root: Any, resolvable: _Resolvable
+) -> tuple[list[types.FunctionType], list[dict[str, Any]]]:
     """The functions (any file) and the namespaces of user modules reachable from ``root``."""
     functions: list[types.FunctionType] = []
     modules: list[types.ModuleType] = []
@@ -415,7 +426,7 @@ def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[dict[str,
                 except ValueError:  # an empty cell
                     continue
             stack += list(obj.__defaults__ or ())
-            if _resolvable(obj.__code__.co_filename):
+            if resolvable[obj.__code__.co_filename]:
                 module = sys.modules.get(obj.__module__)
                 if module is not None:
                     stack.append(module)
@@ -423,7 +434,7 @@ def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[dict[str,
                     stack += [v for v in obj.__globals__.values() if _worth_visiting(v)]
         elif isinstance(obj, types.ModuleType):
             file = getattr(obj, "__file__", None) or ""
-            if obj.__name__ == "__main__" or (file and _resolvable(file)):
+            if obj.__name__ == "__main__" or (file and resolvable[file]):
                 modules.append(obj)
                 stack += [v for v in vars(obj).values() if _worth_visiting(v)]
         elif isinstance(obj, type):
@@ -436,7 +447,7 @@ def _user_functions(root: Any) -> tuple[list[types.FunctionType], list[dict[str,
             stack += [obj.fget, obj.fset]
         elif isinstance(obj, dict) and "__name__" in obj and "__builtins__" in obj:  # a module's namespace
             file = obj.get("__file__") or ""
-            if obj["__name__"] == "__main__" or (file and _resolvable(file)):
+            if obj["__name__"] == "__main__" or (file and resolvable[file]):
                 namespaces_seen.append(obj)
                 stack += [v for v in obj.values() if _worth_visiting(v)]
         elif isinstance(obj, (list, tuple)) and len(obj) < 64:
@@ -464,10 +475,11 @@ def _class_file(cls: type) -> str:
 
 def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
     patches = _Patches()
-    functions, found = _user_functions(root)
+    resolvable = _Resolvable()
+    functions, found = _user_functions(root, resolvable)
     namespaces: dict[int, dict[str, Any]] = {id(n): n for n in found}
     for fn in functions:
-        if _resolvable(fn.__code__.co_filename):
+        if resolvable[fn.__code__.co_filename]:
             namespaces.setdefault(id(fn.__globals__), fn.__globals__)
             for cell in fn.__closure__ or ():
                 try:

@@ -380,7 +380,7 @@ def _full(
     estimates: dict[str, Estimate] = {}
     if "autograd" in plan:
         show("autograd reference")
-        estimates["autograd"] = autograd_ref(objective, watch)
+        estimates["autograd"] = autograd_ref(objective, watch, target=g, target_error=g_error)
     reference = estimates["autograd"].values if "autograd" in estimates else None
     sample = None if all(plan.values()) else sample_indices(layout, g, reference, rng)
     # the complex step last: it is confirmed against the centred differences

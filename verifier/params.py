@@ -35,6 +35,17 @@ from .errors import InputError, PrecisionWarning
 INTERMEDIATE_KEY = re.compile(r"^d?[ZA]\d*$")
 
 
+#: Elements processed together by the passes over all P parameters (the centred stencils'
+#: reductions, the comparison rule, the per-tensor summaries): their working memory is a few
+#: dozen arrays of this many numbers (about 50 MiB), whatever P.
+CHUNK_ELEMENTS = 65_536
+
+
+def chunks(n: int) -> list[slice]:
+    """``slice(0, n)`` cut into consecutive pieces of at most :data:`CHUNK_ELEMENTS`."""
+    return [slice(a, min(a + CHUNK_ELEMENTS, n)) for a in range(0, n, CHUNK_ELEMENTS)]
+
+
 def _type_name(value: Any) -> str:
     return type(value).__name__
 

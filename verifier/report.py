@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .compare import NAMES, UNDECIDED, WRONG, Verdicts, relative_error
+from .compare import NAMES, UNDECIDED, WRONG, Verdicts, relative_errors
 from .diagnose import METHOD_TITLE, Finding
 from .estimators.base import Estimate
 from .params import Layout
@@ -536,17 +536,19 @@ def verdict_report(
     if status == "pass" and np.any(verdicts.verdict == UNDECIDED) or drift:
         status = "inconclusive"
     avail = {m: e for m, e in estimates.items() if e.available}
+    # per tensor, in one pass per pair: the hand-written gradient against each method, and
+    # each pair of methods
+    per_pair = {m: relative_errors(g, e.values, layout.offsets) for m, e in avail.items()}
+    names = list(avail)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            per_pair[f"{a}~{b}"] = relative_errors(avail[a].values, avail[b].values, layout.offsets)
     tensors = []
     for t, name in enumerate(layout.names):
-        sl = layout.slice(t)
-        v = verdicts.verdict[sl]
+        v = verdicts.verdict[layout.slice(t)]
         # not np.bincount: it would first copy the int8 codes into a fresh int64 array
         counts = {name: int(np.count_nonzero(v == code)) for code, name in enumerate(NAMES)}
-        rel = {m: relative_error(g[sl], e.values[sl]) for m, e in avail.items()}
-        names = list(avail)
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                rel[f"{a}~{b}"] = relative_error(avail[a].values[sl], avail[b].values[sl])
+        rel = {pair: float(values[t]) for pair, values in per_pair.items()}
         tensors.append(TensorResult(name, layout.shapes[t], counts, rel))
     elements: dict[str, np.ndarray] = Elements(backprop=g, verdict_code=verdicts.verdict)
     elements.update({f"odd_{source}": mask for source, mask in verdicts.odd.items()})

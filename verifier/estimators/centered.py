@@ -53,6 +53,7 @@ import numpy as np
 from ..compare import RESOLUTION
 from ..errors import InputError
 from ..objective import EPS, Objective, step_sizes
+from ..params import chunks
 from .base import Estimate
 
 #: Stencil offsets in units of the step.
@@ -241,9 +242,6 @@ def _wider_steps(
 #: value (beside its round-off) decides the element without the +-2h points: truncation at the
 #: step eps^(1/3) |theta| is below it unless the third derivative is ~1,600 times the first.
 THREE_POINT = 1e-8
-#: Elements whose stencils are evaluated and reduced together: the working memory of the
-#: centred method is a few dozen arrays of this many numbers (about 50 MiB), whatever P.
-CHUNK_ELEMENTS = 65_536
 
 
 def centered(
@@ -281,7 +279,7 @@ def centered(
 
     Notes
     -----
-    Elements are evaluated and reduced :data:`CHUNK_ELEMENTS` at a time, each stencil reduced
+    Elements are evaluated and reduced :data:`~verifier.params.CHUNK_ELEMENTS` at a time, each stencil reduced
     at once to what its bound needs at any noise level (:class:`Stats`): the working memory
     is bounded by the chunk, and the estimate itself is a dozen arrays of P numbers.
     """
@@ -321,7 +319,7 @@ def centered(
     st = Stats.empty(n)
     decided = np.zeros(n, dtype=bool)
     wanted = None if target is None else _target_floor(target, layout, idx)
-    for sl in _chunks(n):
+    for sl in chunks(n):
         at = np.arange(sl.start, sl.stop)
         X = _offsets_at(theta, scale, at)
         F3 = None
@@ -342,7 +340,7 @@ def centered(
     # the worst noise a smooth element's stencil saw is the cost's noise in some direction, which a
     # measurement along one line can miss (a line along the level set of the noisy part)
     seen = 0.0
-    for sl in _chunks(n):
+    for sl in chunks(n):
         b = bounds(st.take(sl), delta)
         smooth = ~b.kink & np.isfinite(b.value) & ~decided[sl]
         if smooth.any():
@@ -354,14 +352,14 @@ def centered(
         # a three-point decision must hold at the level finally known
         again = np.flatnonzero(decided)
         fail = again[~_decides(st.take(again), delta, target[idx[again]], wanted[again])]
-        for part in (fail[a : a + CHUNK_ELEMENTS] for a in range(0, fail.size, CHUNK_ELEMENTS)):
+        for part in (fail[sl] for sl in chunks(fail.size)):
             st.put(part, five(part, _offsets_at(theta, scale, part), None))
             decided[part] = False
     values, error, nominal = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.inf)
     kink, noisy = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     lo, hi, interval, curvature = (np.full(n, np.nan) for _ in range(4))
     floor = _value_floor(st.value, layout, idx)
-    for sl in _chunks(n):
+    for sl in chunks(n):
         b = bounds(st.take(sl), delta)
         d = decided[sl]
         if d.any():  # the three-point bound where it decided
@@ -426,10 +424,6 @@ def centered(
         reason=f"step eps^(1/3)*max(|theta|, its tensor's scale); cost noise {delta:.2g} ({how}){three_note}",
         extra={"cost_noise": delta, "noise_how": how, "cost": objective.value0},
     )
-
-
-def _chunks(n: int) -> list[slice]:
-    return [slice(a, min(a + CHUNK_ELEMENTS, n)) for a in range(0, n, CHUNK_ELEMENTS)]
 
 
 def _offsets_at(theta: np.ndarray, scale: np.ndarray, at: np.ndarray) -> np.ndarray:

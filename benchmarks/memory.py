@@ -4,6 +4,9 @@ Run from the repository root: ``python benchmarks/memory.py [sizes]`` (default 9
 ``check_network`` on the built-in DeepReLU network, traced by ``tracemalloc``: the peak
 within each stage of the check, and what it holds when the stage returns, as multiples of
 one array of P float64 numbers; beside it, the peak of one forward and backward pass alone.
+The last column is each stage's transient working memory in MiB (its peak above what was
+held before it and after it, so its own per-element outputs do not count): bounded by the
+chunk, it stays put as P grows.
 Counts of bytes, so they do not depend on the machine's speed.
 """
 
@@ -60,12 +63,13 @@ def measure(size: int) -> None:
     overall = max(r[2] for r in rows)
     tracemalloc.stop()
     print(f"{size:,} parameters ({report.status}); forward and backward alone: {alone:.1f} arrays")
-    print(f"  {'stage':16} {'held before':>11} {'peak':>7} {'held after':>10}")
+    print(f"  {'stage':16} {'held before':>11} {'peak':>7} {'held after':>10} {'transient MiB':>14}")
     for name, before, peak, after in rows:
-        print(f"  {name:16} {before:11.1f} {peak:7.1f} {after:10.1f}")
+        transient = (peak - max(before, after)) * array / 2**20
+        print(f"  {name:16} {before:11.1f} {peak:7.1f} {after:10.1f} {transient:14.0f}")
     print(f"  peak of the check: {overall:.1f} arrays of P numbers ({overall * array / 2**20:.0f} MiB)")
 
 
 if __name__ == "__main__":
-    for s in sys.argv[1].split(",") if len(sys.argv) > 1 else ("99073", "1050625"):
+    for s in sys.argv[1].split(",") if len(sys.argv) > 1 else ("99073", "394753", "1050625"):
         measure(int(s))

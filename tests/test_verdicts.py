@@ -53,3 +53,44 @@ def test_no_false_alarm_on_correct_xor():
         X, y = net.example_data(rng, m=int(rng.integers(1, 9)))
         report = check_network(net, params, X, y)
         assert report.ok, str(report)
+
+
+def test_the_rule_runs_in_chunks_with_the_same_verdicts(monkeypatch):
+    """compare (and the per-tensor summaries) work CHUNK_ELEMENTS at a time: with chunks of 7
+    elements every verdict, every method's agreement and the summaries are those of one pass,
+    on correct draws, slipped ones and a non-finite hand-written value."""
+    from verifier import params as params_module
+
+    rng = np.random.default_rng(11)
+    for draw in range(24):
+        net, params, X, Y = _deep_relu_draw(rng)
+        slip = draw % 3
+
+        def backward(p, X, Y, net=net, slip=slip):
+            grads = {k: np.array(v, dtype=np.float64) for k, v in net.backward(p, X, Y).items()}
+            if slip == 1:
+                grads["W1"].flat[-1] *= 1.01
+            elif slip == 2:
+                grads["b1"].flat[0] = np.nan
+            return grads
+
+        runs = []
+        for chunk in (65_536, 7):
+            monkeypatch.setattr(params_module, "CHUNK_ELEMENTS", chunk)
+            try:
+                runs.append(check_network(net, params, X, Y, backward=backward))
+            except CostError:
+                break
+        if len(runs) < 2:
+            continue
+        whole, chunked = runs
+        assert whole.status == chunked.status
+        np.testing.assert_array_equal(whole.elements["verdict_code"], chunked.elements["verdict_code"])
+        for key in whole.elements:
+            if key.startswith("odd_"):
+                np.testing.assert_array_equal(whole.elements[key], chunked.elements[key])
+        for a, b in zip(whole.tensors, chunked.tensors, strict=True):
+            assert a.counts == b.counts
+            np.testing.assert_allclose(list(a.rel_error.values()), list(b.rel_error.values()), rtol=1e-9)
+        if slip == 2:
+            assert whole.status == "fail"

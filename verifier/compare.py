@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .params import Layout, chunks
+from .params import Layout, chunk_segments, chunks
 
 if TYPE_CHECKING:  # the estimators import the constants below; the rule only reads their results
     from .estimators.base import Estimate
@@ -104,20 +104,14 @@ def relative_errors(a: np.ndarray, b: np.ndarray, offsets: tuple[int, ...] | np.
     """
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()
-    bounds = np.asarray(offsets, dtype=np.intp)
-    sums = np.zeros((4, bounds.size - 1))  # per segment: finite pairs, |a|^2, |b|^2, |a - b|^2
+    sums = np.zeros((4, len(offsets) - 1))  # per segment: finite pairs, |a|^2, |b|^2, |a - b|^2
     for sl in chunks(a.size):
-        first = int(np.searchsorted(bounds, sl.start, side="right")) - 1
-        last = int(np.searchsorted(bounds, sl.stop, side="left"))
-        starts = np.clip(bounds[first:last], sl.start, sl.stop) - sl.start
-        ends = np.clip(bounds[first + 1 : last + 1], sl.start, sl.stop) - sl.start
-        filled = ends > starts
+        tensors, starts, _ = chunk_segments(offsets, sl)
         x, y = a[sl], b[sl]
         ok = np.isfinite(x) & np.isfinite(y)
         x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
         for row, part in enumerate((ok.astype(np.float64), x * x, y * y, np.square(x - y))):
-            # reduceat over the non-empty segments only: each then runs to the next one's start
-            sums[row, first + np.flatnonzero(filled)] += np.add.reduceat(part, starts[filled])
+            sums[row, tensors] += np.add.reduceat(part, starts)
     count, norm_a, norm_b, norm_d = sums[0], *np.sqrt(sums[1:])
     denom = norm_a + norm_b
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -193,18 +187,88 @@ def compare(
         The parameter layout (for per-tensor scales).
     g_error : ndarray, shape (P,), optional
         Round-off bound of the hand-written gradient itself (default 0).
+
+    Notes
+    -----
+    Elementwise but for two scales (the largest magnitude in each tensor, and over all), so it
+    runs :data:`~verifier.params.CHUNK_ELEMENTS` elements at a time: its temporaries are
+    bounded by the chunk; what it keeps is the verdicts, a byte or a bit per element.
     """
     size = layout.size
-    g_err = np.zeros(size) if g_error is None else g_error
     refs = {m: e for m, e in estimates.items() if e.available}
-    scale_src = np.abs(g)
-    for m in PRIORITY:
-        if m in refs:
-            scale_src = np.maximum(scale_src, np.nan_to_num(np.abs(refs[m].values)))
-            break
-    s_tensor = layout.tensor_max(scale_src)
-    s_all = float(scale_src.max()) if size else 0.0
+    first = next((refs[m] for m in PRIORITY if m in refs), None)
+    # the scale of each element: the larger of |g| and the most trusted reference's magnitude
+    s_tensor = np.zeros(len(layout.names))
+    for sl in chunks(size):
+        tensors, starts, _ = chunk_segments(layout.offsets, sl)
+        src = _scale_source(g[sl], None if first is None else first.values[sl])
+        s_tensor[tensors] = np.maximum(s_tensor[tensors], np.maximum.reduceat(src, starts))
+    s_all = float(s_tensor.max()) if s_tensor.size else 0.0
 
+    verdict = np.empty(size, dtype=np.int8)
+    primary = np.empty(size, dtype=np.int8)
+    contested = np.zeros(size, dtype=bool)
+    agrees = {m: np.empty(size, dtype=bool) for m in refs}
+    informative = {m: np.empty(size, dtype=bool) for m in refs}
+    odd = {m: np.empty(size, dtype=bool) for m in ["backprop", *refs]}
+    for sl in chunks(size):
+        tensors, _, lengths = chunk_segments(layout.offsets, sl)
+        part = _rule(
+            g[sl],
+            {m: _Part.of(e, sl) for m, e in refs.items()},
+            np.repeat(s_tensor[tensors], lengths),
+            s_all,
+            np.zeros(sl.stop - sl.start) if g_error is None else g_error[sl],
+        )
+        verdict[sl], primary[sl], contested[sl] = part.verdict, part.primary, part.contested
+        for m in refs:
+            agrees[m][sl], informative[m][sl] = part.agrees[m], part.informative[m]
+        for source in odd:
+            odd[source][sl] = part.odd[source]
+    return Verdicts(verdict, agrees, informative, odd, primary, contested)
+
+
+def _scale_source(g: np.ndarray, first: np.ndarray | None) -> np.ndarray:
+    """Per element, the larger finite magnitude of ``g`` and of the first reference's value."""
+    src = np.abs(g)
+    if first is not None:
+        src = np.maximum(src, np.nan_to_num(np.abs(first)))
+    return np.where(np.isfinite(src), src, 0.0)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """An estimate's per-element arrays on one chunk (views)."""
+
+    values: np.ndarray
+    error: np.ndarray
+    kink: np.ndarray | None
+    lo: np.ndarray | None
+    hi: np.ndarray | None
+    interval_error: np.ndarray | None
+    nominal_error: np.ndarray | None
+
+    @classmethod
+    def of(cls, estimate: Estimate, sl: slice) -> _Part:
+        def cut(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[sl]
+
+        return cls(
+            estimate.values[sl],
+            estimate.error[sl],
+            cut(estimate.kink),
+            cut(estimate.lo),
+            cut(estimate.hi),
+            cut(estimate.interval_error),
+            cut(estimate.nominal_error),
+        )
+
+
+def _rule(
+    g: np.ndarray, refs: dict[str, _Part], s_tensor: np.ndarray, s_all: float, g_err: np.ndarray
+) -> Verdicts:
+    """The rule on one chunk: ``s_tensor`` per element, ``s_all`` over all parameters."""
+    size = g.size
     agrees, informative = {}, {}
     for m, est in refs.items():
         have = np.isfinite(est.values) & np.isfinite(est.error)

@@ -46,6 +46,25 @@ def chunks(n: int) -> list[slice]:
     return [slice(a, min(a + CHUNK_ELEMENTS, n)) for a in range(0, n, CHUNK_ELEMENTS)]
 
 
+def chunk_segments(
+    offsets: tuple[int, ...] | np.ndarray, part: slice
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tensors (segments ``offsets[k]:offsets[k + 1]``) a chunk ``part`` of the flat vector
+    overlaps, each with the start and length of its overlap, relative to the chunk.
+
+    For per-tensor reductions a chunk at a time: ``np.add.reduceat(x[part], starts)`` reduces
+    each overlap, and ``np.repeat(tensors, lengths)`` is each element's tensor. Empty
+    overlaps (empty tensors) are left out, so the starts are strictly increasing.
+    """
+    bounds = np.asarray(offsets, dtype=np.intp)
+    first = int(np.searchsorted(bounds, part.start, side="right")) - 1
+    last = int(np.searchsorted(bounds, part.stop, side="left"))
+    starts = np.clip(bounds[first:last], part.start, part.stop) - part.start
+    ends = np.clip(bounds[first + 1 : last + 1], part.start, part.stop) - part.start
+    filled = ends > starts
+    return first + np.flatnonzero(filled), starts[filled], (ends - starts)[filled]
+
+
 def _type_name(value: Any) -> str:
     return type(value).__name__
 
@@ -172,12 +191,23 @@ class Layout:
 
     def tensor_max(self, values: np.ndarray) -> np.ndarray:
         """Per element, the largest finite magnitude of ``values`` within its tensor."""
-        out = np.empty(self.size)
-        magnitude = np.where(np.isfinite(values), np.abs(values), 0.0)
-        for t in range(len(self.names)):
-            part = magnitude[self.slice(t)]
-            out[self.slice(t)] = part.max() if part.size else 0.0
+        return np.repeat(self.tensor_maxima(values), np.diff(self.offsets))
+
+    def tensor_maxima(self, values: np.ndarray) -> np.ndarray:
+        """Per tensor, the largest finite magnitude of flat ``values`` (0 for an empty tensor),
+        :data:`CHUNK_ELEMENTS` at a time."""
+        out = np.zeros(len(self.names))
+        for part in chunks(self.size):
+            tensors, starts, _ = chunk_segments(self.offsets, part)
+            x = values[part]
+            magnitude = np.where(np.isfinite(x), np.abs(x), 0.0)
+            if tensors.size:
+                out[tensors] = np.maximum(out[tensors], np.maximum.reduceat(magnitude, starts))
         return out
+
+    def tensor_of(self, flat: np.ndarray) -> np.ndarray:
+        """The tensor (its position in :attr:`names`) of each flat index."""
+        return np.searchsorted(np.asarray(self.offsets), flat, side="right") - 1
 
     def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """Per-tensor arrays (views, shaped) keyed by display name."""

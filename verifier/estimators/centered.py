@@ -318,7 +318,7 @@ def centered(
     used = delta
     st = Stats.empty(n)
     decided = np.zeros(n, dtype=bool)
-    wanted = None if target is None else _target_floor(target, layout, idx)
+    wanted = None if target is None else _tensor_floor(target[idx], layout, idx)
     for sl in chunks(n):
         at = np.arange(sl.start, sl.stop)
         X = _offsets_at(theta, scale, at)
@@ -358,7 +358,7 @@ def centered(
     values, error, nominal = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.inf)
     kink, noisy = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     lo, hi, interval, curvature = (np.full(n, np.nan) for _ in range(4))
-    floor = _value_floor(st.value, layout, idx)
+    floor = _tensor_floor(st.value, layout, idx)
     for sl in chunks(n):
         b = bounds(st.take(sl), delta)
         d = decided[sl]
@@ -432,18 +432,13 @@ def _offsets_at(theta: np.ndarray, scale: np.ndarray, at: np.ndarray) -> np.ndar
     return (theta[at] + POINTS * step_sizes(theta[at], scale[at])) - theta[at]
 
 
-def _target_floor(target: np.ndarray, layout: Any, idx: np.ndarray) -> np.ndarray:
-    """1e-6 of the largest hand-written value in each estimated element's tensor."""
-    full = np.zeros(layout.size)
-    full[idx] = np.where(np.isfinite(target[idx]), np.abs(target[idx]), 0.0)
-    return 1e-6 * layout.tensor_max(full)[idx]
-
-
-def _value_floor(value: np.ndarray, layout: Any, idx: np.ndarray) -> np.ndarray:
-    """1e-6 of the largest centred value in each estimated element's tensor (for the retries)."""
-    full = np.full(layout.size, np.nan)
-    full[idx] = value
-    return 1e-6 * layout.tensor_max(full)[idx]
+def _tensor_floor(values: np.ndarray, layout: Any, idx: np.ndarray) -> np.ndarray:
+    """1e-6 of the largest finite ``|values|`` among the estimated elements of each one's tensor
+    (``values`` given at ``idx``): no array of P numbers when ``idx`` is a sample."""
+    owner = layout.tensor_of(idx)
+    largest = np.zeros(len(layout.names))
+    np.maximum.at(largest, owner, np.where(np.isfinite(values), np.abs(values), 0.0))
+    return 1e-6 * largest[owner]
 
 
 def _decides(three: Stats, delta: float, target: np.ndarray, floor: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import autograd.numpy as anp
 import numpy as np
@@ -426,3 +427,41 @@ def test_complex_step_must_prove_itself():
         methods=("centered", "complex"),
     )
     assert report.ok and not report.methods["complex"].available, str(report)
+
+
+def _tanh_net(p, X, Y):
+    H1 = np.tanh(np.dot(p["W1"], X))
+    out = np.dot(p["W2"], H1)
+    return float(0.5 * np.sum((out - Y) ** 2))
+
+
+def _tanh_backward(p, X, Y, slip=1.0, extra_key="dH1"):
+    H1 = np.tanh(np.dot(p["W1"], X))
+    dout = np.dot(p["W2"], H1) - Y
+    dW2 = np.dot(dout, H1.T)
+    dH1 = np.dot(p["W2"].T, dout) * slip
+    dW1 = np.dot(dH1 * (1 - H1**2), X.T)
+    return {"dW1": dW1, "dW2": dW2, extra_key: dH1}
+
+
+def test_any_dname_key_is_an_intermediate_checked_against_the_forward():
+    """One rule for a backward's extra keys: `dNAME` is the gradient of the forward's value NAME,
+    whatever NAME is (not only dZ/dA): checked, without an "ignored key" warning; a dNAME the
+    forward does not hold is said to be unchecked."""
+    rng = np.random.default_rng(4)
+    X, Y = rng.standard_normal((3, 5)), rng.standard_normal((2, 5))
+    params = {"W1": rng.standard_normal((4, 3)), "W2": rng.standard_normal((2, 4))}
+    cost = lambda p: _tanh_net(p, X, Y)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = check(cost, lambda p: _tanh_backward(p, X, Y), params)
+    assert report.ok and report.intermediates is not None
+    assert [t.name for t in report.intermediates.tensors] == ["H1"] and report.intermediates.ok
+
+    slipped = check(cost, lambda p: _tanh_backward(p, X, Y, slip=1.5), params)
+    assert slipped.wrong_tensors == ["W1"] and not slipped.intermediates.ok
+    assert any(f.pattern == "line" and "dH1 = " in f.message for f in slipped.findings), str(slipped)
+
+    with pytest.warns(UserWarning, match=r"\['dH_1'\], which are not checked"):
+        typo = check(cost, lambda p: _tanh_backward(p, X, Y, extra_key="dH_1"), params)
+    assert typo.ok and typo.ignored_keys == ["dH_1"]

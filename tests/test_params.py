@@ -37,11 +37,11 @@ def test_sequences_and_single_arrays(container):
 def test_gradient_with_notebook_keys_and_extras():
     params = {"W1": np.ones((2, 2)), "b1": np.ones((2, 1))}
     layout, _ = layout_of(params)
-    grads = {"dW1": np.full((2, 2), 3.0), "db1": np.full((2, 1), 4.0), "dZ1": np.zeros(9), "dA0": 1}
+    grads = {"dW1": np.full((2, 2), 3.0), "db1": np.full((2, 1), 4.0), "dZ1": np.zeros(9), "dA0": 1, "dH1": 0}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         flat, extra = layout.flatten_like(grads)
-    assert flat.tolist() == [3, 3, 3, 3, 4, 4] and extra == ["dZ1", "dA0"]
+    assert flat.tolist() == [3, 3, 3, 3, 4, 4] and extra == ["dZ1", "dA0", "dH1"]
     with pytest.warns(UserWarning, match="match no parameter.*'velocity'"):
         _, extra = layout.flatten_like({**grads, "velocity": 1.0})
     assert "velocity" in extra

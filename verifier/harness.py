@@ -35,7 +35,7 @@ from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
 from .lines import explain, intermediate_keys
 from .objective import Objective, vectorized_stencil
-from .params import INTERMEDIATE_KEY, Layout, layout_of
+from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
 from .sampling import sample_indices
@@ -320,7 +320,7 @@ def check_point(
         budget = options.budget if not fast else 0
         nearby = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng, budget)
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
-    returned = any(INTERMEDIATE_KEY.match(k) for k in ignored)
+    returned = bool(intermediate_keys(raw, layout))
     findings = diagnose(g, estimates, verdicts, layout, context, theta, intermediates=returned)
     if directions is not None:
         findings = direction_findings(directions, layout) + findings
@@ -656,6 +656,14 @@ def _explain_lines(
     shared = any(f.kind == "bug" and not f.tensor and f.pattern in ("scale", "sign") for f in report.findings)
     explained = explain(grad, objective.layout, objective.theta0, raw, wrong, shared, context or {}, ref)
     report.intermediates = explained.intermediates
+    if explained.unchecked:
+        warnings.warn(
+            f"`grad` returned {explained.unchecked}, which are not checked: the forward holds no"
+            f" value named {[k[1:] for k in explained.unchecked]} (a key `dNAME` is read as the"
+            " gradient of the forward's value NAME; a parameter's is `dW1` or `W1`).",
+            UserWarning,
+            stacklevel=4,
+        )
     if explained.findings and any(f.pattern == "line" and f.tensor for f in explained.findings):
         # the lines say more than the layer picture inferred from parameters alone
         report.findings = [f for f in report.findings if f.pattern != "layer"]

@@ -25,7 +25,7 @@ import numpy as np
 from .compare import compare, relative_error
 from .diagnose import Finding, bias_axis, layer_number
 from .estimators.base import Estimate
-from .params import Layout, layout_of
+from .params import Layout, is_intermediate_key, layout_of
 from .report import verdict_report
 from .tracing import Line, assignments, returning_frames
 
@@ -50,12 +50,16 @@ class Explained:
         The check of the backward's intermediate gradients.
     notes : list of str
         Dead ReLU units, from the forward's values.
+    unchecked : list of str
+        The backward's ``dNAME`` keys whose ``NAME`` the traced forward does not hold (so
+        nothing to check them against: a typo, or a name the forward never assigns).
     """
 
     findings: list[Finding] = field(default_factory=list)
     where: dict[str, Line] = field(default_factory=dict)
     intermediates: Any = None
     notes: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
 
 
 def explain(
@@ -95,6 +99,7 @@ def explain(
     if reference is not None and reference.available and reference.intermediates is not None:
         refs = reference.intermediates
         out.notes = dead_units(reference.forward_values or {}, context.get("m"))
+        out.unchecked = [k for k in extra if k[1:] not in refs]
     if not extra and not wrong:
         return out
     for name in wrong:
@@ -150,7 +155,7 @@ def intermediate_keys(raw: Any, layout: Layout) -> list[str]:
     if not isinstance(raw, dict) or layout.kind != "dict":
         return []
     known = {str(k) for k in layout.keys} | {f"d{k}" for k in layout.keys}
-    return [k for k in raw if isinstance(k, str) and k not in known and len(k) > 1 and k[0] == "d"]
+    return [k for k in raw if k not in known and is_intermediate_key(k)]
 
 
 def _gradient_key(raw: Any, layout: Layout, t: int) -> str | None:

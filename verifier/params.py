@@ -31,8 +31,13 @@ import numpy as np
 
 from .errors import InputError, PrecisionWarning
 
-#: Gradient keys that are intermediate values of a backward pass, not parameter gradients.
-INTERMEDIATE_KEY = re.compile(r"^d?[ZA]\d*$")
+
+def is_intermediate_key(key: object) -> bool:
+    """Whether an extra key of a dict gradient names the gradient of a value of the forward
+    pass: ``d`` and a name (``dZ2``, ``dA1``, ``dH1``), the backward's intermediate. The one
+    rule: such keys are checked against autograd's gradient of the value the forward holds
+    under that name, and never make the "ignored key" warning."""
+    return isinstance(key, str) and len(key) > 1 and key[0] == "d" and key[1:].isidentifier()
 
 
 #: Elements processed together by the passes over all P parameters (the centred stencils'
@@ -269,10 +274,11 @@ class Layout:
                         f" (looked for keys {key!r} and 'd{key}'); it has keys {list(values)}."
                     )
             extra = [str(k) for k in values if k not in used]
-            unknown = [k for k in extra if not INTERMEDIATE_KEY.match(k)]
+            unknown = [k for k in extra if not is_intermediate_key(k)]
             if unknown:
                 warnings.warn(
-                    f"`{argument}` has keys that match no parameter and were ignored: {unknown}.",
+                    f"`{argument}` has keys that match no parameter and were ignored: {unknown}"
+                    " (a key `dNAME` is read as the gradient of the forward's value NAME).",
                     UserWarning,
                     stacklevel=4,
                 )

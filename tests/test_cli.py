@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -45,3 +46,17 @@ def test_usage_errors_exit_2(capsys):
 def test_python_dash_m():
     done = subprocess.run([sys.executable, "-m", "verifier", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("verifier ")
+
+
+def test_bench_pins_blas_to_one_thread_in_a_fresh_process():
+    """`verifier bench` sets one BLAS thread before anything of its own loads numpy (the
+    variables are read once, when numpy loads)."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run(
+        [sys.executable, "-m", "verifier", "bench", "--sizes", "47", "--methods", "backward", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "BLAS threads: 1 (pinned)" in done.stdout

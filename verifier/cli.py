@@ -388,6 +388,7 @@ def _reference(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    pinned = _pin_blas()  # first: validate's import loads numpy, and with it BLAS's threads
     from . import validate
 
     sizes = _integers(args.sizes, "--sizes")
@@ -402,7 +403,6 @@ def _bench(args: argparse.Namespace) -> int:
     if args.csv:
         validate.output_path(args.csv, "--csv")
     _needs_matplotlib(args.png, "--png")
-    pinned = _pin_blas()
     from .bench import bench, summarize
     from .progress import Progress
     from .report import BENCH_HEADER, plot_bench, render_bench_row, render_bench_summary

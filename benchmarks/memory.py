@@ -1,7 +1,9 @@
 """Peak memory of the default check, in parameter-sized float64 arrays (issue 15).
 
-Run from the repository root: ``python benchmarks/memory.py [sizes]`` (default 99073,1050625).
-``check_network`` on the built-in DeepReLU network, traced by ``tracemalloc``: the peak
+Run from the repository root: ``python benchmarks/memory.py [sizes]`` (default
+99073,394753,1050625). ``check_network`` on the built-in DeepReLU network and, beside it,
+``check`` on the same network written as a user writes it (``benchmarks/user_net.py``,
+plain numpy, through ``from_functions``), traced by ``tracemalloc``: the peak
 within each stage of the check, and what it holds when the stage returns, as multiples of
 one array of P float64 numbers; beside it, the peak of one forward and backward pass alone.
 The last column is each stage's transient working memory in MiB (its peak above what was
@@ -15,22 +17,33 @@ from __future__ import annotations
 import sys
 import tracemalloc
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-import verifier.harness as harness
-from verifier.bench import SIZES
-from verifier.networks import DeepReLU
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import user_net  # noqa: E402
+
+import verifier.harness as harness  # noqa: E402
+from verifier.adapters import from_functions  # noqa: E402
+from verifier.bench import SIZES  # noqa: E402
+from verifier.networks import DeepReLU  # noqa: E402
 
 STAGES = ("autograd_ref", "centered", "scipy_fd", "run_directions", "compare", "diagnose", "verdict_report")
 
 
-def measure(size: int) -> None:
+def measure(size: int, user: bool) -> None:
     dims, m = SIZES[size]
     net = DeepReLU(dims, cost_form="stable")
     rng = np.random.default_rng(0)
-    params = net.init_params(rng)
-    X, Y = net.example_data(rng, m=m)
+    if user:
+        params, X, Y = user_net.make(dims, m)
+        cost, grad = from_functions(
+            lambda p, X, Y: user_net.forward(X, Y, p), lambda p, X, Y: user_net.backward(X, Y, p), X, Y
+        )
+    else:
+        params = net.init_params(rng)
+        X, Y = net.example_data(rng, m=m)
     array = 8 * sum(v.size for v in params.values())
     rows = []
     originals = {name: getattr(harness, name) for name in STAGES}
@@ -47,8 +60,12 @@ def measure(size: int) -> None:
         return run
 
     tracemalloc.start()
-    net.cost(params, X, Y)
-    net.backward(params, X, Y)
+    if user:
+        cost(params)
+        grad(params)
+    else:
+        net.cost(params, X, Y)
+        net.backward(params, X, Y)
     alone = tracemalloc.get_traced_memory()[1] / array
     tracemalloc.reset_peak()
     for name in STAGES:
@@ -56,13 +73,14 @@ def measure(size: int) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = harness.check_network(net, params, X, Y)
+            report = harness.check(cost, grad, params) if user else harness.check_network(net, params, X, Y)
     finally:
         for name, fn in originals.items():
             setattr(harness, name, fn)
     overall = max(r[2] for r in rows)
     tracemalloc.stop()
-    print(f"{size:,} parameters ({report.status}); forward and backward alone: {alone:.1f} arrays")
+    what = "check on the plain-numpy user_net" if user else "check_network on DeepReLU"
+    print(f"{size:,} parameters, {what} ({report.status}); forward and backward alone: {alone:.1f} arrays")
     print(f"  {'stage':16} {'held before':>11} {'peak':>7} {'held after':>10} {'transient MiB':>14}")
     for name, before, peak, after in rows:
         transient = (peak - max(before, after)) * array / 2**20
@@ -72,4 +90,5 @@ def measure(size: int) -> None:
 
 if __name__ == "__main__":
     for s in sys.argv[1].split(",") if len(sys.argv) > 1 else ("99073", "394753", "1050625"):
-        measure(int(s))
+        for user in (False, True):
+            measure(int(s), user)

@@ -137,6 +137,9 @@ def traced_gradient(
         if not np.all(np.isfinite(flat)):
             raise ReferenceUnavailable("autograd's gradient is not finite at these parameters.")
         values = {n: np.array(v._value, dtype=np.float64) for n, v in held.items() if LAYER_VALUE.match(n)}
+        # the first attempt's exception holds its traceback, and so this frame: a cycle that would
+        # keep the trace (parameter-sized arrays) alive until the garbage collector runs
+        failure = None
         return Traced(flat, forward.modules, forward.low_precision, intermediates, values)
     if failure is None:
         raise ReferenceUnavailable(

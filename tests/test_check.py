@@ -465,3 +465,47 @@ def test_any_dname_key_is_an_intermediate_checked_against_the_forward():
     with pytest.warns(UserWarning, match=r"\['dH_1'\], which are not checked"):
         typo = check(cost, lambda p: _tanh_backward(p, X, Y, extra_key="dH_1"), params)
     assert typo.ok and typo.ignored_keys == ["dH_1"]
+
+
+def test_dead_units_are_noted_without_intermediate_keys():
+    """The forward's own values are found in the forward's frame, not in the first helper that
+    returned (a relu(x)), also when the backward returns no dZ/dA key to look for."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 6))
+    Y = (rng.random((1, 6)) < 0.5).astype(float)
+    b1 = np.zeros((4, 1))
+    b1[:2] = -50.0  # two units never positive
+    params = {
+        "W1": rng.standard_normal((4, 3)),
+        "b1": b1,
+        "W2": rng.standard_normal((1, 4)),
+        "b2": np.zeros((1, 1)),
+    }
+
+    def relu(x):
+        return np.maximum(0, x)
+
+    def forward(p):
+        Z1 = np.dot(p["W1"], X) + p["b1"]
+        A1 = relu(Z1)
+        Z2 = np.dot(p["W2"], A1) + p["b2"]
+        A2 = 1 / (1 + np.exp(-Z2))
+        return float(-np.mean(Y * np.log(A2) + (1 - Y) * np.log(1 - A2)))
+
+    def backward(p):
+        Z1 = np.dot(p["W1"], X) + p["b1"]
+        A1 = relu(Z1)
+        A2 = 1 / (1 + np.exp(-(np.dot(p["W2"], A1) + p["b2"])))
+        m = X.shape[1]
+        dZ2 = A2 - Y
+        dZ1 = np.dot(p["W2"].T, dZ2) * (Z1 > 0)
+        return {
+            "dW1": np.dot(dZ1, X.T) / m,
+            "db1": np.sum(dZ1, axis=1, keepdims=True) / m,
+            "dW2": np.dot(dZ2, A1.T) / m,
+            "db2": np.sum(dZ2, axis=1, keepdims=True) / m,
+        }
+
+    report = check(forward, backward, params)
+    assert report.ok
+    assert any("layer 1: 2 of 4 units are dead" in f.message for f in report.findings), str(report)

@@ -41,6 +41,7 @@ import functools
 import inspect
 import linecache
 import os
+import re
 import sys
 import textwrap
 import types
@@ -642,6 +643,10 @@ def _statement(source: str) -> ast.stmt | None:
 # the forward's intermediate values, and the cost's gradient with respect to each
 
 
+#: Names of the forward's layer values: pre-activations and activations.
+LAYER_VALUE = re.compile(r"^[ZA]\d+$")
+
+
 @dataclass
 class ForwardTrace:
     """One traced evaluation of the cost: its value, its graph and the user frames' values.
@@ -659,10 +664,16 @@ class ForwardTrace:
     low_precision: bool = False  #: a traced value was cast to float32 or narrower
 
     def held(self, names: list[str]) -> dict[str, Any]:
-        """The traced arrays of the frame that holds the most of ``names`` (the forward itself)."""
+        """The traced arrays of the frame that holds the most of ``names`` (the forward itself),
+        and among those the most layer values ``Z<k>``, ``A<k>`` (with no names asked for, the
+        forward rather than the first helper that returned, a ``relu(x)``)."""
         if not self.frames:
             return {}
-        return max(self.frames, key=lambda f: sum(n in f[1] for n in names))[1]
+
+        def score(frame: tuple[types.CodeType, dict[str, Any]]) -> tuple[int, int]:
+            return sum(n in frame[1] for n in names), sum(bool(LAYER_VALUE.match(n)) for n in frame[1])
+
+        return max(self.frames, key=score)[1]
 
 
 def _on_return(record: Callable[[types.FrameType, Any], None]) -> Callable[[], Any]:

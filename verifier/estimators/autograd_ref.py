@@ -31,7 +31,6 @@ the reason, and the other methods still run.
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -45,7 +44,7 @@ from ..compare import agreement
 from ..errors import ReferenceUnavailable
 from ..objective import Objective
 from ..params import Layout
-from ..tracing import autograd_session, backward, refusal, traced_locals
+from ..tracing import LAYER_VALUE, autograd_session, backward, refusal, traced_locals
 from .base import Estimate
 
 #: The relative bound of a gradient whose cost casts traced values to float32: 32 of its ulps.
@@ -90,10 +89,6 @@ class Traced:
         if not self.resolved:
             return ""
         return f"traced from your numpy code, numpy resolved to autograd.numpy in {', '.join(self.resolved)}"
-
-
-#: Names of the forward's values kept from the trace: pre-activations and activations.
-LAYER_VALUE = re.compile(r"^[ZA]\d+$")
 
 
 def traced_gradient(

@@ -197,12 +197,10 @@ def compare(
     size = layout.size
     refs = {m: e for m, e in estimates.items() if e.available}
     first = next((refs[m] for m in PRIORITY if m in refs), None)
-    # the scale of each element: the larger of |g| and the most trusted reference's magnitude
-    s_tensor = np.zeros(len(layout.names))
-    for sl in chunks(size):
-        tensors, starts, _ = chunk_segments(layout.offsets, sl)
-        src = _scale_source(g[sl], None if first is None else first.values[sl])
-        s_tensor[tensors] = np.maximum(s_tensor[tensors], np.maximum.reduceat(src, starts))
+    # per tensor, the largest finite magnitude of g and of the most trusted reference
+    s_tensor = layout.tensor_maxima(g)
+    if first is not None:
+        s_tensor = np.maximum(s_tensor, layout.tensor_maxima(first.values))
     s_all = float(s_tensor.max()) if s_tensor.size else 0.0
 
     verdict = np.empty(size, dtype=np.int8)
@@ -226,14 +224,6 @@ def compare(
         for source in odd:
             odd[source][sl] = part.odd[source]
     return Verdicts(verdict, agrees, informative, odd, primary, contested)
-
-
-def _scale_source(g: np.ndarray, first: np.ndarray | None) -> np.ndarray:
-    """Per element, the larger finite magnitude of ``g`` and of the first reference's value."""
-    src = np.abs(g)
-    if first is not None:
-        src = np.maximum(src, np.nan_to_num(np.abs(first)))
-    return np.where(np.isfinite(src), src, 0.0)
 
 
 @dataclass(frozen=True)

@@ -209,16 +209,17 @@ class Directions:
         """
         n = stop - start
         levels = self.rng.integers(0, 256, n, dtype=np.uint8)
-        w = np.subtract(levels, 127.5, dtype=np.float64)  # -127.5 .. 127.5, never 0, in one pass
-        w *= 1 / 74.0  # RMS of the levels: |v| stays about 1 per element, as with signs
         offsets = self.layout.offsets
         runs = [
             (max(a, start) - start, min(b, stop) - start)
             for a, b in zip(offsets[:-1], offsets[1:], strict=True)
             if min(b, stop) > max(a, start)
         ]
-        for a, b in runs:
-            w[a:b] *= 2.0 * h / np.sqrt(b - a)
+        w = np.empty(n)
+        for a, b in runs:  # two passes in all: at 1e6 parameters each costs a quarter forward pass
+            np.subtract(levels[a:b], 127.5, out=w[a:b], dtype=np.float64)  # -127.5 .. 127.5, never 0
+            # 74 is the levels' RMS: |v| stays about 1 per element, as with signs
+            w[a:b] *= 2.0 * h / (74.0 * np.sqrt(b - a))
         return w, runs
 
     def check(self, start: int, stop: int, label: str, *, split: bool = True) -> list[DirectionCheck]:

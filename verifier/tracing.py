@@ -22,7 +22,8 @@ The users' code is plain numpy: ``np.dot``, helpers in a module beside the noteb
 * :func:`refusal` words why a trace failed: the file, the line, the operation and the fix.
 
 * :func:`traced_locals` traces the cost once, recording the values the user's forward
-  assigns (its locals, or the entries of a dict it keeps), and :func:`backward` gives, in one
+  assigns (its locals, or the entries of a dict it keeps: the frames on the stack whenever a
+  traced array is made, read when the trace is over), and :func:`backward` gives, in one
   pass, autograd's gradient with respect to the parameters and to each of those values: the
   reference for the parameters and for a backward's ``dZ2``, ``dA1``, from the same trace.
 
@@ -651,8 +652,9 @@ LAYER_VALUE = re.compile(r"^[ZA]\d+$")
 class ForwardTrace:
     """One traced evaluation of the cost: its value, its graph and the user frames' values.
 
-    ``frames`` lists, per user function that returned during the trace (innermost first),
-    its code object and the traced arrays it held by name: its locals, and the entries of a
+    ``frames`` lists, per call of a user function that made a traced array during the trace
+    (itself or through what it called; in the order each first did), its code object and
+    the traced arrays it held by name when it returned: its locals, and the entries of a
     dict local keyed by str (a forward's ``cache``).
     """
 
@@ -705,32 +707,74 @@ def _on_return(record: Callable[[types.FrameType, Any], None]) -> Callable[[], A
     return lambda: sys.settrace(old)
 
 
+@contextmanager
+def _frames_making_boxes(seen: dict[int, types.FrameType]) -> Iterator[None]:
+    """While the context lasts, put in ``seen`` (by ``id``) every user frame on the stack when a
+    traced array is made, up to the frame that opened the context.
+
+    The frames outlive their calls, and then keep their final locals. A frame that holds a
+    value the trace computed has made it, or called what did, so none is missed; and unlike
+    a ``sys.settrace`` hook on returns, which puts the 3.11 interpreter in its tracing mode
+    for every frame (autograd's own included: 40% of a traced forward), this costs a short
+    walk up the stack per traced array. The caller clears ``seen`` when done: the frames
+    reach its own frame through ``f_back``, a cycle that would keep the trace alive until
+    the garbage collector runs.
+    """
+    user: dict[types.CodeType, bool] = {}  # per code object: one path test each
+    stop = sys._getframe(2)  # the frame that entered the context (above __enter__)
+    had = "__init__" in ArrayBox.__dict__
+    init = ArrayBox.__init__
+
+    def made(box: Any, *args: Any) -> None:
+        init(box, *args)
+        frame: types.FrameType | None = sys._getframe(1)
+        while frame is not None and frame is not stop:
+            code = frame.f_code
+            mine = user.get(code)
+            if mine is None:
+                mine = user[code] = is_user_file(code.co_filename)
+            if mine:
+                seen.setdefault(id(frame), frame)
+            frame = frame.f_back
+
+    ArrayBox.__init__ = made
+    try:
+        yield
+    finally:
+        if had:
+            ArrayBox.__init__ = init
+        else:
+            del ArrayBox.__init__
+
+
 def traced_locals(
     cost: Callable[[Any], Any], parts: list[np.ndarray], pack: Callable[[list[Any]], Any], *, resolve: bool
 ) -> ForwardTrace:
     """Trace ``cost(pack(parts))`` with autograd, recording the traced arrays user frames hold."""
-    frames: list[tuple[types.CodeType, dict[str, Any]]] = []
-
-    def record(frame: types.FrameType, value: Any) -> None:
-        held: dict[str, Any] = {}
-        for name, item in frame.f_locals.items():
-            if isinstance(item, ArrayBox):
-                held[name] = item
-            elif isinstance(item, dict) and len(item) < 4096:
-                for key, entry in item.items():
-                    if isinstance(key, str) and isinstance(entry, ArrayBox):
-                        held.setdefault(key, entry)
-        if held:
-            frames.append((frame.f_code, held))
-
     start = VJPNode.new_root()
-    with autograd_session(cost, resolve=resolve) as session:
-        remove = _on_return(record)
-        try:
+    seen: dict[int, types.FrameType] = {}
+    try:
+        with autograd_session(cost, resolve=resolve) as session, _frames_making_boxes(seen):
             value, end_node = trace(start, lambda boxed: cost(pack(session.start(boxed))), list(parts))
-        finally:
-            remove()
+        # (no frame in a local of this function: through f_back it would reach this frame)
+        frames = [(f.f_code, held) for f in seen.values() if (held := _traced_arrays(f))]
+    finally:
+        seen.clear()
     return ForwardTrace(value, end_node, frames, start, list(session.modules), session.low_precision)
+
+
+def _traced_arrays(frame: types.FrameType) -> dict[str, Any]:
+    """The traced arrays a finished frame held by name: its locals, and the str-keyed entries of
+    a dict local (a forward's ``cache``)."""
+    held: dict[str, Any] = {}
+    for name, item in frame.f_locals.items():
+        if isinstance(item, ArrayBox):
+            held[name] = item
+        elif isinstance(item, dict) and len(item) < 4096:
+            for key, entry in item.items():
+                if isinstance(key, str) and isinstance(entry, ArrayBox):
+                    held.setdefault(key, entry)
+    return held
 
 
 def backward(forward: ForwardTrace, names: list[str]) -> tuple[Any, dict[str, np.ndarray]]:

@@ -178,15 +178,18 @@ def autograd_ref(
     values = traced.values
     resolve = bool(traced.resolved)
     floor = _floor(values, layout, traced.low_precision)
-    settled = target is not None and bool(
+    agreed = target is not None and bool(
         np.all(np.isfinite(target))
         and np.all(agreement(target, values, floor, 0.0 if target_error is None else target_error))
     )
-    ext = None
-    if not settled:
-        ext = objective.extended_gradient(gradient_function(objective.cost, layout, resolve=resolve))
-    if settled:
-        spread = np.zeros_like(values)
+    ext = (
+        None
+        if agreed
+        else objective.extended_gradient(gradient_function(objective.cost, layout, resolve=resolve))
+    )
+    spread: np.ndarray | float
+    if agreed:
+        spread = 0.0
         how = (
             "float64; every element agrees with the hand-written gradient within the floor"
             " bound, so the long-double re-run that bounds its round-off was not needed"

@@ -77,7 +77,7 @@ def test_vectorized_cost_contract():
 def test_sampling_at_scale_says_what_it_sampled_and_still_catches_bugs():
     net = DeepReLU([40, 30, 20, 1], cost_form="stable")
     params, X, Y = _point(net, 1, scale="he", m=8)
-    report = check_network(net, params, X, Y, budget=0)  # force sampling for the plain loops
+    report = check_network(net, params, X, Y, budget=500)  # a sample: 161 elements fit, not 1871
     assert report.ok
     assert "sampled 32 of 1200 in W1" in report.methods["scipy"].extra["sampled"]
     assert report.directions and all(d.agrees for d in report.directions)
@@ -91,7 +91,7 @@ def test_sampling_at_scale_says_what_it_sampled_and_still_catches_bugs():
 
     layout, _ = layout_of(params)
     target = layout.offsets[0] + 17 * 40 + 33
-    found = check_network(net, params, X, Y, backward=one_wrong, budget=0, methods=("scipy",))
+    found = check_network(net, params, X, Y, backward=one_wrong, budget=500, methods=("scipy",))
     assert found.status == "fail" and found.wrong_tensors == ["W1"]
     assert found.elements["verdict"][target] == "wrong", "localised by bisection when not sampled"
 
@@ -200,3 +200,28 @@ def test_bench_streams_each_row_as_it_is_measured(tmp_path, capsys, monkeypatch)
     terminal, csv = seen[0]
     assert "centered" in terminal and "centered,47,3" in csv and "backward" not in csv
     assert "backward,47,3" in out.read_text()
+
+
+def test_the_budget_is_a_ceiling_on_the_one_by_one_evaluations_also_when_sampled():
+    """A method never spends more than `budget` evaluations on elements one by one: a budget
+    below the default sample shrinks it, and at 0 the random directions speak alone (the user
+    chooses the time, in evaluations, and it is honoured)."""
+    net = DeepReLU([40, 30, 20, 1], cost_form="stable")
+    params, X, Y = _point(net, 1, scale="he", m=8)
+    cost = lambda p: net.cost(p, X, Y)  # noqa: E731  (a plain cost: no batch stencil)
+    grad = lambda p: net.backward(p, X, Y)  # noqa: E731
+    spent = {}
+    for budget in (0, 60, 200, 500):
+        report = check(cost, grad, params, budget=budget)
+        assert report.ok, str(report)
+        for method in ("centered", "scipy"):
+            result = report.methods[method]
+            assert result.nfev <= budget, (budget, method, result.nfev)
+            spent[budget, method] = result.nfev
+        assert report.directions and all(d.agrees for d in report.directions)
+        if budget:
+            k = 32 if budget == 500 else (budget / 2.2 - 1) // 5  # five tensors larger than k, and b3
+            assert f"sampled {int(k)} of 1200 in W1" in report.methods["scipy"].extra["sampled"]
+    zero = check(cost, grad, params, budget=0)
+    assert not zero.methods["centered"].available and "budget 0" in zero.methods["centered"].reason
+    assert 0 < spent[60, "centered"] < spent[200, "centered"] < spent[500, "centered"]

@@ -38,7 +38,7 @@ from .objective import Objective, vectorized_stencil
 from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
-from .sampling import sample_indices
+from .sampling import TOP, per_tensor_within, sample_indices
 from .validate import DEFAULT_METHODS, MODES
 
 #: Cost evaluations a finite-difference method may spend checking every element one by one
@@ -112,12 +112,14 @@ def check(
         to within round-off (what :func:`check_network` supplies for the built-in
         layered networks, reusing their forward pass).
     budget : int, optional
-        Cost evaluations each finite-difference method may spend checking every element one
-        by one (default 10,000: every element up to about 4,500 parameters for the centred
-        method, 9,998 for SciPy); beyond it, a seeded sample. A count, not seconds, so a report
-        never depends on the machine: multiply by one evaluation's time for the time it takes. The noise
-        measurement (about 20 evaluations), the directions and the kink re-checks add a few
-        evaluations per tensor on top.
+        Cost evaluations each finite-difference method may spend checking elements one by one
+        (default 10,000: every element up to about 4,500 parameters for the centred method,
+        9,998 for SciPy); beyond it, a seeded sample of up to 32 elements per tensor, as many
+        as the budget pays for (none at ``budget=0``: the random-direction checks alone). A
+        count, not seconds, so a report never depends on the machine: multiply by one
+        evaluation's time for the time it takes. The noise measurement (about 20
+        evaluations), the directions and the kink re-checks add a few evaluations per tensor
+        on top.
     executor : concurrent.futures.Executor, optional
         Run the centred method's elements on its workers, in chunks (a process pool, or a
         ``dask.distributed`` client's ``get_executor()``); results are identical to the
@@ -382,14 +384,24 @@ def _full(
         show("autograd reference")
         estimates["autograd"] = autograd_ref(objective, watch, target=g, target_error=g_error)
     reference = estimates["autograd"].values if "autograd" in estimates else None
-    sample = None if all(plan.values()) else sample_indices(layout, g, reference, rng)
+    sample = None
+    if not all(plan.values()):  # a sample as large as the budget pays for, up to PER_TENSOR each
+        k = per_tensor_within(layout, options.budget)
+        sample = sample_indices(layout, g, reference, rng, per_tensor=k, top=min(TOP, k // 2)) if k else None
     # the complex step last: it is confirmed against the centred differences
     for method in sorted((m for m in options.methods if m != "autograd"), key=lambda m: m == "complex"):
+        if not plan[method] and sample is None:
+            reason = (
+                f"budget {options.budget}: not one element per tensor fits it; the random-direction"
+                " check of every tensor stands in"
+            )
+            estimates[method] = Estimate.unavailable(method, layout.size, reason)
+            continue
         show(f"{method}: {'every element' if plan[method] else 'a sample'} of {layout.size}")
         part = None if plan[method] else sample
         estimates[method] = _estimate(method, objective, g, part, options, estimates.get("centered"))
     directions = None
-    if sample is not None:
+    if not all(plan.values()):
         show("random directions")
         directions = run_directions(objective, g, g_error, rng)
     show.close()

@@ -3,7 +3,10 @@
 Per tensor: its ``top`` largest elements by magnitude of the hand-written gradient and of
 the reference (where a bug that inflates or shrinks a gradient shows first), plus a seeded
 random sample up to ``per_tensor`` elements in all. A tensor no larger than that is checked
-whole. Every element is still covered by the random-direction check of its tensor.
+whole. Every element is still covered by the random-direction check of its tensor. The
+sample is as large as :data:`PER_TENSOR` per tensor allows and the check's ``budget`` pays
+for (:func:`per_tensor_within`): a budget is a ceiling on the one-by-one evaluations, also
+when they are a sample.
 """
 
 from __future__ import annotations
@@ -16,6 +19,21 @@ from .params import Layout
 PER_TENSOR = 32
 #: Of which, the largest by |backprop| and by |reference|.
 TOP = 4
+
+
+#: Cost evaluations per sampled element planned for the costliest method (the centred
+#: difference: two where its three-point difference decides, counted as 2.2).
+PER_ELEMENT = 2.2
+
+
+def per_tensor_within(layout: Layout, budget: int) -> int:
+    """The largest sample per tensor, at most :data:`PER_TENSOR`, whose elements a method can
+    check one by one in ``budget`` cost evaluations (0 when not even one element each fits)."""
+    sizes = np.diff(np.asarray(layout.offsets))
+    for k in range(PER_TENSOR, 0, -1):
+        if PER_ELEMENT * int(np.minimum(sizes, k).sum()) <= budget:
+            return k
+    return 0
 
 
 def sample_indices(

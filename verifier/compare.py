@@ -60,6 +60,7 @@ with :math:`0/0` counted as exact agreement (0), never a division by zero.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -89,29 +90,35 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     NaN when no entry is finite in both.
     """
     a = np.asarray(a, dtype=np.float64).ravel()
-    return float(relative_errors(a, b, (0, a.size))[0])
+    return float(relative_errors([(a, b)], (0, a.size))[0, 0])
 
 
-def relative_errors(a: np.ndarray, b: np.ndarray, offsets: tuple[int, ...] | np.ndarray) -> np.ndarray:
-    """:func:`relative_error` of each segment ``offsets[k]:offsets[k + 1]`` of flat ``a`` and
-    ``b`` (a layout's tensors): one vectorised pass, :data:`~verifier.params.CHUNK_ELEMENTS`
-    elements at a time.
+def relative_errors(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]], offsets: tuple[int, ...] | np.ndarray
+) -> np.ndarray:
+    """:func:`relative_error` of each pair of flat arrays on each segment
+    ``offsets[k]:offsets[k + 1]`` (a layout's tensors): all pairs in one vectorised pass,
+    :data:`~verifier.params.CHUNK_ELEMENTS` elements at a time.
 
     Returns
     -------
-    ndarray, shape (len(offsets) - 1,)
-        Per segment; NaN where no entry is finite in both (an empty segment too).
+    ndarray, shape (len(pairs), len(offsets) - 1)
+        NaN where no entry is finite in both (an empty segment too).
     """
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    sums = np.zeros((4, len(offsets) - 1))  # per segment: finite pairs, |a|^2, |b|^2, |a - b|^2
-    for sl in chunks(a.size):
+    flat = [
+        (np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()) for a, b in pairs
+    ]
+    size = int(offsets[-1])
+    # per pair and segment: finite pairs, |a|^2, |b|^2, |a - b|^2
+    sums = np.zeros((4, len(flat), len(offsets) - 1))
+    for sl in chunks(size) if flat else ():
         tensors, starts, _ = chunk_segments(offsets, sl)
-        x, y = a[sl], b[sl]
+        x = np.stack([a[sl] for a, _ in flat])
+        y = np.stack([b[sl] for _, b in flat])
         ok = np.isfinite(x) & np.isfinite(y)
         x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
         for row, part in enumerate((ok.astype(np.float64), x * x, y * y, np.square(x - y))):
-            sums[row, tensors] += np.add.reduceat(part, starts)
+            sums[row][:, tensors] += np.add.reduceat(part, starts, axis=1)
     count, norm_a, norm_b, norm_d = sums[0], *np.sqrt(sums[1:])
     denom = norm_a + norm_b
     with np.errstate(invalid="ignore", divide="ignore"):

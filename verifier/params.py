@@ -62,12 +62,10 @@ def chunk_segments(
     overlaps (empty tensors) are left out, so the starts are strictly increasing.
     """
     bounds = np.asarray(offsets, dtype=np.intp)
-    first = int(np.searchsorted(bounds, part.start, side="right")) - 1
-    last = int(np.searchsorted(bounds, part.stop, side="left"))
-    starts = np.clip(bounds[first:last], part.start, part.stop) - part.start
-    ends = np.clip(bounds[first + 1 : last + 1], part.start, part.stop) - part.start
+    starts = np.maximum(bounds[:-1], part.start) - part.start  # over every tensor: they are few
+    ends = np.minimum(bounds[1:], part.stop) - part.start
     filled = ends > starts
-    return first + np.flatnonzero(filled), starts[filled], (ends - starts)[filled]
+    return np.flatnonzero(filled), starts[filled], (ends - starts)[filled]
 
 
 def _type_name(value: Any) -> str:

@@ -536,19 +536,20 @@ def verdict_report(
     if status == "pass" and np.any(verdicts.verdict == UNDECIDED) or drift:
         status = "inconclusive"
     avail = {m: e for m, e in estimates.items() if e.available}
-    # per tensor, in one pass per pair: the hand-written gradient against each method, and
+    # per tensor, all pairs in one pass: the hand-written gradient against each method, and
     # each pair of methods
-    per_pair = {m: relative_errors(g, e.values, layout.offsets) for m, e in avail.items()}
+    pairs = {m: (g, e.values) for m, e in avail.items()}
     names = list(avail)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            per_pair[f"{a}~{b}"] = relative_errors(avail[a].values, avail[b].values, layout.offsets)
+            pairs[f"{a}~{b}"] = (avail[a].values, avail[b].values)
+    summaries = relative_errors(list(pairs.values()), layout.offsets)
     tensors = []
     for t, name in enumerate(layout.names):
         v = verdicts.verdict[layout.slice(t)]
         # not np.bincount: it would first copy the int8 codes into a fresh int64 array
         counts = {name: int(np.count_nonzero(v == code)) for code, name in enumerate(NAMES)}
-        rel = {pair: float(values[t]) for pair, values in per_pair.items()}
+        rel = {pair: float(summaries[k, t]) for k, pair in enumerate(pairs)}
         tensors.append(TensorResult(name, layout.shapes[t], counts, rel))
     elements: dict[str, np.ndarray] = Elements(backprop=g, verdict_code=verdicts.verdict)
     elements.update({f"odd_{source}": mask for source, mask in verdicts.odd.items()})

@@ -137,7 +137,8 @@ def agreement(
     with np.errstate(invalid="ignore"):
         have = np.isfinite(values) & np.isfinite(error)
         d = np.abs(g - values)
-        material = MATERIAL * np.maximum(np.abs(g), np.abs(np.nan_to_num(values)))
+        # (where the value is not finite the test is True whatever this is)
+        material = MATERIAL * np.maximum(np.abs(g), np.where(have, np.abs(values), 0.0))
         return ~have | (d <= error + g_error + material)
 
 
@@ -270,13 +271,8 @@ def _rule(
     for m, est in refs.items():
         have = np.isfinite(est.values) & np.isfinite(est.error)
         agrees[m] = agreement(g, est.values, est.error, g_err)
-        bound = np.maximum.reduce(
-            [
-                RESOLUTION * np.maximum(np.abs(g), np.abs(np.nan_to_num(est.values))),
-                1e-6 * s_tensor,
-                np.full(size, 1e-9 * s_all),
-            ]
-        )
+        magnitude = np.maximum(np.abs(g), np.where(have, np.abs(est.values), 0.0))
+        bound = np.maximum(np.maximum(RESOLUTION * magnitude, 1e-6 * s_tensor), 1e-9 * s_all)
         # the backprop's own round-off counts: where re-running it in long double moves it by
         # more than the resolution (another path through ties, a cancellation), it cannot be
         # certified either, so a sign flip can never hide behind its own bound

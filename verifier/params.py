@@ -196,10 +196,14 @@ class Layout:
         """Per element, the largest finite magnitude of ``values`` within its tensor."""
         return np.repeat(self.tensor_maxima(values), np.diff(self.offsets))
 
-    def tensor_maxima(self, values: np.ndarray) -> np.ndarray:
+    def tensor_maxima(self, values: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
         """Per tensor, the largest finite magnitude of flat ``values`` (0 for an empty tensor),
-        :data:`CHUNK_ELEMENTS` at a time."""
+        :data:`CHUNK_ELEMENTS` at a time; or, given ``at``, of ``values`` taken to be those of
+        the flat elements ``at`` (a sample: no array of P numbers is made)."""
         out = np.zeros(len(self.names))
+        if at is not None:
+            np.maximum.at(out, self.tensor_of(at), np.where(np.isfinite(values), np.abs(values), 0.0))
+            return out
         for part in chunks(self.size):
             tensors, starts, _ = chunk_segments(self.offsets, part)
             x = values[part]

@@ -435,10 +435,7 @@ def _offsets_at(theta: np.ndarray, scale: np.ndarray, at: np.ndarray) -> np.ndar
 def _tensor_floor(values: np.ndarray, layout: Any, idx: np.ndarray) -> np.ndarray:
     """1e-6 of the largest finite ``|values|`` among the estimated elements of each one's tensor
     (``values`` given at ``idx``): no array of P numbers when ``idx`` is a sample."""
-    owner = layout.tensor_of(idx)
-    largest = np.zeros(len(layout.names))
-    np.maximum.at(largest, owner, np.where(np.isfinite(values), np.abs(values), 0.0))
-    return 1e-6 * largest[owner]
+    return 1e-6 * layout.tensor_maxima(values, at=idx)[layout.tensor_of(idx)]
 
 
 def _decides(three: Stats, delta: float, target: np.ndarray, floor: np.ndarray) -> np.ndarray:

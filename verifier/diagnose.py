@@ -300,20 +300,23 @@ def layer_picture(
     """
     if layout.kind in ("list", "tuple") and any(len(s) != 2 for s in layout.shapes):
         return []
+    wrong = {f.tensor for f in findings if f.kind == "bug" and f.tensor}
+    if not wrong:
+        return []
     layers: dict[int, list[str]] = {}
-    silent: set[str] = set()
-    overall = 0.0 if reference is None else float(np.nanmax(np.abs(reference), initial=0.0))
-    for t, name in enumerate(layout.names):
+    for name in layout.names:
         number = layer_number(name)
         if number is not None:
             layers.setdefault(number, []).append(name)
-        if reference is not None and overall > 0:
-            part = np.nan_to_num(reference[layout.slice(t)])
-            if float(np.max(np.abs(part), initial=0.0)) <= 1e-9 * overall:
-                silent.add(name)
-    wrong = {f.tensor for f in findings if f.kind == "bug" and f.tensor}
-    if len(layers) < 2 or not wrong or not all(layer_number(n) is not None for n in wrong):
+    if len(layers) < 2 or not all(layer_number(n) is not None for n in wrong):
         return []
+    silent: set[str] = set()
+    if reference is not None:
+        largest = layout.tensor_maxima(reference)
+        overall = float(largest.max(initial=0.0))
+        silent = {
+            n for n, top in zip(layout.names, largest, strict=True) if overall > 0 and top <= 1e-9 * overall
+        }
     out = []
     for number in sorted(layers, reverse=True):
         names = layers[number]

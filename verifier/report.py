@@ -543,13 +543,13 @@ def verdict_report(
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             pairs[f"{a}~{b}"] = (avail[a].values, avail[b].values)
-    summaries = relative_errors(list(pairs.values()), layout.offsets)
+    per_tensor = relative_errors(list(pairs.values()), layout.offsets).T.tolist()
     tensors = []
     for t, name in enumerate(layout.names):
         v = verdicts.verdict[layout.slice(t)]
         # not np.bincount: it would first copy the int8 codes into a fresh int64 array
         counts = {name: int(np.count_nonzero(v == code)) for code, name in enumerate(NAMES)}
-        rel = {pair: float(summaries[k, t]) for k, pair in enumerate(pairs)}
+        rel = dict(zip(pairs, per_tensor[t], strict=True))
         tensors.append(TensorResult(name, layout.shapes[t], counts, rel))
     elements: dict[str, np.ndarray] = Elements(backprop=g, verdict_code=verdicts.verdict)
     elements.update({f"odd_{source}": mask for source, mask in verdicts.odd.items()})

@@ -35,13 +35,13 @@ STAGES = ("autograd_ref", "centered", "scipy_fd", "run_directions", "compare", "
 def measure(size: int, user: bool) -> None:
     dims, m = SIZES[size]
     net = DeepReLU(dims, cost_form="stable")
-    rng = np.random.default_rng(0)
     if user:
         params, X, Y = user_net.make(dims, m)
         cost, grad = from_functions(
             lambda p, X, Y: user_net.forward(X, Y, p), lambda p, X, Y: user_net.backward(X, Y, p), X, Y
         )
     else:
+        rng = np.random.default_rng(0)
         params = net.init_params(rng)
         X, Y = net.example_data(rng, m=m)
     array = 8 * sum(v.size for v in params.values())

@@ -222,6 +222,7 @@ def test_the_budget_is_a_ceiling_on_the_one_by_one_evaluations_also_when_sampled
         if budget:
             k = 32 if budget == 500 else (budget / 2.2 - 1) // 5  # five tensors larger than k, and b3
             assert f"sampled {int(k)} of 1200 in W1" in report.methods["scipy"].extra["sampled"]
+            assert f"(the {min(4, int(k) // 2)} largest" in report.methods["scipy"].extra["sampled"]
     zero = check(cost, grad, params, budget=0)
     assert not zero.methods["centered"].available and "budget 0" in zero.methods["centered"].reason
     assert 0 < spent[60, "centered"] < spent[200, "centered"] < spent[500, "centered"]

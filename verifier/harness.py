@@ -38,7 +38,7 @@ from .objective import Objective, vectorized_stencil
 from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
-from .sampling import TOP, per_tensor_within, sample_indices
+from .sampling import PER_ELEMENT, per_tensor_within, sample_indices
 from .validate import DEFAULT_METHODS, MODES
 
 #: Cost evaluations a finite-difference method may spend checking every element one by one
@@ -235,10 +235,10 @@ def _plan(objective: Objective, options: Options) -> dict[str, bool]:
     """
     size = objective.layout.size
     centred_full = "centered" in options.methods and (
-        options.stencil is not None or 2.2 * size <= options.budget
+        options.stencil is not None or PER_ELEMENT * size <= options.budget
     )
     evaluations = {
-        "centered": 0 if options.stencil is not None else int(2.2 * size),
+        "centered": 0 if options.stencil is not None else int(PER_ELEMENT * size),
         # with the centred curvature at every element SciPy's bound needs no second pass
         "scipy": size + 2 if centred_full else 2 * size + 3,
         "complex": 2 * size,
@@ -249,7 +249,7 @@ def _plan(objective: Objective, options: Options) -> dict[str, bool]:
 
 def _predicted_seconds(objective: Objective, options: Options, plan: dict[str, bool]) -> float:
     """Rough seconds the per-element methods will take (for deciding whether to show progress)."""
-    evals = {"centered": 2.2, "scipy": 1, "complex": 2}
+    evals = {"centered": PER_ELEMENT, "scipy": 1, "complex": 2}
     per = 0.0 if options.stencil is not None else objective.seconds_per_eval
     return sum(evals.get(m, 0) * objective.layout.size * per for m, full in plan.items() if full)
 
@@ -387,7 +387,7 @@ def _full(
     sample = None
     if not all(plan.values()):  # a sample as large as the budget pays for, up to PER_TENSOR each
         k = per_tensor_within(layout, options.budget)
-        sample = sample_indices(layout, g, reference, rng, per_tensor=k, top=min(TOP, k // 2)) if k else None
+        sample = sample_indices(layout, g, reference, rng, per_tensor=k) if k else None
     # the complex step last: it is confirmed against the centred differences
     for method in sorted((m for m in options.methods if m != "autograd"), key=lambda m: m == "complex"):
         if not plan[method] and sample is None:

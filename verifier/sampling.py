@@ -43,9 +43,9 @@ def sample_indices(
     rng: np.random.Generator,
     *,
     per_tensor: int = PER_TENSOR,
-    top: int = TOP,
 ) -> np.ndarray:
     """Sorted flat indices to check one by one (see the module notes)."""
+    top = _largest(per_tensor)
     chosen: list[np.ndarray] = []
     for t in range(len(layout.names)):
         sl = layout.slice(t)
@@ -73,4 +73,12 @@ def describe_sample(layout: Layout, indices: np.ndarray) -> str:
         for t, (name, c) in enumerate(zip(layout.names, counts, strict=True))
         if c < layout.offsets[t + 1] - layout.offsets[t]
     ]
-    return "sampled " + ", ".join(parts) + f" (the {TOP} largest by |gradient| and a seeded random sample)"
+    sampled = [c for t, c in enumerate(counts) if c < layout.offsets[t + 1] - layout.offsets[t]]
+    top = _largest(max(sampled, default=PER_TENSOR))  # a sampled tensor holds exactly per_tensor
+    return "sampled " + ", ".join(parts) + f" (the {top} largest by |gradient| and a seeded random sample)"
+
+
+def _largest(per_tensor: int) -> int:
+    """Of a sample of ``per_tensor``, how many are the largest by |gradient| (and as many by
+    |reference|): :data:`TOP`, or fewer in a sample the budget shrank, so they never fill it."""
+    return min(TOP, per_tensor // 2)

@@ -116,13 +116,17 @@ def scipy_fd(
 
             f2 = approx_fprime(sub, on_rest, 2 * SCIPY_STEP)
             truncation[rest] = 2 * np.abs(f2 - f1[rest])
+
     # round-off at the floor first: where every element agrees within that tighter bound the
     # verdicts stand whatever the cost's noise, and the evaluations that measure it are saved
+    def bound_at(noise: float) -> np.ndarray:
+        return truncation + 4 * max(noise, abs(objective.value0) * 4e-16) / SCIPY_STEP
+
     delta, _ = objective.noise(measure=False)
-    bound = truncation + 4 * max(delta, abs(objective.value0) * 4e-16) / SCIPY_STEP
+    bound = bound_at(delta)
     if not np.all(agreement(grad_flat[idx], f1, bound)):
         delta, _ = objective.noise()
-        bound = truncation + 4 * max(delta, abs(objective.value0) * 4e-16) / SCIPY_STEP
+        bound = bound_at(delta)
     finite = np.isfinite(f1) & np.isfinite(bound)
     values, error = np.full(size, np.nan), np.full(size, np.inf)
     values[idx[finite]] = f1[finite]

@@ -6,6 +6,7 @@ The public surface:
 * :func:`check_network` — the same for a network object (``cost``/``backward``);
 * :func:`check_layer` — a layer's ``backward(dout, cache)``, or a loss's ``(loss, dx)``;
 * :func:`reference_gradients` — autograd's gradient of a cost, in your container;
+* :func:`grade` — a class's submissions graded against a reference, each in its own process;
 * :class:`Report` — the result (``status``, ``ok``, tables, JSON);
 * :mod:`verifier.networks` — the seeds' networks with hand-written backprop.
 
@@ -23,6 +24,7 @@ from .errors import CostError, InputError, NonDeterministicCostWarning, Precisio
 if TYPE_CHECKING:
     from . import networks
     from .estimators.autograd_ref import reference_gradients
+    from .grading.grader import grade
     from .harness import check, check_network
     from .layers import check_layer
     from .monitor import GradientCheckFailed, GradientMonitor
@@ -35,6 +37,7 @@ _LAZY = {
     "check_network": "harness",
     "check_layer": "layers",
     "reference_gradients": "estimators.autograd_ref",
+    "grade": "grading.grader",
     "GradientCheckFailed": "monitor",
     "GradientMonitor": "monitor",
     "load_reference": "reference",
@@ -54,6 +57,7 @@ __all__ = [
     "check",
     "check_layer",
     "check_network",
+    "grade",
     "load_reference",
     "networks",
     "reference_gradients",

@@ -206,7 +206,73 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--csv", metavar="PATH", help="write method,params,samples,seconds,forward_multiple")
     bench.add_argument("--png", metavar="PATH", help="save a log-log plot (needs matplotlib)")
     bench.add_argument("--quiet", action="store_true", help="no progress line")
+    _grade_parser(sub, common)
     return parser
+
+
+def _grade_parser(sub: Any, common: dict[str, Any]) -> None:
+    grade = sub.add_parser(
+        "grade",
+        help="grade a class's backward passes against the instructor's reference, each in its own process",
+        description="Grade every submission (a folder of .py files and notebooks, or one file) against"
+        " the instructor's REFERENCE, path/to/reference.py:FORWARD,BACKWARD. The student's backward is"
+        " checked three ways against the instructor's forward and cost, once per --data file and seed;"
+        " each tensor right earns its share of the points, and the feedback is the report's findings."
+        " Each submission runs in a fresh Python process of its own, in a temporary working directory,"
+        " under --timeout and --memory; it is not sandboxed beyond that (no network or file-system"
+        " isolation): run the grader inside the course's container for that. Exit code 0 once every"
+        " submission has its grade, whatever the grades.",
+        **common,
+    )
+    grade.add_argument("reference", metavar="REFERENCE", help="path/to/reference.py:FORWARD,BACKWARD")
+    grade.add_argument("submissions", metavar="SUBMISSIONS", help="a folder of .py/.ipynb files, or one file")
+    grade.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help=".npz or .json with X, Y and the parameters: one hidden case per file (repeatable)",
+    )
+    grade.add_argument(
+        "--seeds", default="0", help="comma-separated seeds: each data file is graded once per seed"
+    )
+    grade.add_argument(
+        "--check-points",
+        type=int,
+        default=2,
+        help="points the check runs at per case: the data's parameters and perturbations drawn from the seed",
+    )
+    grade.add_argument("--timeout", type=float, default=20.0, help="seconds a submission may take per case")
+    grade.add_argument(
+        "--memory", default="2G", help="a submission's address-space cap, e.g. 2G or 512M (0: none)"
+    )
+    grade.add_argument("--points", type=float, default=10.0, help="the most a submission can score")
+    grade.add_argument(
+        "--weights", metavar="NAME=W,...", help="each tensor's share, e.g. dW1=2,db1=1 (default 1)"
+    )
+    grade.add_argument(
+        "--student",
+        choices=("backward", "forward,backward"),
+        default="backward",
+        help="the student's functions; the cost is always the instructor's",
+    )
+    grade.add_argument(
+        "--files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a course file copied beside every submission (a helper it imports; repeatable)",
+    )
+    grade.add_argument("--style", choices=sorted(STYLES), default=None, help="as for `verifier check`")
+    grade.add_argument(
+        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
+    )
+    grade.add_argument("--jobs", type=int, help="submissions graded at once (default: the cores)")
+    grade.add_argument("--json", metavar="PATH", help="write every submission's score, status and feedback")
+    grade.add_argument(
+        "--gradescope", metavar="DIR", help="write DIR/<submission>/results.json for Gradescope"
+    )
+    grade.add_argument("--quiet", action="store_true", help="no progress line")
 
 
 #: The thread-count variables of the BLAS libraries numpy may load.
@@ -481,6 +547,82 @@ def _run(args: argparse.Namespace) -> int:
     return PASS if ok else BUG
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from . import validate
+    from .grading.grader import prepare, run
+    from .grading.scoring import grade_line, summary, write_gradescope, write_json
+    from .progress import Progress
+
+    weights: dict[str, float] = {}
+    for item in _names(args.weights, "--weights") if args.weights is not None else []:
+        key, sep, value = item.partition("=")
+        try:
+            weights[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise InputError(
+                f"`--weights`: expected NAME=WEIGHT pairs like dW1=2,db1=1, got {args.weights!r}."
+            )
+    try:
+        seeds = [int(s) for s in _names(args.seeds, "--seeds")]
+    except ValueError:
+        raise InputError(f"`--seeds`: expected integers separated by commas, got {args.seeds!r}.") from None
+    if args.json:
+        validate.output_path(args.json, "--json")
+    if args.gradescope and os.path.exists(args.gradescope) and not os.path.isdir(args.gradescope):
+        raise InputError(f"`--gradescope`: {args.gradescope!r} is a file, not a folder.")
+    names = {
+        "reference": "REFERENCE",
+        "submissions": "SUBMISSIONS",
+        **{k: f"--{k}" for k in ("data", "seeds", "points", "weights", "student", "timeout", "memory")},
+        **{k: f"--{k}" for k in ("files", "jobs", "style", "methods")},
+        "check_points": "--check-points",
+    }
+    plan = prepare(
+        args.reference,
+        args.submissions,
+        args.data,
+        seeds=seeds,
+        points=args.points,
+        weights=weights or None,
+        student=tuple(args.student.split(",")),
+        timeout=args.timeout,
+        memory=args.memory,
+        files=args.files,
+        check_points=args.check_points,
+        jobs=args.jobs,
+        style=args.style,
+        methods=_names(args.methods, "--methods"),
+        names=names,
+    )
+    show = Progress(len(plan.submissions), enabled=False if args.quiet else None)
+    print(
+        f"grading {len(plan.submissions)} submissions on {len(plan.cases)} cases"
+        f" ({plan.jobs} at a time, {plan.timeout:g} s each per case)",
+        flush=True,
+    )
+
+    def progress(grade: Any, done: int, total: int) -> None:
+        show.clear()
+        print(f"  [{done}/{total}] {grade_line(grade)}", flush=True)
+        show(f"graded {done} of {total}")
+
+    try:
+        grades = run(plan, progress)
+    finally:
+        show.close()
+    print()
+    print(summary(grades))
+    if args.json:
+        write_json(grades, args.json, [c.name for c in plan.cases])
+        print(f"wrote {args.json}")
+    if args.gradescope:
+        write_gradescope(grades, args.gradescope)
+        print(f"wrote {len(grades)} results.json under {args.gradescope}")
+    return PASS
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _run,
     "check": _check,
@@ -488,6 +630,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reference": _reference,
     "bench": _bench,
     "sweep": _sweep,
+    "grade": _grade,
 }
 
 

@@ -196,6 +196,9 @@ def _check_intermediates(
 def _backward_lines(grad: Callable[[Any], Any], layout: Layout, theta: np.ndarray) -> list[tuple[str, Line]]:
     """The assignments of the user's backward (the user function that returned the gradient),
     in source order."""
+    own = getattr(grad, "backward_lines", None)  # a backward run elsewhere (the grader's worker)
+    if own is not None:  # says its lines itself, read from its source
+        return list(own)
     try:
         frames = returning_frames(lambda: grad(layout.unflatten(theta.copy())))
     except Exception:

@@ -1,0 +1,554 @@
+"""``verifier.grade``: a class's backprop submissions checked against the instructor's reference.
+
+The recipe, per submission and case (a data file and a seed):
+
+1. a fresh worker process (:mod:`verifier.grading.runner`) loads the submission in a temporary
+   working directory of its own, under a wall-clock budget and a memory cap;
+2. the grader builds the check's ``cost`` from the instructor's forward (so the student cannot
+   change what is differentiated) and its ``grad`` from the student's backward, a proxy that
+   sends each call's arguments to the worker and gets plain arrays back (the instructor's
+   forward's cache by default; with ``student=("forward", "backward")`` the student's forward
+   feeds its own cache to its own backward, inside the worker);
+3. the library's own check (:func:`verifier.check`, all three ways) decides, in the grader's
+   process; the report's findings become the feedback, its tensors the points
+   (:mod:`verifier.grading.scoring`).
+
+Before any submission runs, the reference's own backward is checked on every case: a reference
+that fails its own check is bad input, not a class of wrong submissions.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import validate
+from ..adapters import STYLES as ADAPTERS
+from ..adapters import style_of
+from ..errors import InputError
+from ..loading import load_module
+from ..reference import load_reference
+from .runner import Remote, SubmissionRaised, Worker, WorkerFailed, parse_memory
+from .scoring import CaseGrade, Grade, case_points, label
+from .submissions import Submission, find
+
+DEFAULT_METHODS = ("centered", "scipy", "autograd")
+#: What each argument is called where the values came from (the command line renames them).
+API_NAMES = {
+    "reference": "reference",
+    "submissions": "submissions",
+    "data": "data",
+    "seeds": "seeds",
+    "points": "points",
+    "weights": "weights",
+    "student": "student",
+    "timeout": "timeout",
+    "memory": "memory",
+    "files": "files",
+    "check_points": "check_points",
+    "jobs": "jobs",
+    "style": "style",
+    "methods": "methods",
+}
+
+
+@dataclass
+class Case:
+    """One hidden test case: the data (and parameters) of a file, and the check's seed."""
+
+    name: str
+    X: Any
+    Y: Any
+    params: Any
+    seed: int
+
+
+@dataclass
+class Plan:
+    """Everything a grading run needs, validated (see :func:`prepare`)."""
+
+    forward: Callable[..., Any]
+    backward: Callable[..., Any]
+    names: tuple[str, str]
+    style: str
+    submissions: list[Submission]
+    cases: list[Case]
+    tensors: list[str]
+    weights: dict[str, float]
+    student: tuple[str, ...]
+    points: float
+    timeout: float
+    memory: int
+    files: list[Path]
+    check_points: int
+    jobs: int
+    methods: tuple[str, ...]
+
+
+def grade(
+    reference: str | Path,
+    submissions: str | Path,
+    data: str | Path | Sequence[str | Path],
+    *,
+    seeds: Sequence[int] = (0,),
+    points: float = 10.0,
+    weights: Mapping[str, float] | None = None,
+    student: Sequence[str] = ("backward",),
+    timeout: float = 20.0,
+    memory: int | str = "2G",
+    files: Sequence[str | Path] = (),
+    check_points: int = 2,
+    jobs: int | None = None,
+    style: str | None = None,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    progress: Callable[[Grade, int, int], None] | None = None,
+) -> list[Grade]:
+    """Grade every submission against the instructor's reference, each in a process of its own.
+
+    Parameters
+    ----------
+    reference : str
+        ``"path/to/reference.py:FORWARD,BACKWARD"``: the instructor's solution, in the notebook's
+        style (``FORWARD(X, Y, parameters) -> (cost, cache)``, ``BACKWARD(X, Y, cache)``) or the
+        functions style (``FORWARD(params, X, Y) -> cost``, ``BACKWARD(params, X, Y)``).
+    submissions : str or Path
+        A folder of ``.py`` files and notebooks (``.ipynb``), or one such file. Each defines the
+        functions named in ``reference``.
+    data : path or sequence of paths
+        The cases' data: ``.npz`` or ``.json`` with ``X``, ``Y`` and the parameters, as
+        ``verifier check --data`` reads them. Each file, with each seed, is one graded case.
+    seeds : sequence of int
+        The check's seed per case: it draws the further points of the check (``check_points``).
+    points : float
+        The most a submission can score, shared equally among the cases.
+    weights : mapping of str to float, optional
+        Each tensor's share of a case's points (``{"dW1": 2, "db1": 1}``; ``W1`` or ``dW1``);
+        a tensor not named weighs 1.
+    student : sequence of str
+        Which functions are the student's: ``("backward",)`` (the instructor's forward makes the
+        cache) or ``("forward", "backward")`` (notebook style: the student's forward makes it).
+        Either way the cost differentiated is the instructor's.
+    timeout : float
+        Seconds a submission may take per case (loading included), wall clock.
+    memory : int or str
+        Its address-space cap: bytes, or ``"2G"``, ``"512M"``; 0 for none.
+    files : sequence of paths
+        Course files copied into every submission's working directory (helpers it imports).
+    check_points : int
+        Points per case the check runs at: the data's parameters and ``check_points - 1``
+        perturbations of them drawn from the seed (a bug that dead units hide shows at another).
+    jobs : int, optional
+        Submissions graded at once (default: the number of cores).
+    style : {"notebook", "functions"}, optional
+        How the functions are called (default: read from the forward's first parameter).
+    methods : sequence of str
+        The check's methods.
+    progress : callable, optional
+        ``progress(grade, done, total)`` as each submission is graded.
+
+    Returns
+    -------
+    list of Grade
+        One per submission, in file-name order: ``score``, ``max_score``, ``status``,
+        ``feedback``, ``cases`` (per case: points, right and wrong tensors, the findings or
+        the reason it did not run), ``to_dict()`` and ``gradescope()``.
+
+    Raises
+    ------
+    InputError
+        A missing or malformed reference, data file, folder or option; or a reference whose
+        own backward fails the check.
+
+    Notes
+    -----
+    A submission's code never runs in the calling process: see :mod:`verifier.grading.runner`
+    for what the isolation is, and is not.
+    """
+    plan = prepare(
+        reference,
+        submissions,
+        data,
+        seeds=seeds,
+        points=points,
+        weights=weights,
+        student=student,
+        timeout=timeout,
+        memory=memory,
+        files=files,
+        check_points=check_points,
+        jobs=jobs,
+        style=style,
+        methods=methods,
+    )
+    return run(plan, progress)
+
+
+def prepare(
+    reference: str | Path,
+    submissions: str | Path,
+    data: str | Path | Sequence[str | Path],
+    *,
+    seeds: Sequence[int] = (0,),
+    points: float = 10.0,
+    weights: Mapping[str, float] | None = None,
+    student: Sequence[str] = ("backward",),
+    timeout: float = 20.0,
+    memory: int | str = "2G",
+    files: Sequence[str | Path] = (),
+    check_points: int = 2,
+    jobs: int | None = None,
+    style: str | None = None,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    names: Mapping[str, str] = API_NAMES,
+) -> Plan:
+    """Validate :func:`grade`'s arguments (errors name them as ``names`` says) and check the reference."""
+    arg = dict(names).__getitem__
+    path, forward_name, backward_name = _target(reference, arg("reference"))
+    datafiles = [data] if isinstance(data, (str, Path)) else list(data)
+    if not datafiles:
+        raise InputError(f"`{arg('data')}`: give at least one data file.")
+    loaded = [(Path(d).name, load_reference(d, argument=arg("data"))) for d in datafiles]
+    seed_list = [validate.seed(s, arg("seeds")) for s in seeds]
+    if not seed_list:
+        raise InputError(f"`{arg('seeds')}`: give at least one seed.")
+    total = validate.number(points, arg("points"))
+    limit = validate.number(timeout, arg("timeout"))
+    cap = parse_memory(memory, arg("memory"))
+    roles = tuple(student)
+    if roles not in (("backward",), ("forward", "backward")):
+        raise InputError(
+            f"`{arg('student')}`: expected 'backward' or 'forward,backward', got {','.join(roles)!r}."
+        )
+    extra = []
+    for f in files:
+        if not Path(f).is_file():
+            raise InputError(f"`{arg('files')}`: no file {str(f)!r}.")
+        extra.append(Path(f))
+    rounds = validate.integer(check_points, arg("check_points"), minimum=1)
+    workers = validate.integer(jobs, arg("jobs"), minimum=1) if jobs is not None else _cores()
+    chosen = validate.methods(list(methods), arg("methods"))
+    found = find(submissions, arg("submissions"))
+
+    module = load_module(str(path))
+    forward = _function(module, path, forward_name, arg("reference"))
+    backward = _function(module, path, backward_name, arg("reference"))
+    if style is not None and style not in ADAPTERS:
+        raise InputError(f"`{arg('style')}`: expected one of {sorted(ADAPTERS)}, got {style!r}.")
+    how = style or style_of(forward)
+    if roles == ("forward", "backward") and how != "notebook":
+        raise InputError(
+            f"`{arg('student')}`: the student's forward makes the backward's cache in the notebook style"
+            " only; in the functions style the backward takes the parameters, so grade the backward."
+        )
+    cases = [
+        Case(
+            f"case {k}: {name}, seed {seed}"
+            if len(seed_list) > 1 or len(loaded) > 1
+            else f"case: {name}, seed {seed}",
+            d["X"],
+            d["Y"],
+            d["params"],
+            seed,
+        )
+        for k, ((name, d), seed) in enumerate(((ld, s) for ld in loaded for s in seed_list), start=1)
+    ]
+    tensors = _reference_passes(forward, backward, how, cases, rounds, chosen, arg("reference"))
+    return Plan(
+        forward=forward,
+        backward=backward,
+        names=(forward_name, backward_name),
+        style=how,
+        submissions=found,
+        cases=cases,
+        tensors=tensors,
+        weights=_weights(weights, tensors, arg("weights")),
+        student=roles,
+        points=total,
+        timeout=limit,
+        memory=cap,
+        files=extra,
+        check_points=rounds,
+        jobs=workers,
+        methods=tuple(chosen),
+    )
+
+
+def run(plan: Plan, progress: Callable[[Grade, int, int], None] | None = None) -> list[Grade]:
+    """Grade every submission of ``plan``, up to ``plan.jobs`` at once (see :func:`grade`)."""
+    # one check at a time in this process: autograd's tracing patches modules for the length of
+    # a trace; the submissions' processes run side by side (loading, and between checks)
+    lock = threading.Lock()
+    grades: dict[int, Grade] = {}
+    with ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+        futures = {pool.submit(grade_submission, plan, s, lock): i for i, s in enumerate(plan.submissions)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            grades[futures[future]] = future.result()
+            if progress is not None:
+                progress(grades[futures[future]], done, len(futures))
+    return [grades[i] for i in range(len(plan.submissions))]
+
+
+def grade_submission(plan: Plan, submission: Submission, lock: threading.Lock) -> Grade:
+    """One submission on every case, each case in a fresh worker (see the module notes)."""
+    worth = round(plan.points / len(plan.cases), 6)
+    if submission.problem is not None:
+        reason, tag = submission.problem, submission.problem.split(" (")[0].removeprefix("has a ")
+        return Grade(submission.name, [_error(c, worth, reason, tag) for c in plan.cases])
+    outputs: list[str] = []
+    cases: list[CaseGrade] = []
+    with tempfile.TemporaryDirectory(prefix="verifier-grade-") as tmp:
+        root = Path(tmp)
+        (root / "source").mkdir()
+        script = root / "source" / submission.script_name
+        script.write_text(submission.script, encoding="utf-8")
+        lines = submission.lines(plan.names[1], script)
+        stop: tuple[str, str] | None = None  # the load failed: the same for every case
+        for k, case in enumerate(plan.cases, start=1):
+            if stop is not None:
+                cases.append(_error(case, worth, *stop))
+                continue
+            workdir = root / f"case{k}"
+            workdir.mkdir()
+            for f in plan.files:
+                shutil.copy(f, workdir / f.name)
+            shutil.copy(submission.path, workdir / submission.name)
+            (workdir / submission.script_name).write_text(submission.script, encoding="utf-8")
+            worker = Worker(workdir, timeout=plan.timeout, memory=plan.memory, where=submission.where)
+            try:
+                stop = _load(plan, submission, worker)
+                if stop is not None:
+                    cases.append(_error(case, worth, *stop))
+                else:
+                    cases.append(_grade_case(plan, case, worker, lines, lock, worth))
+            finally:
+                worker.close()
+                text = worker.output.text()
+                if text:
+                    outputs.append(f"[{case.name}]\n{text}" if len(plan.cases) > 1 else text)
+    return Grade(submission.name, cases, "\n".join(outputs))
+
+
+def _load(plan: Plan, submission: Submission, worker: Worker) -> tuple[str, str] | None:
+    """Load the submission in its worker: None, or why it cannot be graded, and a short tag."""
+    try:
+        defined = worker.request(
+            {
+                "op": "load",
+                "script": submission.script_name,
+                "display": submission.name,
+                "module": submission.module,
+            }
+        )
+    except SubmissionRaised as exc:
+        head, sep, message = str(exc).partition(": ")
+        return f"{head} while loading the file{sep}{message}", _tag(str(exc))
+    except WorkerFailed as exc:
+        return f"{exc} (while loading the file)", _failure_tag(worker)
+    needed = [plan.names[0], plan.names[1]] if "forward" in plan.student else [plan.names[1]]
+    missing = [n for n in needed if not (isinstance(defined, list) and n in defined)]
+    if missing:
+        return f"defines no function {missing[0]!r} (it defines {defined})", f"no {missing[0]}"
+    return None
+
+
+def _grade_case(
+    plan: Plan, case: Case, worker: Worker, lines: list[Any], lock: threading.Lock, worth: float
+) -> CaseGrade:
+    """The check of the submission's backward on one case, and its points."""
+    from ..harness import check
+
+    adapter = ADAPTERS[plan.style]
+    grad: Callable[[Any], Any]
+    if "forward" in plan.student:
+        cost, _ = adapter(plan.forward, plan.backward, case.X, case.Y)
+        X, Y = validate.data(case.X, "X"), validate.data(case.Y, "Y")
+        ops = {"op": "chain", "forward": plan.names[0], "backward": plan.names[1]}
+
+        def grad(params: Any) -> Any:
+            return worker.request(ops, [X, Y, params])[1]
+
+    else:
+        cost, grad = adapter(plan.forward, Remote(worker, plan.names[1]), case.X, case.Y)
+    grad.backward_lines = lines  # type: ignore[attr-defined]  # its source is read, not run, here
+    reason = tag = ""
+    report = None
+    with lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            report = check(
+                cost,
+                grad,
+                case.params,
+                methods=plan.methods,
+                seed=case.seed,
+                points=plan.check_points,
+                progress=False,
+            )
+        except (SubmissionRaised, WorkerFailed) as exc:
+            reason, tag = (
+                str(exc),
+                _tag(str(exc)) if isinstance(exc, SubmissionRaised) else _failure_tag(worker),
+            )
+        except InputError as exc:
+            reason, tag = f"returned gradients the check cannot use: {exc}", "unusable gradients"
+        except Exception as exc:
+            reason, tag = (
+                f"returned what the check cannot run on ({type(exc).__name__}: {exc})",
+                "unusable gradients",
+            )
+    if worker.failure is not None:  # a failure the check stepped over still costs the case
+        reason, tag = worker.failure, _failure_tag(worker)
+    if report is None or reason:
+        return _error(case, worth, reason, tag)
+    return _case_grade(plan, case.name, report, worth)
+
+
+def _case_grade(plan: Plan, name: str, report: Any, worth: float) -> CaseGrade:
+    """Points, verdicts, findings and labels of a case from its report."""
+    names = [t.name for t in report.tensors]
+    wrong = list(report.wrong_tensors)
+    if report.status == "fail" and not wrong:  # a failure no tensor carries: nothing is credited
+        wrong = names
+    undecided = set()
+    for r in [report, *(p.report for p in report.points)]:
+        undecided |= {t.name for t in r.tensors if t.verdict == "undecided"}
+    reports = [report, *(p.report for p in report.points if p.report.point_status == "fail")]
+    findings: list[str] = []
+    labels: list[str] = []
+    said: set[str] = set()  # tensors the given point's findings speak of: another point's add nothing
+    for r in reports:
+        here = {f.tensor for f in r.findings if f.tensor}
+        for f in r.findings:
+            if f.tensor in said:
+                continue
+            if f.kind in ("bug", "undecided") and f.message not in findings:
+                findings.append(f.message)
+            tag = label(f)
+            if tag is not None and tag not in labels:
+                labels.append(tag)
+        said |= here
+    labelled = {tag.split(" ")[0] for tag in labels}
+    labels += [f"{t} wrong" for t in wrong if t not in labelled]
+    status = "fail" if wrong else ("inconclusive" if undecided else "pass")
+    return CaseGrade(
+        name=name,
+        score=case_points(names, plan.weights, set(wrong), worth),
+        max_score=worth,
+        status=status,
+        right=[n for n in names if n not in wrong and n not in undecided],
+        wrong=[n for n in names if n in wrong],
+        undecided=[n for n in names if n in undecided and n not in wrong],
+        findings=findings,
+        labels=labels,
+    )
+
+
+def _error(case: Case, worth: float, reason: str, tag: str) -> CaseGrade:
+    return CaseGrade(case.name, 0.0, worth, "error", reason=reason, labels=[tag])
+
+
+def _tag(error: str) -> str:
+    """``"raised ValueError at a.py:3: ..."`` -> ``"raised ValueError"``; ``"called sys.exit(0)"``."""
+    words = error.split(" ")
+    return (
+        " ".join(words[:2]).rstrip(":") if words[0] == "raised" else words[0] + " " + words[1].split(" ")[0]
+    )
+
+
+def _failure_tag(worker: Worker) -> str:
+    return {"timeout": "timed out", "exit": "exited", "protocol": "malformed answers"}.get(
+        worker.kind or "", "failed"
+    )
+
+
+def _target(reference: Any, argument: str) -> tuple[Path, str, str]:
+    """``path.py:FORWARD,BACKWARD`` -> (path, forward, backward)."""
+    text = str(reference) if isinstance(reference, (str, Path)) else None
+    path, sep, names = (text or "").rpartition(":")
+    functions = [n.strip() for n in names.split(",")]
+    if (
+        text is None
+        or not sep
+        or not path
+        or len(functions) != 2
+        or not all(f.isidentifier() for f in functions)
+    ):
+        raise InputError(f"`{argument}`: expected path/to/reference.py:FORWARD,BACKWARD, got {reference!r}.")
+    if not Path(path).is_file():
+        raise InputError(f"`{argument}`: no file {path!r}.")
+    return Path(path), functions[0], functions[1]
+
+
+def _function(module: Any, path: Path, name: str, argument: str) -> Callable[..., Any]:
+    value = getattr(module, name, None)
+    if not callable(value):
+        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
+        raise InputError(f"`{argument}`: {path} has no function {name!r}; it has {found}.")
+    return value
+
+
+def _reference_passes(
+    forward: Callable[..., Any],
+    backward: Callable[..., Any],
+    style: str,
+    cases: list[Case],
+    check_points: int,
+    methods: Sequence[str],
+    argument: str,
+) -> list[str]:
+    """The reference's own check on every case (it must not fail); the parameter tensors' names."""
+    from ..harness import check
+
+    tensors: list[str] = []
+    for case in cases:
+        cost, grad = ADAPTERS[style](forward, backward, case.X, case.Y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = check(cost, grad, case.params, methods=methods, seed=case.seed, points=check_points)
+        if report.status == "fail":
+            bugs = "; ".join(f.message for f in report.findings if f.kind == "bug")
+            raise InputError(
+                f"`{argument}`: the reference's own backward fails the check on {case.name}: {bugs}"
+            )
+        names = [t.name for t in report.tensors]
+        if tensors and names != tensors:
+            raise InputError(f"`{argument}`: the cases have different parameters ({tensors} and {names}).")
+        tensors = names
+    return tensors
+
+
+def _weights(weights: Mapping[str, float] | None, tensors: list[str], argument: str) -> dict[str, float]:
+    """The instructor's weights by tensor name (``dW1`` is read as ``W1``); 1 where not given."""
+    out = dict.fromkeys(tensors, 1.0)
+    if weights is None:
+        return out
+    if not isinstance(weights, Mapping):
+        raise InputError(
+            f"`{argument}`: expected a mapping of tensor names to weights, got {type(weights).__name__}."
+        )
+    for key, value in weights.items():
+        name = key if key in out else (key[1:] if isinstance(key, str) and key[1:] in out else None)
+        if name is None:
+            raise InputError(
+                f"`{argument}`: no tensor {key!r}; the tensors are {tensors} (or d{tensors[0]}, ...)."
+            )
+        weight = validate.real(value, f"{argument}[{key!r}]")
+        if weight < 0:
+            raise InputError(f"`{argument}[{key!r}]`: expected a weight >= 0, got {value!r}.")
+        out[name] = float(weight)
+    if sum(out.values()) <= 0:
+        raise InputError(f"`{argument}`: the weights add up to 0.")
+    return out
+
+
+def _cores() -> int:
+    import os
+
+    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 1)

@@ -119,6 +119,7 @@ def test_patching_the_checkers_changes_nothing_but_the_returned_arrays(graded):
     assert grace.score == 0 and grace.status == "fail"
     assert grace.cases[0].wrong == list(SHAPES)
     assert "W1 is all zeros where the reference is not" in grace.feedback
+    assert grace.labels == ["every tensor zero"]
     # and the grader's own process was never touched
     assert not np.allclose(1.0, 2.0)
     assert verifier.check.__module__ == "verifier.harness"

@@ -598,7 +598,8 @@ def _grade(args: argparse.Namespace) -> int:
     )
     show = Progress(len(plan.submissions), enabled=False if args.quiet else None)
     print(
-        f"grading {len(plan.submissions)} submissions on {len(plan.cases)} cases"
+        f"grading {len(plan.submissions)} submissions on {len(plan.cases)}"
+        f" case{'s' if len(plan.cases) != 1 else ''}"
         f" ({plan.jobs} at a time, {plan.timeout:g} s each per case)",
         flush=True,
     )

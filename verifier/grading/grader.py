@@ -436,6 +436,9 @@ def _case_grade(plan: Plan, name: str, report: Any, worth: float) -> CaseGrade:
         said |= here
     labelled = {tag.split(" ")[0] for tag in labels}
     labels += [f"{t} wrong" for t in wrong if t not in labelled]
+    same = {tag.partition(" ")[2] for tag in labels if tag.split(" ")[0] in names}
+    if len(names) > 2 and set(wrong) == set(names) and len(same) == 1:  # "W1 zero", "b1 zero", ...
+        labels = [f"every tensor {same.pop()}"]
     status = "fail" if wrong else ("inconclusive" if undecided else "pass")
     return CaseGrade(
         name=name,

@@ -31,6 +31,7 @@ def main(argv: list[str]) -> int:
     memory = int(argv[0]) if argv else 0
     if memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file behind
     requests, answers = os.dup(0), os.dup(1)
     quiet = os.open(os.devnull, os.O_RDONLY)
     os.dup2(quiet, 0)

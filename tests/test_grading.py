@@ -71,6 +71,15 @@ def test_the_slip_gets_partial_credit_naming_the_tensor_and_its_line(graded):
     assert carol.labels == ["W2 ×2"]
 
 
+def test_a_slip_in_a_notebook_is_named_by_its_cell_and_line(graded):
+    nina = graded[0]["nina_slip.ipynb"]
+    assert nina.score == pytest.approx(10 * 5 / 6, abs=1e-4)
+    assert nina.cases[0].wrong == ["b1"]
+    assert "b1 is exactly 4.0× the reference: a 4./m where 1./m was meant" in nina.feedback
+    assert "nina_slip.ipynb cell 2:14 `db1 = 4./m * np.sum(dZ1, axis=1, keepdims = True)`" in nina.feedback
+    assert nina.labels == ["b1 ×4"]
+
+
 @pytest.mark.parametrize(
     ("name", "reason", "tag"),
     [
@@ -199,6 +208,31 @@ def test_the_students_forward_feeds_the_students_backward(data, tmp_path):
     assert "defines no function 'forward_propagation_n'" in by["alice_correct.py"].cases[0].reason
 
 
+def test_what_comes_back_is_checked_and_a_missing_tensor_costs_only_its_share(data, tmp_path):
+    unpack = "    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache\n"
+    sources = {
+        "transposed.py": "    return {'dW1': np.zeros((4, 5))}\n",
+        "object.py": "    return {'dW1': object()}\n",
+        "forgot_db1.py": "".join(
+            (CLASS / "reference.py").read_text().partition("    dZ3 = A3 - Y\n")[1:]
+        ).replace('"db1": db1}', "}"),
+    }
+    head = "import numpy as np\n\n\ndef backward_propagation_n(X, Y, cache):\n    m = X.shape[1]\n"
+    for name, body in sources.items():
+        (tmp_path / name).write_text(head + unpack + body)
+    by = {g.submission: g for g in verifier.grade(REFERENCE, tmp_path, data[0], timeout=TIMEOUT, memory="1G")}
+    assert (
+        "expected shape (5, 4) (the shape of parameter W1), got (4, 5)" in by["transposed.py"].cases[0].reason
+    )
+    assert "the result['dW1'] is of type object" in by["object.py"].cases[0].reason
+    assert by["transposed.py"].score == by["object.py"].score == 0
+    forgot = by["forgot_db1.py"]
+    assert forgot.score == pytest.approx(10 * 5 / 6, abs=1e-4)
+    assert forgot.cases[0].wrong == ["b1"]
+    assert "db1 is missing from what your backward returned (its keys: dZ3, dW3" in forgot.feedback
+    assert forgot.labels == ["b1 missing"]
+
+
 def test_bad_input_names_the_argument(data, tmp_path, capsys):
     subs = CLASS / "submissions"
     with pytest.raises(InputError, match=r"`reference`: .*reference.py has no function 'backward_n'"):
@@ -283,7 +317,7 @@ def test_the_protocol_carries_plain_data_only():
     assert back["b"] == (1, 2.5, None, "s") and back[3][1] is True and back[3][0].shape == ()
     with pytest.raises(protocol.ProtocolError, match="dtype object"):
         protocol.encode(np.array([object()]))
-    with pytest.raises(protocol.ProtocolError, match="is a builtin_function_or_method"):
+    with pytest.raises(protocol.ProtocolError, match="is of type builtin_function_or_method"):
         protocol.encode([len])
     forged = {"a": 0, "dtype": "|O8", "shape": [1]}
     with pytest.raises(protocol.ProtocolError, match="not of numbers"):

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import validate
 from ..adapters import STYLES as ADAPTERS
 from ..adapters import style_of
@@ -376,7 +378,9 @@ def _grade_case(
 
     else:
         cost, grad = adapter(plan.forward, Remote(worker, plan.names[1]), case.X, case.Y)
-    grad.backward_lines = lines  # type: ignore[attr-defined]  # its source is read, not run, here
+    missing: dict[str, list[str]] = {}
+    complete = _completed(grad, case.params, missing)
+    complete.backward_lines = lines  # type: ignore[attr-defined]  # its source is read, not run, here
     reason = tag = ""
     report = None
     with lock, warnings.catch_warnings():
@@ -384,7 +388,7 @@ def _grade_case(
         try:
             report = check(
                 cost,
-                grad,
+                complete,
                 case.params,
                 methods=plan.methods,
                 seed=case.seed,
@@ -407,11 +411,32 @@ def _grade_case(
         reason, tag = worker.failure, _failure_tag(worker)
     if report is None or reason:
         return _error(case, worth, reason, tag)
-    return _case_grade(plan, case.name, report, worth)
+    return _case_grade(plan, case.name, report, worth, missing)
 
 
-def _case_grade(plan: Plan, name: str, report: Any, worth: float) -> CaseGrade:
-    """Points, verdicts, findings and labels of a case from its report."""
+def _completed(
+    grad: Callable[[Any], Any], params: Any, missing: dict[str, list[str]]
+) -> Callable[[Any], Any]:
+    """``grad`` with the parameters its dict leaves out filled with NaN (each then wrong, the
+    others graded), and what was left out put in ``missing`` (name -> the keys it returned)."""
+
+    def complete(p: Any) -> Any:
+        raw = grad(p)
+        if not (isinstance(params, dict) and isinstance(raw, dict)):
+            return raw
+        absent = [k for k in params if k not in raw and f"d{k}" not in raw]
+        if not absent or len(absent) == len(params):
+            return raw
+        for k in absent:
+            missing[str(k)] = [str(key) for key in raw]
+        return {**raw, **{f"d{k}": np.full(np.shape(params[k]), np.nan) for k in absent}}
+
+    return complete
+
+
+def _case_grade(plan: Plan, name: str, report: Any, worth: float, missing: dict[str, list[str]]) -> CaseGrade:
+    """Points, verdicts, findings and labels of a case from its report (a tensor the backward did
+    not return is wrong, and said to be missing)."""
     names = [t.name for t in report.tensors]
     wrong = list(report.wrong_tensors)
     if report.status == "fail" and not wrong:  # a failure no tensor carries: nothing is credited
@@ -426,7 +451,7 @@ def _case_grade(plan: Plan, name: str, report: Any, worth: float) -> CaseGrade:
     for r in reports:
         here = {f.tensor for f in r.findings if f.tensor}
         for f in r.findings:
-            if f.tensor in said:
+            if f.tensor in said or f.tensor in missing or f.tensor.removeprefix("d") in missing:
                 continue
             if f.kind in ("bug", "undecided") and f.message not in findings:
                 findings.append(f.message)
@@ -434,6 +459,11 @@ def _case_grade(plan: Plan, name: str, report: Any, worth: float) -> CaseGrade:
             if tag is not None and tag not in labels:
                 labels.append(tag)
         said |= here
+    for tensor, keys in missing.items():
+        findings.append(
+            f"d{tensor} is missing from what your backward returned (its keys: {', '.join(keys)})"
+        )
+        labels.append(f"{tensor} missing")
     labelled = {tag.split(" ")[0] for tag in labels}
     labels += [f"{t} wrong" for t in wrong if t not in labelled]
     same = {tag.partition(" ")[2] for tag in labels if tag.split(" ")[0] in names}
@@ -458,11 +488,13 @@ def _error(case: Case, worth: float, reason: str, tag: str) -> CaseGrade:
 
 
 def _tag(error: str) -> str:
-    """``"raised ValueError at a.py:3: ..."`` -> ``"raised ValueError"``; ``"called sys.exit(0)"``."""
+    """A short name of what the code did: ``"raised ValueError"``, ``"called sys.exit(0)"``."""
     words = error.split(" ")
-    return (
-        " ".join(words[:2]).rstrip(":") if words[0] == "raised" else words[0] + " " + words[1].split(" ")[0]
-    )
+    if words[0] == "raised" and len(words) > 1:
+        return f"raised {words[1].rstrip(':')}"
+    if words[0] == "called" and len(words) > 1:
+        return f"called {words[1]}"
+    return "unusable gradients"
 
 
 def _failure_tag(worker: Worker) -> str:

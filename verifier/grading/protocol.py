@@ -62,11 +62,11 @@ def encode(value: Any) -> tuple[Any, list[bytes]]:
                 ]
             }
         raise ProtocolError(
-            f"{where} is a {type(v).__name__}: only numbers, str, None, numpy arrays of numbers,"
+            f"{where} is of type {type(v).__name__}: only numbers, str, None, numpy arrays of numbers,"
             " and tuples, lists and dicts of them can be carried"
         )
 
-    return walk(value, 0, "the value"), blobs
+    return walk(value, 0, "the result"), blobs
 
 
 def decode(tree: Any, blobs: list[bytes]) -> Any:

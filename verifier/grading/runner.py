@@ -136,7 +136,7 @@ class Worker:
         if not answer.get("ok"):
             line = answer.get("line")
             where = f" at {self.where(line)}" if type(line) is int else ""
-            error = str(answer.get("error", "raised"))
+            error = str(answer.get("error", "raised"))[:2000]
             if error.startswith("raised "):
                 head, _, message = error.partition(": ")
                 error = f"{head}{where}" + (f": {message}" if message else "")

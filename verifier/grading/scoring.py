@@ -57,7 +57,7 @@ class CaseGrade:
     def output(self) -> str:
         """The feedback for this case, in plain words."""
         if self.status == "error":
-            return f"Not graded: your code {self.reason}."
+            return f"Not graded: your code {self.reason.rstrip('.')}."
         out = []
         if not self.wrong and not self.undecided:
             out.append(f"Every gradient is right ({', '.join(self.right)}).")

@@ -301,8 +301,8 @@ def grade_submission(plan: Plan, submission: Submission, lock: threading.Lock) -
     """One submission on every case, each case in a fresh worker (see the module notes)."""
     worth = round(plan.points / len(plan.cases), 6)
     if submission.problem is not None:
-        reason, tag = submission.problem, submission.problem.split(" (")[0].removeprefix("has a ")
-        return Grade(submission.name, [_error(c, worth, reason, tag) for c in plan.cases])
+        tag = "syntax error" if submission.problem.startswith("has a syntax error") else "unreadable file"
+        return Grade(submission.name, [_error(c, worth, submission.problem, tag) for c in plan.cases])
     outputs: list[str] = []
     cases: list[CaseGrade] = []
     with tempfile.TemporaryDirectory(prefix="verifier-grade-") as tmp:

@@ -305,7 +305,7 @@ def grade_submission(plan: Plan, submission: Submission, lock: threading.Lock) -
         return Grade(submission.name, [_error(c, worth, submission.problem, tag) for c in plan.cases])
     outputs: list[str] = []
     cases: list[CaseGrade] = []
-    with tempfile.TemporaryDirectory(prefix="verifier-grade-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="verifier-grade-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         (root / "source").mkdir()
         script = root / "source" / submission.script_name

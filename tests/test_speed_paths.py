@@ -5,6 +5,7 @@ one BLAS thread during a check of a small cost, the caller's threads restored af
 from __future__ import annotations
 
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -185,3 +186,26 @@ def test_a_large_check_leaves_blas_threads_alone(unpinned, monkeypatch):
     cost, grad, params = _recording_cost(seen)
     assert check(cost, grad, params).ok
     assert set(seen) == {2}
+
+
+def _buffered(p):
+    """Writes its terms into a float buffer: on complex input the imaginary parts are dropped
+    (numpy's ComplexWarning), so the complex step must refuse it, on a worker as here."""
+    out = np.zeros(3)
+    for i in range(3):
+        out[i] = p["w"][i] ** 2
+    return out.sum()
+
+
+def test_the_complex_step_refuses_a_cost_that_drops_its_imaginary_part_on_a_process_worker():
+    from concurrent.futures import ProcessPoolExecutor
+
+    params = {"w": np.array([0.7, -1.3, 2.1])}
+    grad = lambda p: {"w": 2 * p["w"]}  # noqa: E731
+    serial = check(_buffered, grad, params, methods=("centered", "complex"))
+    with ProcessPoolExecutor(max_workers=2) as pool, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork in a threaded process, on some Pythons
+        pooled = check(_buffered, grad, params, methods=("centered", "complex"), executor=pool)
+    for report in (serial, pooled):
+        assert report.ok and not report.methods["complex"].available, str(report)
+    assert pooled.methods["complex"].reason == serial.methods["complex"].reason

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.exceptions import ComplexWarning
 
 from .errors import CostError, InputError
 from .params import Layout
@@ -521,8 +522,20 @@ def task_size(n: int) -> int:
 def _worker_stencil(
     cost: Any, layout: Layout, theta: np.ndarray, value0: float, indices: np.ndarray, steps: np.ndarray
 ) -> np.ndarray:
-    """A worker's share of :meth:`Objective.stencil`, through an objective of its own."""
-    return Objective(cost, layout, theta, extended=False, value0=value0).stencil(indices, steps)
+    """A worker's share of :meth:`Objective.stencil`, through an objective of its own.
+
+    Complex steps are evaluated as the complex step evaluates them in the calling process
+    (:func:`verifier.estimators.complex_step`): numpy's ``ComplexWarning``, an imaginary part
+    dropped on the way, is an error, which reaches the caller through the task's result. A
+    worker in another process does not share the caller's warning filters.
+    """
+    objective = Objective(cost, layout, theta, extended=False, value0=value0)
+    if not np.iscomplexobj(steps):
+        return objective.stencil(indices, steps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ComplexWarning)
+        with np.errstate(all="ignore"):
+            return objective.stencil(indices, steps)
 
 
 def vectorized_stencil(

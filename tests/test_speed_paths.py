@@ -209,3 +209,55 @@ def test_the_complex_step_refuses_a_cost_that_drops_its_imaginary_part_on_a_proc
     for report in (serial, pooled):
         assert report.ok and not report.methods["complex"].available, str(report)
     assert pooled.methods["complex"].reason == serial.methods["complex"].reason
+
+
+def test_the_nearby_points_check_at_kinks_goes_through_the_batch_stencil_too():
+    """ReLU exactly at 0 (a zero bias and a zero input column) without autograd: the kinks
+    are decided at a nearby point, whose stencil is the network's batch moved there."""
+    net = DeepReLU([5, 6, 4, 1], cost_form="stable")
+    rng = np.random.default_rng(1)
+    params = net.init_params(rng)
+    params["b1"] = np.zeros_like(params["b1"])
+    X, Y = net.example_data(rng, m=7)
+    X[:, 2] = 0.0
+    layout, theta = layout_of(params)
+    calls = []
+
+    def cost(p):
+        calls.append(1)
+        return net.cost(p, X, Y)
+
+    grad = lambda p: net.backward(p, X, Y)  # noqa: E731
+    methods = ("centered", "scipy")
+    batched = check(
+        cost, grad, params, methods=methods, stencil=net.batch_stencil(params, X, Y, layout, theta)
+    )
+    one_by_one = len(calls)
+    plain = check(cost, grad, params, methods=methods)
+    assert batched.ok and plain.ok
+    kinks = batched.elements["verdict"] == "kink"
+    assert kinks.sum() == 6 and np.array_equal(kinks, plain.elements["verdict"] == "kink")
+    # the value at the point, its repeat, the long-double noise measurement, the nearby values
+    assert one_by_one <= 25 < len(calls) - one_by_one
+
+
+def test_a_vectorized_cost_is_batched_at_every_point():
+    calls = {"stacked": 0, "one": 0}
+
+    def cost(p):
+        w = p["w"]
+        calls["stacked" if w.ndim == 2 else "one"] += 1
+        return np.sum(np.sin(w) * w, axis=-1)
+
+    params = {"w": np.linspace(-1.0, 1.0, 40)}
+    report = check(
+        cost,
+        lambda p: {"w": np.cos(p["w"]) * p["w"] + np.sin(p["w"])},
+        params,
+        methods=("centered", "scipy"),
+        vectorized=True,
+        points=3,
+    )
+    assert report.ok and len(report.points) == 2
+    assert calls["one"] <= 30  # per point its value and repeat (246 when points 2, 3 were not batched)
+    assert calls["stacked"] >= 3

@@ -105,8 +105,8 @@ def check(
         which a random cost cannot.
     vectorized : bool, optional
         The cost accepts a stack of parameter sets: arrays with a leading batch axis,
-        shape ``(k, *shape)``, returning ``k`` costs; the centred method then evaluates
-        many perturbations per call.
+        shape ``(k, *shape)``, returning ``k`` costs; the finite differences then evaluate
+        many perturbations per call, at every point.
     stencil : callable, optional
         ``stencil(indices, steps) -> costs`` of shape ``steps.shape``: the cost at
         ``theta + steps[n, j]`` in element ``indices[n]``, many at once, equal to the cost
@@ -200,7 +200,8 @@ def check(
         report = check_point(cost, grad, layout, theta, options, rng, context)
         for j in range(1, count):
             moved = theta + _perturbation(layout, theta, rng)
-            other = check_point(cost, grad, layout, moved, replace(options, stencil=None), rng, context)
+            at_moved = replace(options, stencil=_stencil_at(options.stencil, moved))
+            other = check_point(cost, grad, layout, moved, at_moved, rng, context)
             report.points.append(PointResult(f"point {j + 1}: parameters perturbed", other))
     return report
 
@@ -215,6 +216,15 @@ class Options:
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     executor: Any = None
     progress: bool | None = False
+
+
+def _stencil_at(
+    stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, theta: np.ndarray
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """A batch stencil's counterpart at other parameters (its ``at(theta)``: the built-in
+    networks' and ``vectorized``'s), or None for one bound to its point alone."""
+    at = getattr(stencil, "at", None)
+    return at(theta) if callable(at) else None
 
 
 def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -468,7 +478,15 @@ def _settle_kinks(
         scale = np.maximum(np.abs(theta), objective.step_scale)  # as the steps are (step_sizes)
         moved = theta + size * scale * rng.standard_normal(theta.size)
         try:
-            near = Objective(cost, layout, moved, rng, extended=False, executor=objective.executor)
+            near = Objective(
+                cost,
+                layout,
+                moved,
+                rng,
+                batch=_stencil_at(objective.batch, moved),
+                extended=False,
+                executor=objective.executor,
+            )
             g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad")
         except Exception:  # the cost or backprop cannot run there: leave the elements as they are
             break

@@ -545,27 +545,37 @@ def vectorized_stencil(
 
     The contract (like SciPy's ``vectorized``): called with a container whose arrays
     have a leading batch axis, shape ``(k, *shape)``, the cost returns ``k`` costs,
-    shape ``(k,)``. Batches hold at most :data:`BATCH_NUMBERS` numbers.
+    shape ``(k,)``. Batches hold at most :data:`BATCH_NUMBERS` numbers. The stencil's
+    ``at(theta)`` is the same at other parameters (a nearby point's check).
     """
+    return _Vectorized(cost, layout, theta)
 
-    def run(indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
+
+class _Vectorized:
+    """:func:`vectorized_stencil`'s stencil."""
+
+    def __init__(self, cost: Callable[[Any], Any], layout: Layout, theta: np.ndarray) -> None:
+        self.cost, self.layout, self.theta = cost, layout, theta
+
+    def at(self, theta: np.ndarray) -> _Vectorized:
+        return _Vectorized(self.cost, self.layout, theta)
+
+    def __call__(self, indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
         rows = np.repeat(np.asarray(indices), steps.shape[1])
         deltas = steps.ravel()
-        per = max(1, BATCH_NUMBERS // max(layout.size, 1))
-        parts = [batch(rows[a : a + per], deltas[a : a + per]) for a in range(0, rows.size, per)]
+        per = max(1, BATCH_NUMBERS // max(self.layout.size, 1))
+        parts = [self._batch(rows[a : a + per], deltas[a : a + per]) for a in range(0, rows.size, per)]
         if len(parts) == 1:
             return parts[0].reshape(steps.shape)
         return np.concatenate(parts).reshape(steps.shape) if parts else np.empty(steps.shape)
 
-    def batch(r: np.ndarray, d: np.ndarray) -> np.ndarray:
-        stack = np.repeat(theta[None, :], r.size, axis=0)
+    def _batch(self, r: np.ndarray, d: np.ndarray) -> np.ndarray:
+        stack = np.repeat(self.theta[None, :], r.size, axis=0)
         stack[np.arange(r.size), r] += d
-        value = np.asarray(cost(layout.unflatten(stack)), dtype=np.float64)
+        value = np.asarray(self.cost(self.layout.unflatten(stack)), dtype=np.float64)
         if value.shape != (r.size,):
             raise CostError(
                 f"a vectorized `cost` given {r.size} parameter sets must return shape ({r.size},),"
                 f" got {value.shape}."
             )
         return value
-
-    return run

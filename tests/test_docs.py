@@ -59,8 +59,8 @@ def test_examples_run(name, tmp_path):
 
 def test_benchmark_scripts_import_and_measure():
     """The scripts load; the expensive runs are theirs, not the tests' (bench itself is tested)."""
-    for name in ("executor.py", "scale_verdicts.py"):
-        assert callable(runpy.run_path(str(ROOT / "benchmarks" / name))["measure"])
+    for name, entry in (("executor.py", "main"), ("scale_verdicts.py", "measure")):
+        assert callable(runpy.run_path(str(ROOT / "benchmarks" / name))[entry])
     runpy.run_path(str(ROOT / "benchmarks" / "run_bench.py"))
     assert (
         (ROOT / "benchmarks" / "results.csv")

@@ -8,6 +8,8 @@ pins it before numpy loads), interleaved round by round:
 seed-loop      the notebook's loop: a copy of the vector and a rebuilt dict per element, two
                forward passes each (epsilon 1e-7), with the notebook's plain-numpy forward
 scipy          ``scipy.optimize.check_grad`` over every element, on the same forward
+default        ``check_network(net, params, X, Y)``: the default three-way check (centred,
+               SciPy's column and autograd) through the network's batch stencil
 centered       ``check_network(net, ..., methods=("centered",))``: the call a user makes,
                report and diagnosis included, through the network's batch stencil
 user-default   ``check(cost, grad, params)`` on the notebook's plain-numpy forward and
@@ -177,6 +179,7 @@ def _runners(size: int) -> tuple[Callable[[], Any], dict[str, Callable[[], Any]]
     runners: dict[str, Callable[[], Any]] = {
         "seed-loop": lambda: seed_loop(lambda v: notebook_cost(layout.unflatten(v)), theta, 1e-7, elements),
         "scipy": lambda: check_grad(on_sample, lambda _v: g if elements is None else g[elements], sub),
+        "default": quietly(lambda: check_network(net, params, X, Y)),
         "centered": quietly(lambda: check_network(net, params, X, Y, methods=("centered",))),
         "user-default": quietly(lambda: check(cost, grad, params)),
         "user-centered": quietly(lambda: check(cost, grad, params, methods=("centered",))),
@@ -362,7 +365,7 @@ def summarize(rows: list[BenchRow]) -> tuple[dict[str, float], list[tuple[int, s
     by = {(r.method, r.params): r.seconds for r in rows if not r.skipped}
     ratios = []
     for size in sorted({r.params for r in rows}):
-        for method in ("centered", "user-default", "user-centered", "fast"):
+        for method in ("default", "centered", "user-default", "user-centered", "fast"):
             if ("seed-loop", size) in by and (method, size) in by:
                 base = by[(method, size)]
                 scipy = by[("scipy", size)] / base if ("scipy", size) in by else None

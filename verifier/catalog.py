@@ -12,6 +12,7 @@ NETWORK_NAMES = ("deep-relu", "xor")
 BENCH_METHODS = (
     "seed-loop",
     "scipy",
+    "default",
     "centered",
     "user-default",
     "user-centered",

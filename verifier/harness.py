@@ -39,6 +39,7 @@ from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
 from .sampling import PER_ELEMENT, per_tensor_within, sample_indices
+from .threads import blas_threads_for
 from .validate import DEFAULT_METHODS, MODES
 
 #: Cost evaluations a finite-difference method may spend checking every element one by one
@@ -104,8 +105,8 @@ def check(
         which a random cost cannot.
     vectorized : bool, optional
         The cost accepts a stack of parameter sets: arrays with a leading batch axis,
-        shape ``(k, *shape)``, returning ``k`` costs; the centred method then evaluates
-        many perturbations per call.
+        shape ``(k, *shape)``, returning ``k`` costs; the finite differences then evaluate
+        many perturbations per call, at every point.
     stencil : callable, optional
         ``stencil(indices, steps) -> costs`` of shape ``steps.shape``: the cost at
         ``theta + steps[n, j]`` in element ``indices[n]``, many at once, equal to the cost
@@ -121,10 +122,13 @@ def check(
         evaluations), the directions and the kink re-checks add a few evaluations per tensor
         on top.
     executor : concurrent.futures.Executor, optional
-        Run the centred method's elements on its workers, in chunks (a process pool, or a
-        ``dask.distributed`` client's ``get_executor()``); results are identical to the
-        serial run. Pays off when one cost evaluation is slow (see ``benchmarks/``); the
-        cost must be picklable for processes.
+        Evaluate the finite differences' elements on its workers, a few elements a task (a
+        process pool, or a ``dask.distributed`` client's ``get_executor()``): the centred
+        method's stencils, SciPy's column, the complex step, the noise measurement's lines and
+        the nearby point's check. Results are identical to the serial run. Pays off when one
+        cost evaluation is slow (see ``benchmarks/``); the cost must be picklable for
+        processes. A batch stencil (``stencil``, ``vectorized``, the built-in networks) is
+        used instead where there is one.
     progress : bool or None, optional
         Show the stage under way on stderr: True always, None on a terminal when the check
         is predicted to take over a second, False never (default).
@@ -159,7 +163,8 @@ def check(
     Notes
     -----
     The comparison rule is in :mod:`verifier.compare`; each method's error
-    bound in its estimator module.
+    bound in its estimator module. Up to 131,072 parameters the check runs BLAS on one
+    thread (:mod:`verifier.threads`) and restores the caller's threads afterwards.
 
     Examples
     --------
@@ -191,11 +196,13 @@ def check(
         layout = layout.named(context["name"])
     if validate.flag(vectorized, "vectorized") and stencil is None:
         options.stencil = vectorized_stencil(cost, layout, theta)
-    report = check_point(cost, grad, layout, theta, options, rng, context)
-    for j in range(1, count):
-        moved = theta + _perturbation(layout, theta, rng)
-        other = check_point(cost, grad, layout, moved, replace(options, stencil=None), rng, context)
-        report.points.append(PointResult(f"point {j + 1}: parameters perturbed", other))
+    with blas_threads_for(layout.size):  # small evaluations: one BLAS thread, the caller's after
+        report = check_point(cost, grad, layout, theta, options, rng, context)
+        for j in range(1, count):
+            moved = theta + _perturbation(layout, theta, rng)
+            at_moved = replace(options, stencil=_stencil_at(options.stencil, moved))
+            other = check_point(cost, grad, layout, moved, at_moved, rng, context)
+            report.points.append(PointResult(f"point {j + 1}: parameters perturbed", other))
     return report
 
 
@@ -209,6 +216,15 @@ class Options:
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     executor: Any = None
     progress: bool | None = False
+
+
+def _stencil_at(
+    stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, theta: np.ndarray
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """A batch stencil's counterpart at other parameters (its ``at(theta)``: the built-in
+    networks' and ``vectorized``'s), or None for one bound to its point alone."""
+    at = getattr(stencil, "at", None)
+    return at(theta) if callable(at) else None
 
 
 def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -229,9 +245,8 @@ def _plan(objective: Objective, options: Options) -> dict[str, bool]:
     evaluations (centred 2 per element where its three-point difference decides, which is
     every element of a smooth cost, counted as 2.2; SciPy 1 per element and 2 more when the
     centred method's curvature at every element gives its bound, else 2 per element and 3
-    more; the complex step 2; a batch stencil evaluates
-    the centred method's perturbations in a few batched passes, so it always checks every
-    element).
+    more; the complex step 2; a batch stencil evaluates the finite differences'
+    perturbations in a few batched passes, so both always check every element).
     """
     size = objective.layout.size
     centred_full = "centered" in options.methods and (
@@ -240,7 +255,7 @@ def _plan(objective: Objective, options: Options) -> dict[str, bool]:
     evaluations = {
         "centered": 0 if options.stencil is not None else int(PER_ELEMENT * size),
         # with the centred curvature at every element SciPy's bound needs no second pass
-        "scipy": size + 2 if centred_full else 2 * size + 3,
+        "scipy": 0 if options.stencil is not None else size + 2 if centred_full else 2 * size + 3,
         "complex": 2 * size,
         "autograd": 0,
     }
@@ -268,7 +283,11 @@ def check_point(
     ``theta`` belongs to the check from here on: it is made read-only, not copied.
     """
     fast = options.mode == "fast"
-    objective = Objective(cost, layout, theta, rng, batch=options.stencil, extended=not fast, copy=False)
+    # a batch stencil is faster than any pool: the executor gets what no batch evaluates
+    executor = options.executor if options.stencil is None else None
+    objective = Objective(
+        cost, layout, theta, rng, batch=options.stencil, extended=not fast, copy=False, executor=executor
+    )
     raw = _gradient(grad, objective)
     g, ignored = layout.flatten_like(raw, argument="grad")
     # the fast mode makes the repeat evaluation only when its first direction does not pass
@@ -459,7 +478,15 @@ def _settle_kinks(
         scale = np.maximum(np.abs(theta), objective.step_scale)  # as the steps are (step_sizes)
         moved = theta + size * scale * rng.standard_normal(theta.size)
         try:
-            near = Objective(cost, layout, moved, rng, extended=False)
+            near = Objective(
+                cost,
+                layout,
+                moved,
+                rng,
+                batch=_stencil_at(objective.batch, moved),
+                extended=False,
+                executor=objective.executor,
+            )
             g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad")
         except Exception:  # the cost or backprop cannot run there: leave the elements as they are
             break
@@ -525,8 +552,7 @@ def _estimate(
     centered_estimate: Estimate | None = None,
 ) -> Estimate:
     if method == "centered":
-        executor = None if options.stencil is not None else options.executor
-        return centered(objective, sample, executor, target=g)
+        return centered(objective, sample, target=g)
     if method == "scipy":
         curvature = centered_estimate.curvature if centered_estimate is not None else None
         return scipy_fd(objective, g, sample, curvature)

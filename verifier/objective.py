@@ -11,12 +11,14 @@ the cost at all.
 from __future__ import annotations
 
 import math
+import pickle
 import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.exceptions import ComplexWarning
 
 from .errors import CostError, InputError
 from .params import Layout
@@ -120,6 +122,13 @@ class Objective:
     extended : bool
         Measure round-off against long double (default). False skips those evaluations,
         for checks that must cost a few forward passes.
+    executor : concurrent.futures.Executor, optional
+        Where there is no ``batch``, :meth:`stencil` sends its evaluations to the executor's
+        workers in tasks of a few elements (threads, processes, a dask cluster's
+        ``get_executor()``): the same arithmetic, elsewhere, so the same values.
+    value0 : float, optional
+        The cost at ``theta0``, known already (a worker's copy of an objective): not
+        evaluated again.
     copy : bool
         False: keep ``theta0`` itself (a float64 array the caller made for this objective
         and will not change; it is made read-only), saving a pass over P numbers.
@@ -142,6 +151,8 @@ class Objective:
         batch: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         extended: bool = True,
         copy: bool = True,
+        executor: Any = None,
+        value0: float | None = None,
     ) -> None:
         if not callable(cost):
             raise InputError(f"`cost` must be callable, got {type(cost).__name__}.")
@@ -159,10 +170,11 @@ class Objective:
         self._step_scale: np.ndarray | None = None
         self._typed_buffers: dict[Any, tuple[np.ndarray, list[Any], np.ndarray]] = {}
         self.batch = batch
+        self.executor = executor
         self.extended = extended
         self.nfev = 0
         start = time.perf_counter()
-        self.value0 = self._eval_base()
+        self.value0 = self._eval_base() if value0 is None else value0
         self.seconds_per_eval = self.last_seconds = time.perf_counter() - start
         if not math.isfinite(self.value0):
             raise CostError(
@@ -244,6 +256,8 @@ class Objective:
             if not np.isfinite(out).all():
                 out[~np.isfinite(out)] = np.nan
             return out
+        if self.executor is not None and len(indices):
+            return self._on_workers(np.asarray(indices), steps)
         if np.iscomplexobj(steps):
             buf, parts, base = self._typed(steps.dtype)
         else:
@@ -267,6 +281,35 @@ class Objective:
             buf[...] = base
         self.nfev += out.size
         out[~np.isfinite(out)] = np.nan
+        return out
+
+    def _on_workers(self, indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """:meth:`stencil` on the executor's workers, :func:`task_size` elements a task."""
+        per = task_size(indices.size)
+        futures = [
+            self.executor.submit(
+                _worker_stencil,
+                self.cost,
+                self.layout,
+                self.theta0,
+                self.value0,
+                indices[a : a + per],
+                steps[a : a + per],
+            )
+            for a in range(0, indices.size, per)
+        ]
+        try:
+            out = np.concatenate([f.result() for f in futures])
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            if "pickle" not in str(exc).lower():  # the cost's own error, raised on a worker
+                raise
+            raise InputError(
+                "`executor`: its workers could not receive the cost"
+                f" ({type(exc).__name__}: {exc}). A process pool pickles the cost: define it with"
+                " `def` at a module's top level (not a lambda or a function inside a function), or"
+                " use a thread pool, or no executor."
+            ) from None
+        self.nfev += out.size
         return out
 
     def along(self, support: np.ndarray | slice, direction: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -463,6 +506,38 @@ class Objective:
         return np.longdouble(value)
 
 
+#: Elements per task an executor's worker gets at most (:func:`task_size`).
+TASK_ELEMENTS = 256
+#: Tasks a stencil is cut into at least, where it has that many elements: enough that a few
+#: workers share it evenly (a slow cost's check has few elements).
+TASKS = 32
+
+
+def task_size(n: int) -> int:
+    """Elements per task when ``n`` elements go to an executor: at most :data:`TASK_ELEMENTS`,
+    and few enough that there are :data:`TASKS` tasks (a count, never a measured time)."""
+    return max(1, min(TASK_ELEMENTS, -(-n // TASKS)))
+
+
+def _worker_stencil(
+    cost: Any, layout: Layout, theta: np.ndarray, value0: float, indices: np.ndarray, steps: np.ndarray
+) -> np.ndarray:
+    """A worker's share of :meth:`Objective.stencil`, through an objective of its own.
+
+    Complex steps are evaluated as the complex step evaluates them in the calling process
+    (:func:`verifier.estimators.complex_step`): numpy's ``ComplexWarning``, an imaginary part
+    dropped on the way, is an error, which reaches the caller through the task's result. A
+    worker in another process does not share the caller's warning filters.
+    """
+    objective = Objective(cost, layout, theta, extended=False, value0=value0)
+    if not np.iscomplexobj(steps):
+        return objective.stencil(indices, steps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ComplexWarning)
+        with np.errstate(all="ignore"):
+            return objective.stencil(indices, steps)
+
+
 def vectorized_stencil(
     cost: Callable[[Any], Any], layout: Layout, theta: np.ndarray
 ) -> Callable[..., np.ndarray]:
@@ -470,27 +545,37 @@ def vectorized_stencil(
 
     The contract (like SciPy's ``vectorized``): called with a container whose arrays
     have a leading batch axis, shape ``(k, *shape)``, the cost returns ``k`` costs,
-    shape ``(k,)``. Batches hold at most :data:`BATCH_NUMBERS` numbers.
+    shape ``(k,)``. Batches hold at most :data:`BATCH_NUMBERS` numbers. The stencil's
+    ``at(theta)`` is the same at other parameters (a nearby point's check).
     """
+    return _Vectorized(cost, layout, theta)
 
-    def run(indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
+
+class _Vectorized:
+    """:func:`vectorized_stencil`'s stencil."""
+
+    def __init__(self, cost: Callable[[Any], Any], layout: Layout, theta: np.ndarray) -> None:
+        self.cost, self.layout, self.theta = cost, layout, theta
+
+    def at(self, theta: np.ndarray) -> _Vectorized:
+        return _Vectorized(self.cost, self.layout, theta)
+
+    def __call__(self, indices: np.ndarray, steps: np.ndarray) -> np.ndarray:
         rows = np.repeat(np.asarray(indices), steps.shape[1])
         deltas = steps.ravel()
-        per = max(1, BATCH_NUMBERS // max(layout.size, 1))
-        parts = [batch(rows[a : a + per], deltas[a : a + per]) for a in range(0, rows.size, per)]
+        per = max(1, BATCH_NUMBERS // max(self.layout.size, 1))
+        parts = [self._batch(rows[a : a + per], deltas[a : a + per]) for a in range(0, rows.size, per)]
         if len(parts) == 1:
             return parts[0].reshape(steps.shape)
         return np.concatenate(parts).reshape(steps.shape) if parts else np.empty(steps.shape)
 
-    def batch(r: np.ndarray, d: np.ndarray) -> np.ndarray:
-        stack = np.repeat(theta[None, :], r.size, axis=0)
+    def _batch(self, r: np.ndarray, d: np.ndarray) -> np.ndarray:
+        stack = np.repeat(self.theta[None, :], r.size, axis=0)
         stack[np.arange(r.size), r] += d
-        value = np.asarray(cost(layout.unflatten(stack)), dtype=np.float64)
+        value = np.asarray(self.cost(self.layout.unflatten(stack)), dtype=np.float64)
         if value.shape != (r.size,):
             raise CostError(
                 f"a vectorized `cost` given {r.size} parameter sets must return shape ({r.size},),"
                 f" got {value.shape}."
             )
         return value
-
-    return run

@@ -44,14 +44,12 @@ any value between them is a valid (sub)gradient.
 
 from __future__ import annotations
 
-import pickle
 import time
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..compare import RESOLUTION
-from ..errors import InputError
 from ..objective import EPS, Objective, step_sizes
 from ..params import chunks
 from .base import Estimate
@@ -62,43 +60,6 @@ OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
 POINTS = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])[:, None]
 #: The fourth difference over the five points, over 8.
 FOURTH_EIGHTH = np.array([1.0, -4.0, 6.0, -4.0, 1.0]) / 8
-
-
-#: Elements per task sent to an executor's worker.
-CHUNK = 256
-
-
-def _chunk_costs(cost: Any, layout: Any, theta: np.ndarray, idx: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """A worker's share: the stencil of some elements, with an objective of its own."""
-    return Objective(cost, layout, theta, extended=False).stencil(idx, steps)
-
-
-def _parallel(objective: Objective, idx: np.ndarray, steps: np.ndarray, executor: Any) -> np.ndarray:
-    cuts = range(0, idx.size, CHUNK)
-    futures = [
-        executor.submit(
-            _chunk_costs,
-            objective.cost,
-            objective.layout,
-            objective.theta0,
-            idx[a : a + CHUNK],
-            steps[a : a + CHUNK],
-        )
-        for a in cuts
-    ]
-    try:
-        values = np.concatenate([f.result() for f in futures]) if futures else np.empty(steps.shape)
-    except (pickle.PicklingError, AttributeError, TypeError) as exc:
-        if "pickle" not in str(exc).lower():  # the cost's own error, raised on a worker
-            raise
-        raise InputError(
-            "`executor`: its workers could not receive the cost"
-            f" ({type(exc).__name__}: {exc}). A process pool pickles the cost: define it with"
-            " `def` at a module's top level (not a lambda or a function inside a function), or"
-            " use a thread pool, or no executor."
-        ) from None
-    objective.nfev += values.size
-    return values
 
 
 class FivePoint(NamedTuple):
@@ -247,7 +208,6 @@ THREE_POINT = 1e-8
 def centered(
     objective: Objective,
     indices: np.ndarray | None = None,
-    executor: Any = None,
     target: np.ndarray | None = None,
 ) -> Estimate:
     """Centred-difference gradient with its own per-element error bound.
@@ -258,10 +218,6 @@ def centered(
         The cost at its base point.
     indices : ndarray of int, optional
         Flat indices to estimate (default: all). Others are NaN with infinite error.
-    executor : concurrent.futures.Executor, optional
-        Evaluate chunks of elements on its workers (threads, processes, a dask cluster's
-        ``get_executor()``). The cost must then be picklable for process-based executors.
-        Results are identical to the serial run: the same arithmetic, elsewhere.
     target : ndarray, shape (P,), optional
         The hand-written gradient, flat. Given, the three-point difference at ``+-h`` comes
         first (two evaluations per element) and decides an element where it agrees with
@@ -294,9 +250,7 @@ def centered(
 
     def costs(at: np.ndarray, rows: list[int], X: np.ndarray) -> np.ndarray:
         """Costs at the given rows of the offsets ``X`` (of elements ``at``), one row per offset."""
-        dx = X[rows].T
-        f = objective.stencil(at, dx) if executor is None else _parallel(objective, at, dx, executor)
-        return f.T
+        return objective.stencil(at, X[rows].T).T
 
     def stencil(at: np.ndarray, X: np.ndarray) -> np.ndarray:
         """The five rows of costs at the offsets (rows -2h, -h, 0, h, 2h) of elements ``at``."""

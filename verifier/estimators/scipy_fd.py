@@ -7,6 +7,18 @@ Notes
 :math:`h = \sqrt{\epsilon} \approx 1.49 \times 10^{-8}` for every element. It is
 reported as SciPy's headline, with no threshold (SciPy gives none).
 
+The column is computed as ``approx_fprime`` computes it (SciPy 1.10 to 1.17,
+``approx_derivative`` with ``method="2-point"`` and ``abs_step``): at each element the
+point :math:`x_i + h` and the difference :math:`(J(x + dx_i e_i) - J(x)) / dx_i` with
+:math:`dx_i = (x_i + h) - x_i` in float64 (where that is 0, a huge :math:`x_i`, SciPy's
+fallback :math:`\sqrt{\epsilon}\, \mathrm{sign}(x_i) \max(1, |x_i|)`), :math:`J(x)` the
+cost at the point. Only the evaluations differ: they go through the one perturbation loop
+(:meth:`verifier.objective.Objective.stencil`), so a network's batch stencil evaluates the
+whole column in a few batched passes and an executor's workers share it. Without either,
+every value is the one ``approx_fprime`` gets, bit for bit. ``check_grad``'s norm is its
+own formula, ``sqrt(sum(abs(g - F(h))**2))``, on that column: the number ``check_grad``
+returns, without a second pass over the elements.
+
 Per element, the forward difference :math:`F(h)` is judged by its own,
 larger bound
 
@@ -15,9 +27,7 @@ larger bound
 where :math:`F(2h) - F(h) = f'' h / 2` is the truncation error of :math:`F(h)`
 for a smooth cost. Where the centred stencil has measured :math:`|f''|` at the element
 (from its one-sided slopes), :math:`2 |F(2h) - F(h)|` is replaced by :math:`2 h |f''|`,
-twice the same quantity, and ``approx_fprime`` runs once: one evaluation per element.
-``check_grad`` reuses those evaluations (it calls ``approx_fprime`` with the same step
-at the same points), so its norm costs one evaluation more. :math:`\delta` is the cost's round-off
+twice the same quantity: one evaluation per element. :math:`\delta` is the cost's round-off
 (:meth:`verifier.objective.Objective.noise`), measured only where some element does not agree
 within the bound its floor :math:`4 \epsilon |J|` gives (a tighter bound: agreement within it
 stands whatever the cost's noise): with :math:`h \approx 1.5 \times
@@ -40,6 +50,24 @@ from .base import Estimate
 
 #: SciPy's default step for ``approx_fprime`` and ``check_grad``.
 SCIPY_STEP = float(np.sqrt(np.finfo(np.float64).eps))
+
+
+def scipy_steps(x0: np.ndarray, h: float = SCIPY_STEP) -> np.ndarray:
+    """The steps ``approx_fprime(x0, f, h)`` takes: ``(x0 + h) - x0`` in float64, and where that
+    is 0 (``|x0|`` beyond ``h / eps``) SciPy's fallback ``sqrt(eps) sign(x0) max(1, |x0|)``."""
+    sign = (x0 >= 0).astype(np.float64) * 2 - 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        h_arr = np.where((x0 + h) - x0 == 0, SCIPY_STEP * sign * np.maximum(1.0, np.abs(x0)), h)
+        return (x0 + h_arr) - x0
+
+
+def forward_differences(objective: Objective, idx: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """``(J(theta0 + steps_k e_idx_k) - J(theta0)) / steps_k`` per element (NaN where the cost is
+    not finite), in one call of :meth:`Objective.stencil` (a batch stencil bounds its own
+    working memory; the column is one number per element)."""
+    f = objective.stencil(idx, steps[:, None])[:, 0]
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (f - objective.value0) / steps
 
 
 def scipy_fd(
@@ -66,55 +94,24 @@ def scipy_fd(
     Returns
     -------
     Estimate
-        ``extra["check_grad"]``: the 2-norm ``check_grad`` returned (over ``indices``).
+        ``extra["check_grad"]``: the 2-norm ``check_grad`` returns (over ``indices``), by
+        its own formula on the same column.
     """
-    from scipy.optimize import approx_fprime, check_grad  # 0.7 s of import: paid only when used
-
     start = time.perf_counter()
     nfev0 = objective.nfev
     size = objective.layout.size
     idx = np.arange(size) if indices is None else np.asarray(indices, dtype=np.intp)
-    x0 = objective.theta0[idx].copy()
-
-    seen: dict[tuple[int, float], float] = {}
-    whole = indices is None
-
-    def cost_of(x: np.ndarray) -> float:
-        # approx_fprime moves one element at a time: remember each value by (element, value),
-        # so that check_grad, which calls it again with the same step, evaluates nothing new;
-        # the base point's value is the objective's own (the harness made sure it repeats)
-        moved = np.flatnonzero(x != x0)
-        if not moved.size:
-            return objective.value0
-        key = (int(moved[0]), float(x[moved[0]])) if moved.size == 1 else None
-        if key is not None and key in seen:
-            return seen[key]
-        if whole:
-            value = objective(x)
-        else:
-            full = objective.theta0.copy()
-            full[idx] = x
-            value = objective(full)
-        if key is not None:
-            seen[key] = value
-        return value
-
+    x0 = objective.theta0[idx]
+    f1 = forward_differences(objective, idx, scipy_steps(x0))
     with np.errstate(all="ignore"):
-        f1 = approx_fprime(x0, cost_of, SCIPY_STEP)
-        norm = check_grad(cost_of, lambda _x: grad_flat[idx], x0, epsilon=SCIPY_STEP)
+        # check_grad's own formula (direction="all"), on the same column
+        norm = np.sqrt(np.sum(np.abs((grad_flat[idx] - f1) ** 2)))
         known = np.zeros(idx.size, dtype=bool) if curvature is None else np.isfinite(curvature[idx])
         truncation = np.full(idx.size, np.inf)
         truncation[known] = 2 * SCIPY_STEP * curvature[idx][known] if curvature is not None else 0.0
         if not known.all():  # the second difference, where the centred stencil did not measure it
             rest = np.flatnonzero(~known)
-            sub = x0[rest]
-
-            def on_rest(x: np.ndarray) -> float:
-                moved = x0.copy()
-                moved[rest] = x
-                return cost_of(moved)
-
-            f2 = approx_fprime(sub, on_rest, 2 * SCIPY_STEP)
+            f2 = forward_differences(objective, idx[rest], scipy_steps(x0[rest], 2 * SCIPY_STEP))
             truncation[rest] = 2 * np.abs(f2 - f1[rest])
 
     # round-off at the floor first: where every element agrees within that tighter bound the

@@ -74,6 +74,11 @@ class LayeredStencil:
         self._widest = max(net.layer_dims[1:])
         self._whole = vectorized_stencil(self._batched_cost, layout, theta)
 
+    def at(self, theta: np.ndarray) -> LayeredStencil:
+        """The same network and data at other parameters ``theta`` (flat): a nearby point's
+        stencil, for the check that moves off a kink."""
+        return LayeredStencil(self.net, self.layout.unflatten(theta), self.X, self.Y, self.layout, theta)
+
     def _prepare(self) -> None:
         """The unperturbed forward pass (the network's own), once."""
         if self.Z:

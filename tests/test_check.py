@@ -274,7 +274,6 @@ def test_params_untouched_when_grad_writes_to_its_input():
     "grad, exc, match",
     [
         (lambda p: {}, InputError, "missing the gradient of parameter 'w'"),
-        (lambda p: {"w": np.ones(3)}, InputError, r"`grad\['w'\]`: expected shape \(2,\).*got \(3,\)"),
         (lambda p: [np.ones(2)], InputError, "expected a dict"),
     ],
 )

@@ -39,6 +39,7 @@ from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
 from .sampling import PER_ELEMENT, per_tensor_within, sample_indices
+from .shapes import ShapeSlip, repaired, slip_findings
 from .validate import DEFAULT_METHODS, MODES
 
 #: Cost evaluations a finite-difference method may spend checking every element one by one
@@ -151,8 +152,10 @@ def check(
     Raises
     ------
     verifier.errors.InputError
-        Bad ``params``, ``methods``, ``points``, or a gradient with a missing key or a
-        wrong shape (the message names the key and both shapes).
+        Bad ``params``, ``methods``, ``points``, or a gradient with a missing key. A
+        gradient of the wrong shape (a bias summed over the wrong axis, a transposed weight,
+        keepdims lost) is not an error but a failed check: a finding names the tensor, both
+        shapes, what the mismatch suggests and, where it can be found, its line.
     verifier.errors.CostError
         ``cost`` returned an array, a non-number, or a non-finite value at ``params``.
 
@@ -270,11 +273,16 @@ def check_point(
     fast = options.mode == "fast"
     objective = Objective(cost, layout, theta, rng, batch=options.stencil, extended=not fast, copy=False)
     raw = _gradient(grad, objective)
-    g, ignored = layout.flatten_like(raw, argument="grad")
+    read: list[tuple[int, tuple[int, ...], str]] = []  # gradients of the wrong shape: findings
+    g, ignored = layout.flatten_like(raw, argument="grad", slips=read)
+    slips = [ShapeSlip(*s) for s in read]
     # the fast mode makes the repeat evaluation only when its first direction does not pass
     # decisively (see run_directions): a forward pass saved on every passing verdict
     drift = 0.0 if fast else objective.repeat_differs()
     g_error = None if fast else _backprop_roundoff(grad, objective, g)
+    if g_error is not None:
+        for slip in slips:  # its long-double re-run is not read the same way
+            g_error[layout.slice(slip.tensor)] = 0.0
     objective.seconds_per_eval = min(objective.seconds_per_eval, objective.last_seconds)
     estimates: dict[str, Estimate] = {}
     directions = None
@@ -322,10 +330,22 @@ def check_point(
         budget = options.budget if not fast else 0
         nearby = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng, budget)
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
+    agree = [_slip_agrees(verdicts, layout, s.tensor) for s in slips]
+    for slip in slips:  # a wrong shape is wrong, whatever its values
+        verdicts.verdict[layout.slice(slip.tensor)] = WRONG
+        verdicts.odd.setdefault("backprop", np.zeros(layout.size, dtype=bool))[layout.slice(slip.tensor)] = (
+            True
+        )
     returned = bool(intermediate_keys(raw, layout))
     findings = diagnose(g, estimates, verdicts, layout, context, theta, intermediates=returned)
     if directions is not None:
         findings = direction_findings(directions, layout) + findings
+    if slips:  # the shape says what is wrong with them; the values' patterns would mislead
+        slipped = {layout.names[s.tensor] for s in slips}
+        findings = slip_findings(slips, layout, agree, (context or {}).get("m")) + [
+            f for f in findings if not (f.kind == "bug" and f.tensor in slipped)
+        ]
+        raw = repaired(raw, layout, g, slips)
     if nearby is not None:
         findings += nearby_findings(layout, *nearby[:2])
     if drift:
@@ -348,6 +368,15 @@ def check_point(
             "directions", True, "random-direction checks, five-point stencil each", directions.nfev, 0.0, {}
         )
     return report
+
+
+def _slip_agrees(verdicts: Verdicts, layout: Layout, t: int) -> bool | None:
+    """Whether tensor ``t``'s values, as read, agree everywhere (True), are wrong somewhere (False),
+    or were not all decided (None)."""
+    v = verdicts.verdict[layout.slice(t)]
+    if np.any(v == WRONG):
+        return False
+    return True if np.all((v == AGREE) | (v == KINK)) else None
 
 
 def _gradient(grad: Callable[[Any], Any], objective: Objective) -> Any:
@@ -460,7 +489,7 @@ def _settle_kinks(
         moved = theta + size * scale * rng.standard_normal(theta.size)
         try:
             near = Objective(cost, layout, moved, rng, extended=False)
-            g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad")
+            g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad", slips=[])
         except Exception:  # the cost or backprop cannot run there: leave the elements as they are
             break
         wide = size == NEARBY[0] and 4 * around.size <= budget

@@ -64,7 +64,7 @@ def check(
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     budget: int = FULL_BUDGET,
     executor: Any = None,
-    progress: bool | None = False,
+    progress: bool | None = None,
     context: dict[str, Any] | None = None,
 ) -> Report:
     """Check a hand-written gradient three ways and say which method disagrees where.
@@ -127,8 +127,11 @@ def check(
         serial run. Pays off when one cost evaluation is slow (see ``benchmarks/``); the
         cost must be picklable for processes.
     progress : bool or None, optional
-        Show the stage under way on stderr: True always, None on a terminal when the check
-        is predicted to take over a second, False never (default).
+        Show the stage under way, the cost evaluations done and an estimate of the time left
+        (on stderr; a widget in Jupyter with the ``progress`` extra, tqdm): True always,
+        None (default) in a terminal or a notebook when the planned evaluations, every
+        element or a sample, are predicted to take over a second, False never. Only the
+        display depends on the clock, never a verdict.
     context : dict, optional
         What is known about the network, for the diagnosis: ``m`` (how many terms the
         cost averages: examples, times outputs for MSE; default: the number of examples a
@@ -211,7 +214,7 @@ class Options:
     budget: int = FULL_BUDGET
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     executor: Any = None
-    progress: bool | None = False
+    progress: bool | None = None
 
 
 def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -240,21 +243,39 @@ def _plan(objective: Objective, options: Options) -> dict[str, bool]:
     centred_full = "centered" in options.methods and (
         options.stencil is not None or PER_ELEMENT * size <= options.budget
     )
-    evaluations = {
+    evaluations = _evaluations(size, options, centred_full)
+    return {m: evaluations[m] <= options.budget for m in options.methods}
+
+
+def _evaluations(size: int, options: Options, centred_full: bool) -> dict[str, int]:
+    """Cost evaluations each method takes on ``size`` elements one by one (see :func:`_plan`)."""
+    return {
         "centered": 0 if options.stencil is not None else int(PER_ELEMENT * size),
         # with the centred curvature at every element SciPy's bound needs no second pass
         "scipy": size + 2 if centred_full else 2 * size + 3,
         "complex": 2 * size,
         "autograd": 0,
     }
-    return {m: evaluations[m] <= options.budget for m in options.methods}
 
 
-def _predicted_seconds(objective: Objective, options: Options, plan: dict[str, bool]) -> float:
-    """Rough seconds the per-element methods will take (for deciding whether to show progress)."""
-    evals = {"centered": PER_ELEMENT, "scipy": 1, "complex": 2}
-    per = 0.0 if options.stencil is not None else objective.seconds_per_eval
-    return sum(evals.get(m, 0) * objective.layout.size * per for m, full in plan.items() if full)
+#: Cost evaluations planned for each tensor's random direction when a method samples.
+DIRECTION_EVALUATIONS = 4
+
+
+def _planned_evaluations(objective: Objective, options: Options, plan: dict[str, bool]) -> int:
+    """The cost evaluations the plan will make, every element or a sample: a count, to show the
+    progress against (and, times one evaluation's time, to decide whether to show it)."""
+    layout = objective.layout
+    sizes = np.diff(np.asarray(layout.offsets))
+    k = per_tensor_within(layout, options.budget)
+    sampled = int(np.minimum(sizes, k).sum())
+    # SciPy's bound takes the centred curvature on the elements both check, every one or a sample
+    full = _evaluations(layout.size, options, plan.get("centered", False))
+    part = _evaluations(sampled, options, "centered" in plan)
+    total = sum(full[m] if every else part[m] for m, every in plan.items())
+    if not all(plan.values()):
+        total += DIRECTION_EVALUATIONS * len(layout.names)
+    return total
 
 
 def check_point(
@@ -404,13 +425,17 @@ def _full(
     backward's intermediates, for the first wrong line)."""
     layout = objective.layout
     plan = _plan(objective, options)
-    wanted = options.progress is True or (
-        options.progress is None and _predicted_seconds(objective, options, plan) > 1
+    planned = _planned_evaluations(objective, options, plan)
+    # the one use of a measured time: whether the progress is worth showing, never a verdict
+    per = 0.0 if options.stencil is not None else objective.seconds_per_eval
+    wanted = options.progress is True or (options.progress is None and planned * per > 1)
+    show = Progress(
+        planned, enabled=None if options.progress is None and wanted else wanted, unit="evaluation"
     )
-    show = Progress(len(plan) + 1, enabled=None if options.progress is None and wanted else wanted)
+    objective.tick = show.advance if show.enabled else None
     estimates: dict[str, Estimate] = {}
     if "autograd" in plan:
-        show("autograd reference")
+        show("autograd reference", 0)
         estimates["autograd"] = autograd_ref(objective, watch, target=g, target_error=g_error)
     reference = estimates["autograd"].values if "autograd" in estimates else None
     sample = None
@@ -426,14 +451,15 @@ def _full(
             )
             estimates[method] = Estimate.unavailable(method, layout.size, reason)
             continue
-        show(f"{method}: {'every element' if plan[method] else 'a sample'} of {layout.size}")
+        show(f"{method}: {'every element' if plan[method] else 'a sample'} of {layout.size}", 0)
         part = None if plan[method] else sample
         estimates[method] = _estimate(method, objective, g, part, options, estimates.get("centered"))
     directions = None
     if not all(plan.values()):
-        show("random directions")
+        show("random directions", 0)
         directions = run_directions(objective, g, g_error, rng)
     show.close()
+    objective.tick = None
     return estimates, directions
 
 

@@ -98,6 +98,8 @@ def _parallel(objective: Objective, idx: np.ndarray, steps: np.ndarray, executor
             " use a thread pool, or no executor."
         ) from None
     objective.nfev += values.size
+    if objective.tick is not None:
+        objective.tick(values.size)
     return values
 
 

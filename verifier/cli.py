@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd"
     )
+    run.add_argument(
+        "--html", metavar="FILE", help="also write the run as an HTML page, with the reports of the cases"
+    )
 
     mine = sub.add_parser(
         "check",
@@ -112,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seed of every random choice, for a reproducible report"
     )
     mine.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
-    mine.add_argument("--quiet", action="store_true", help="no progress line")
+    _report_options(mine)
 
     layer = sub.add_parser(
         "layer",
@@ -144,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     layer.add_argument("--seed", type=int, default=0, help="seed of dout and of every random choice")
     layer.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
-    layer.add_argument("--quiet", action="store_true", help="no progress line")
+    _report_options(layer)
 
     ref = sub.add_parser(
         "reference",
@@ -209,6 +212,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report_options(command: argparse.ArgumentParser) -> None:
+    """The options of the commands that print one report."""
+    command.add_argument("--quiet", action="store_true", help="no progress line")
+    command.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also what changed no verdict: each method's how and why, every random direction,"
+        " the references' artefacts one by one (the JSON always has them)",
+    )
+    command.add_argument(
+        "--html", metavar="FILE", help="also write the report as an HTML page (what the text says, coloured)"
+    )
+
+
+def _print_report(report: Any, args: argparse.Namespace) -> int:
+    """Print ``report`` as the options ask, write its HTML page if asked, and return the exit code."""
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format(verbose=args.verbose))
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as page:
+            page.write(report.to_html(verbose=args.verbose))
+    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+
+
 #: The thread-count variables of the BLAS libraries numpy may load.
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
@@ -261,6 +288,8 @@ def _check(args: argparse.Namespace) -> int:
     from .loading import load_module
     from .reference import load_reference
 
+    if args.html:
+        validate.output_path(args.html, "--html")
     path, sep, names = args.target.rpartition(":")
     functions = names.split(",")
     in_globals = args.cost is not None or args.grad is not None
@@ -314,8 +343,7 @@ def _check(args: argparse.Namespace) -> int:
                 f"(with --style {style}: {STYLES[style]}; if yours are {other}-style, pass --style {other})"
             )
         raise
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
-    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+    return _print_report(report, args)
 
 
 def _layer(args: argparse.Namespace) -> int:
@@ -326,6 +354,8 @@ def _layer(args: argparse.Namespace) -> int:
     from .loading import load_module
     from .reference import layer_inputs
 
+    if args.html:
+        validate.output_path(args.html, "--html")
     path, sep, names = args.target.rpartition(":")
     functions = [f.strip() for f in names.split(",")]
     if not sep or not path or len(functions) not in (1, 2) or not all(functions):
@@ -362,8 +392,7 @@ def _layer(args: argparse.Namespace) -> int:
         methods=methods,
         progress=False if args.quiet else None,
     )
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
-    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+    return _print_report(report, args)
 
 
 def _function(module: Any, path: str, name: str) -> Callable[..., Any]:
@@ -457,7 +486,9 @@ def _run(args: argparse.Namespace) -> int:
     from . import validate
 
     methods = validate.methods(_names(args.methods, "--methods"), "--methods")
-    from .report import render_case_line, render_reproductions, render_suite_summary
+    if args.html:
+        validate.output_path(args.html, "--html")
+    from .report import render_case_line, render_reproductions, render_suite_html, render_suite_summary
     from .suite import reproductions, run_suite
 
     repros = reproductions()
@@ -478,6 +509,9 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
     else:
         print(render_suite_summary(results))
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as page:
+            page.write(render_suite_html(repros, results))
     return PASS if ok else BUG
 
 

@@ -30,11 +30,23 @@ EXIT_CODES = f"""exit codes:
   {INCONCLUSIVE}  inconclusive: some elements could not be decided (the report says why)
   {ERROR}  the check could not run: the code under check raised (its file and line are named),
      or the verifier itself failed"""
+#: The commands that measure or write rather than check: no verdict, so no 1 or 3.
+TOOL_EXIT_CODES = f"""exit codes:
+  {PASS}  done
+  {USAGE}  usage error or bad input: an unknown option, a missing file, malformed data
+  {ERROR}  the verifier itself failed"""
 DEFAULT_METHODS = "centered,scipy,autograd"
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the exit-code table's lines, and shows each option's default."""
+    """Keeps the exit-code table's lines, and shows each option's default where it says something
+    the help does not already (not None or False, not twice)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -155,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Write a reference for other tools: .npz (arrays X, Y, param:NAME, grad:NAME and meta)"
         " or .json; read it back with verifier.load_reference(path), or check against it with"
         " `verifier check --data`.",
-        **common,
+        **{**common, "epilog": TOOL_EXIT_CODES},
     )
     ref.add_argument("--network", choices=NETWORK_NAMES, default="deep-relu", help="which built-in network")
     ref.add_argument("--dims", default="4,5,3,1", help="layer sizes, comma-separated positive integers")
@@ -169,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
         description="The step-size study on a built-in network: the V of truncation against"
         " round-off, the fitted orders (one-sided O(h), centered O(h^2)) and the step the"
         " centered method chooses.",
-        **common,
+        **{**common, "epilog": TOOL_EXIT_CODES},
     )
     sweep.add_argument("--network", choices=NETWORK_NAMES, default="xor", help="xor is the blog's network")
     sweep.add_argument("--seed", type=int, default=0, help="seed of the parameters")
@@ -184,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
         " plain-numpy cost), autograd, the fast mode and the backward pass itself on DeepReLU"
         " networks from 47 to about 1e6 parameters, on the same cost, interleaved, one BLAS"
         " thread; print times, multiples of one forward pass, growth exponents and ratios.",
-        **common,
+        **{**common, "epilog": TOOL_EXIT_CODES},
     )
     sizes = ",".join(map(str, BENCH_SIZES))
     bench.add_argument(

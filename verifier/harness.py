@@ -72,8 +72,11 @@ def check(
     Parameters
     ----------
     cost : callable
-        ``cost(params) -> float``. Written with ``autograd.numpy`` it also gets an
-        autograd reference; with plain numpy that method is reported unavailable.
+        ``cost(params) -> float``, in plain numpy or ``autograd.numpy``. Plain numpy gets
+        the autograd reference too: the cost is traced with numpy resolved to
+        ``autograd.numpy`` in your own modules (the report names them); only code autograd
+        cannot follow (``X.dot(W)`` on a plain array, ``math.exp``) leaves that method
+        unavailable, and the report says which line.
     grad : callable
         ``grad(params) ->`` the hand-written gradient, in the same container as
         ``params``. For dict parameters a key ``"dW1"`` is accepted for ``"W1"``

@@ -3,6 +3,8 @@ the same in HTML (``Report.to_html``, ``--html FILE``) as in text."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -159,3 +161,25 @@ def test_run_writes_its_html_page(tmp_path, capsys):
     assert "Seed reproductions" in shown and "all cases as expected" in shown
     assert "look at the line" in shown
     assert parsed.tags.count("table") >= 2  # the reports of the cases that must fail
+
+
+@pytest.mark.skipif(
+    not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),
+    reason="no headless Chromium on this machine (CI validates the HTML with html.parser above)",
+)
+def test_a_real_browser_renders_the_page(planted, tmp_path):
+    browser = next(
+        shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)
+    )
+    page = tmp_path / "report.html"
+    page.write_text(planted.to_html())
+    done = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    dom = done.stdout
+    assert done.returncode == 0 and '<div class="verifier-report">' in dom, done.stderr[-2000:]
+    assert "look at the line that computes dW2" in dom and "intermediate gradients checked" in dom
+    assert dom.count("<tr>") >= len(planted.tensors) + 1

@@ -632,7 +632,8 @@ def render_html(report: Report, worst: int = 10, verbose: bool = False) -> str:
         ]
         if quiet:
             items.append(f"<li>~ {escape(_artefacts_line(quiet))}</li>")
-        legend = escape(LEGEND).replace("x a bug", "&#10007; a bug")
+        legend = " &nbsp;&middot;&nbsp; ".join(escape(part) for part in LEGEND.split("   "))
+        legend = legend.replace("x a bug", "&#10007; a bug", 1)
         parts.append(f"<p>findings:</p><ul>{''.join(items)}</ul><p><small>{legend}</small></p>")
     if report.points:
         items = []

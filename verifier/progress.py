@@ -32,7 +32,8 @@ def _in_notebook() -> bool:
     shell = sys.modules.get("IPython")
     get = getattr(shell, "get_ipython", None)
     kernel = get() if callable(get) else None
-    return kernel is not None and type(kernel).__name__ == "ZMQInteractiveShell"
+    # Jupyter's shell, or one derived from it (Colab's)
+    return kernel is not None and any(c.__name__ == "ZMQInteractiveShell" for c in type(kernel).__mro__)
 
 
 class Progress:

@@ -58,7 +58,9 @@ def test_correct_notebook_backprop_passes_with_its_extra_keys():
         DeepReLU(), parameters, x, y, backward=seeds.notebook_style(seeds.notebook_backward)
     )
     assert report.ok and report.status == "pass"
-    assert "dZ1" in report.ignored_keys and "ignored gradient keys" in str(report)
+    # the backward's dZ1... are not parameters; checked as intermediates, they are not "ignored"
+    assert "dZ1" in report.ignored_keys and report.unchecked_keys == []
+    assert "ignored gradient keys" not in str(report) and "dZ1: ok" in str(report)
     # the 20 dead-unit entries: 0 against 0 is exact agreement, never a division by zero
     for t in report.tensors:
         for value in t.rel_error.values():
@@ -274,7 +276,6 @@ def test_params_untouched_when_grad_writes_to_its_input():
     "grad, exc, match",
     [
         (lambda p: {}, InputError, "missing the gradient of parameter 'w'"),
-        (lambda p: {"w": np.ones(3)}, InputError, r"`grad\['w'\]`: expected shape \(2,\).*got \(3,\)"),
         (lambda p: [np.ones(2)], InputError, "expected a dict"),
     ],
 )

@@ -221,9 +221,10 @@ def test_what_comes_back_is_checked_and_a_missing_tensor_costs_only_its_share(da
     for name, body in sources.items():
         (tmp_path / name).write_text(head + unpack + body)
     by = {g.submission: g for g in verifier.grade(REFERENCE, tmp_path, data[0], timeout=TIMEOUT, memory="1G")}
-    assert (
-        "expected shape (5, 4) (the shape of parameter W1), got (4, 5)" in by["transposed.py"].cases[0].reason
-    )
+    # a gradient of the wrong shape is a finding about that tensor (issue 23), the others still graded
+    transposed = by["transposed.py"]
+    assert "W1: the gradient has shape (4, 5), the parameter (5, 4); it is transposed" in transposed.feedback
+    assert transposed.labels[0] == "W1 wrong" and "b1 missing" in transposed.labels
     assert "the result['dW1'] is of type object" in by["object.py"].cases[0].reason
     assert by["transposed.py"].score == by["object.py"].score == 0
     forgot = by["forgot_db1.py"]

@@ -179,12 +179,13 @@ def _runners(size: int) -> tuple[Callable[[], Any], dict[str, Callable[[], Any]]
     runners: dict[str, Callable[[], Any]] = {
         "seed-loop": lambda: seed_loop(lambda v: notebook_cost(layout.unflatten(v)), theta, 1e-7, elements),
         "scipy": lambda: check_grad(on_sample, lambda _v: g if elements is None else g[elements], sub),
-        "default": quietly(lambda: check_network(net, params, X, Y)),
-        "centered": quietly(lambda: check_network(net, params, X, Y, methods=("centered",))),
-        "user-default": quietly(lambda: check(cost, grad, params)),
-        "user-centered": quietly(lambda: check(cost, grad, params, methods=("centered",))),
+        # progress=False: the bench's own line shows where it is, and a bar is not what it times
+        "default": quietly(lambda: check_network(net, params, X, Y, progress=False)),
+        "centered": quietly(lambda: check_network(net, params, X, Y, methods=("centered",), progress=False)),
+        "user-default": quietly(lambda: check(cost, grad, params, progress=False)),
+        "user-centered": quietly(lambda: check(cost, grad, params, methods=("centered",), progress=False)),
         "autograd": lambda: reference_gradients(cost, params),
-        "fast": quietly(lambda: check_network(net, params, X, Y, mode="fast")),
+        "fast": quietly(lambda: check_network(net, params, X, Y, mode="fast", progress=False)),
         "backward": lambda: net.backward(params, X, Y),
     }
     for name, fast in (("torch-gradcheck", False), ("torch-fast", True)):

@@ -30,11 +30,23 @@ EXIT_CODES = f"""exit codes:
   {INCONCLUSIVE}  inconclusive: some elements could not be decided (the report says why)
   {ERROR}  the check could not run: the code under check raised (its file and line are named),
      or the verifier itself failed"""
+#: The commands that measure or write rather than check: no verdict, so no 1 or 3.
+TOOL_EXIT_CODES = f"""exit codes:
+  {PASS}  done
+  {USAGE}  usage error or bad input: an unknown option, a missing file, malformed data
+  {ERROR}  the verifier itself failed"""
 DEFAULT_METHODS = "centered,scipy,autograd"
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the exit-code table's lines, and shows each option's default."""
+    """Keeps the exit-code table's lines, and shows each option's default where it says something
+    the help does not already (not None or False, not twice)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true", help="one random draw per network instead of three")
     run.add_argument(
         "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd"
+    )
+    run.add_argument(
+        "--html", metavar="FILE", help="also write the run as an HTML page, with the reports of the cases"
     )
 
     mine = sub.add_parser(
@@ -112,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seed of every random choice, for a reproducible report"
     )
     mine.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
-    mine.add_argument("--quiet", action="store_true", help="no progress line")
+    _report_options(mine)
 
     layer = sub.add_parser(
         "layer",
@@ -144,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     layer.add_argument("--seed", type=int, default=0, help="seed of dout and of every random choice")
     layer.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
-    layer.add_argument("--quiet", action="store_true", help="no progress line")
+    _report_options(layer)
 
     ref = sub.add_parser(
         "reference",
@@ -152,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Write a reference for other tools: .npz (arrays X, Y, param:NAME, grad:NAME and meta)"
         " or .json; read it back with verifier.load_reference(path), or check against it with"
         " `verifier check --data`.",
-        **common,
+        **{**common, "epilog": TOOL_EXIT_CODES},
     )
     ref.add_argument("--network", choices=NETWORK_NAMES, default="deep-relu", help="which built-in network")
     ref.add_argument("--dims", default="4,5,3,1", help="layer sizes, comma-separated positive integers")
@@ -166,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
         description="The step-size study on a built-in network: the V of truncation against"
         " round-off, the fitted orders (one-sided O(h), centered O(h^2)) and the step the"
         " centered method chooses.",
-        **common,
+        **{**common, "epilog": TOOL_EXIT_CODES},
     )
     sweep.add_argument("--network", choices=NETWORK_NAMES, default="xor", help="xor is the blog's network")
     sweep.add_argument("--seed", type=int, default=0, help="seed of the parameters")
@@ -181,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
         " plain-numpy cost), autograd, the fast mode and the backward pass itself on DeepReLU"
         " networks from 47 to about 1e6 parameters, on the same cost, interleaved, one BLAS"
         " thread; print times, multiples of one forward pass, growth exponents and ratios.",
-        **common,
+        **{**common, "epilog": TOOL_EXIT_CODES},
     )
     sizes = ",".join(map(str, BENCH_SIZES))
     bench.add_argument(
@@ -275,6 +290,30 @@ def _grade_parser(sub: Any, common: dict[str, Any]) -> None:
     grade.add_argument("--quiet", action="store_true", help="no progress line")
 
 
+def _report_options(command: argparse.ArgumentParser) -> None:
+    """The options of the commands that print one report."""
+    command.add_argument("--quiet", action="store_true", help="no progress line")
+    command.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also what changed no verdict: each method's how and why, every random direction,"
+        " the references' artefacts one by one (the JSON always has them)",
+    )
+    command.add_argument(
+        "--html", metavar="FILE", help="also write the report as an HTML page (what the text says, coloured)"
+    )
+
+
+def _print_report(report: Any, args: argparse.Namespace) -> int:
+    """Print ``report`` as the options ask, write its HTML page if asked, and return the exit code."""
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format(verbose=args.verbose))
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as page:
+            page.write(report.to_html(verbose=args.verbose))
+    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+
+
 #: The thread-count variables of the BLAS libraries numpy may load.
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
@@ -327,6 +366,8 @@ def _check(args: argparse.Namespace) -> int:
     from .loading import load_module
     from .reference import load_reference
 
+    if args.html:
+        validate.output_path(args.html, "--html")
     path, sep, names = args.target.rpartition(":")
     functions = names.split(",")
     in_globals = args.cost is not None or args.grad is not None
@@ -380,8 +421,7 @@ def _check(args: argparse.Namespace) -> int:
                 f"(with --style {style}: {STYLES[style]}; if yours are {other}-style, pass --style {other})"
             )
         raise
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
-    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+    return _print_report(report, args)
 
 
 def _layer(args: argparse.Namespace) -> int:
@@ -392,6 +432,8 @@ def _layer(args: argparse.Namespace) -> int:
     from .loading import load_module
     from .reference import layer_inputs
 
+    if args.html:
+        validate.output_path(args.html, "--html")
     path, sep, names = args.target.rpartition(":")
     functions = [f.strip() for f in names.split(",")]
     if not sep or not path or len(functions) not in (1, 2) or not all(functions):
@@ -428,8 +470,7 @@ def _layer(args: argparse.Namespace) -> int:
         methods=methods,
         progress=False if args.quiet else None,
     )
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
-    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+    return _print_report(report, args)
 
 
 def _function(module: Any, path: str, name: str) -> Callable[..., Any]:
@@ -523,7 +564,9 @@ def _run(args: argparse.Namespace) -> int:
     from . import validate
 
     methods = validate.methods(_names(args.methods, "--methods"), "--methods")
-    from .report import render_case_line, render_reproductions, render_suite_summary
+    if args.html:
+        validate.output_path(args.html, "--html")
+    from .report import render_case_line, render_reproductions, render_suite_html, render_suite_summary
     from .suite import reproductions, run_suite
 
     repros = reproductions()
@@ -544,6 +587,9 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
     else:
         print(render_suite_summary(results))
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as page:
+            page.write(render_suite_html(repros, results))
     return PASS if ok else BUG
 
 

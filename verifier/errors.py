@@ -8,8 +8,11 @@ message names the argument, the key and what was expected. A failed check is
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import os
 import sys
+import sysconfig
 import traceback
 from pathlib import Path
 
@@ -34,36 +37,98 @@ class PrecisionWarning(UserWarning):
     """Parameters arrived in a precision too low for finite differences (e.g. float32)."""
 
 
-_PACKAGE = str(Path(__file__).resolve().parent)
-#: Files of this package that hold code written as users write it (the seeds, the networks).
-_USERLIKE = (os.path.join(_PACKAGE, "seeds.py"), os.path.join(_PACKAGE, "networks") + os.sep)
-#: Where the standard library lives (its files are never the user's).
-_STDLIB = tuple(
-    {
-        str(Path(p).resolve()) + os.sep + "lib" + os.sep + "python"
-        for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)
-    }
-    | {
-        os.path.abspath(p) + os.sep + "lib" + os.sep + "python"
-        for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)
-    }
-)
+#: This package's own directory, as imported and with its links resolved.
+_PACKAGE = frozenset({os.path.dirname(os.path.abspath(__file__)), str(Path(__file__).resolve().parent)})
 
 
 def is_user_file(filename: str) -> bool:
-    """Whether ``filename`` holds the user's own code: not numpy, scipy, autograd, the standard
-    library or this package's machinery (its seeds and networks count as user code).
+    """Whether ``filename`` holds the user's own code, decided by where its module comes from.
 
-    String tests only (no file-system calls): it runs for every frame and function a trace sees.
+    Not the user's: this package's machinery (its seeds and built-in networks, written as users
+    write code, count as the user's, installed or not), the standard library, and every file
+    of an installed distribution (numpy, scipy, autograd, ...), found through
+    :mod:`importlib.metadata`. Everything else is the user's: a script or project anywhere
+    (under a ``site-packages`` folder too, when no distribution owns it), a notebook cell
+    (``<ipython-input-...>``), exec'd source (``<string>``).
+
+    It runs for every frame and function a trace sees, so each answer is kept per file name
+    and per ``sys.path`` (the distributions' files are listed once per ``sys.path``).
     """
+    return _is_user_file(filename, tuple(sys.path))
+
+
+def in_package_networks(filename: str) -> bool:
+    """Whether ``filename`` is one of this package's built-in networks (:mod:`verifier.networks`)."""
+    return _package_part(filename) == "networks"
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_user_file(filename: str, path: tuple[str, ...]) -> bool:
     if not filename or filename.startswith("<"):
         return filename.startswith(("<ipython", "<string"))
-    path = os.path.abspath(filename)
-    if "site-packages" in path or "dist-packages" in path:
-        return False
-    if path.startswith(_PACKAGE + os.sep):
-        return path == _USERLIKE[0] or path.startswith(_USERLIKE[1])
-    return not path.startswith(_STDLIB)
+    part = _package_part(filename)
+    if part is not None:
+        return part in ("seeds.py", "networks")
+    full = os.path.realpath(filename)
+    roots = _distribution_roots(path)
+    ancestor = full
+    while True:
+        if ancestor in roots:
+            return False
+        parent = os.path.dirname(ancestor)
+        if parent == ancestor:
+            break
+        ancestor = parent
+    return not _in_stdlib(full)
+
+
+@functools.lru_cache(maxsize=4096)
+def _package_part(filename: str) -> str | None:
+    """The first component of ``filename`` inside this package (``"networks"``, ``"harness.py"``),
+    or None outside it."""
+    if not filename or filename.startswith("<"):
+        return None
+    for form in {os.path.abspath(filename), os.path.realpath(filename)}:
+        for root in _PACKAGE:
+            if form.startswith(root + os.sep):
+                return form[len(root) + 1 :].split(os.sep, 1)[0]
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _distribution_roots(path: tuple[str, ...]) -> frozenset[str]:
+    """The real paths of the top-level packages and modules the distributions installed on
+    ``path`` own (from each one's list of files, else its ``top_level.txt``)."""
+    roots: set[str] = set()
+    for dist in importlib.metadata.distributions(path=list(path)):
+        try:
+            files = dist.files or []
+            listed = {f.parts[0] for f in files if f.parts}
+            names = listed or set((dist.read_text("top_level.txt") or "").split())
+        except (OSError, ValueError):  # a broken install: its files are not known
+            continue
+        for name in names:
+            if name in ("..", "__pycache__") or name.endswith((".dist-info", ".egg-info", ".pth")):
+                continue
+            for located in (name,) if listed else (name, name + ".py"):
+                roots.add(os.path.realpath(str(dist.locate_file(located))))
+    return frozenset(roots)
+
+
+#: The standard library's directories (a virtual environment's own holds only its site-packages).
+_STDLIB_DIRS = frozenset(os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib"))
+
+
+def _in_stdlib(full: str) -> bool:
+    """Whether the real path ``full`` is a standard-library module's file: inside the standard
+    library's directory, under a name of :data:`sys.stdlib_module_names` (or its extension
+    modules' folder), so that a ``site-packages`` within it is not the standard library."""
+    for root in _STDLIB_DIRS:
+        if full.startswith(root + os.sep):
+            top = full[len(root) + 1 :].split(os.sep, 1)[0]
+            name = top.split(".", 1)[0]
+            return top == "lib-dynload" or name in sys.stdlib_module_names
+    return False
 
 
 def user_frame(exc: BaseException) -> traceback.FrameSummary | None:

@@ -39,6 +39,7 @@ from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
 from .sampling import PER_ELEMENT, per_tensor_within, sample_indices
+from .shapes import ShapeSlip, repaired, slip_findings
 from .threads import blas_threads_for
 from .validate import DEFAULT_METHODS, MODES
 
@@ -64,7 +65,7 @@ def check(
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     budget: int = FULL_BUDGET,
     executor: Any = None,
-    progress: bool | None = False,
+    progress: bool | None = None,
     context: dict[str, Any] | None = None,
 ) -> Report:
     """Check a hand-written gradient three ways and say which method disagrees where.
@@ -72,8 +73,11 @@ def check(
     Parameters
     ----------
     cost : callable
-        ``cost(params) -> float``. Written with ``autograd.numpy`` it also gets an
-        autograd reference; with plain numpy that method is reported unavailable.
+        ``cost(params) -> float``, in plain numpy or ``autograd.numpy``. Plain numpy gets
+        the autograd reference too: the cost is traced with numpy resolved to
+        ``autograd.numpy`` in your own modules (the report names them); only code autograd
+        cannot follow (``X.dot(W)`` on a plain array, ``math.exp``) leaves that method
+        unavailable, and the report says which line.
     grad : callable
         ``grad(params) ->`` the hand-written gradient, in the same container as
         ``params``. For dict parameters a key ``"dW1"`` is accepted for ``"W1"``
@@ -130,8 +134,11 @@ def check(
         processes. A batch stencil (``stencil``, ``vectorized``, the built-in networks) is
         used instead where there is one.
     progress : bool or None, optional
-        Show the stage under way on stderr: True always, None on a terminal when the check
-        is predicted to take over a second, False never (default).
+        Show the stage under way, the cost evaluations done and an estimate of the time left
+        (on stderr; a widget in Jupyter with the ``progress`` extra, tqdm): True always,
+        None (default) in a terminal or a notebook when the planned evaluations, every
+        element or a sample, are predicted to take over a second, False never. Only the
+        display depends on the clock, never a verdict.
     context : dict, optional
         What is known about the network, for the diagnosis: ``m`` (how many terms the
         cost averages: examples, times outputs for MSE; default: the number of examples a
@@ -155,8 +162,10 @@ def check(
     Raises
     ------
     verifier.errors.InputError
-        Bad ``params``, ``methods``, ``points``, or a gradient with a missing key or a
-        wrong shape (the message names the key and both shapes).
+        Bad ``params``, ``methods``, ``points``, or a gradient with a missing key. A
+        gradient of the wrong shape (a bias summed over the wrong axis, a transposed weight,
+        keepdims lost) is not an error but a failed check: a finding names the tensor, both
+        shapes, what the mismatch suggests and, where it can be found, its line.
     verifier.errors.CostError
         ``cost`` returned an array, a non-number, or a non-finite value at ``params``.
 
@@ -215,7 +224,7 @@ class Options:
     budget: int = FULL_BUDGET
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     executor: Any = None
-    progress: bool | None = False
+    progress: bool | None = None
 
 
 def _stencil_at(
@@ -252,21 +261,39 @@ def _plan(objective: Objective, options: Options) -> dict[str, bool]:
     centred_full = "centered" in options.methods and (
         options.stencil is not None or PER_ELEMENT * size <= options.budget
     )
-    evaluations = {
+    evaluations = _evaluations(size, options, centred_full)
+    return {m: evaluations[m] <= options.budget for m in options.methods}
+
+
+def _evaluations(size: int, options: Options, centred_full: bool) -> dict[str, int]:
+    """Cost evaluations each method takes on ``size`` elements one by one (see :func:`_plan`)."""
+    return {
         "centered": 0 if options.stencil is not None else int(PER_ELEMENT * size),
         # with the centred curvature at every element SciPy's bound needs no second pass
         "scipy": 0 if options.stencil is not None else size + 2 if centred_full else 2 * size + 3,
         "complex": 2 * size,
         "autograd": 0,
     }
-    return {m: evaluations[m] <= options.budget for m in options.methods}
 
 
-def _predicted_seconds(objective: Objective, options: Options, plan: dict[str, bool]) -> float:
-    """Rough seconds the per-element methods will take (for deciding whether to show progress)."""
-    evals = {"centered": PER_ELEMENT, "scipy": 1, "complex": 2}
-    per = 0.0 if options.stencil is not None else objective.seconds_per_eval
-    return sum(evals.get(m, 0) * objective.layout.size * per for m, full in plan.items() if full)
+#: Cost evaluations planned for each tensor's random direction when a method samples.
+DIRECTION_EVALUATIONS = 4
+
+
+def _planned_evaluations(objective: Objective, options: Options, plan: dict[str, bool]) -> int:
+    """The cost evaluations the plan will make, every element or a sample: a count, to show the
+    progress against (and, times one evaluation's time, to decide whether to show it)."""
+    layout = objective.layout
+    sizes = np.diff(np.asarray(layout.offsets))
+    k = per_tensor_within(layout, options.budget)
+    sampled = int(np.minimum(sizes, k).sum())
+    # SciPy's bound takes the centred curvature on the elements both check, every one or a sample
+    full = _evaluations(layout.size, options, plan.get("centered", False))
+    part = _evaluations(sampled, options, "centered" in plan)
+    total = sum(full[m] if every else part[m] for m, every in plan.items())
+    if not all(plan.values()):
+        total += DIRECTION_EVALUATIONS * len(layout.names)
+    return total
 
 
 def check_point(
@@ -289,11 +316,16 @@ def check_point(
         cost, layout, theta, rng, batch=options.stencil, extended=not fast, copy=False, executor=executor
     )
     raw = _gradient(grad, objective)
-    g, ignored = layout.flatten_like(raw, argument="grad")
+    read: list[tuple[int, tuple[int, ...], str]] = []  # gradients of the wrong shape: findings
+    g, ignored = layout.flatten_like(raw, argument="grad", slips=read)
+    slips = [ShapeSlip(*s) for s in read]
     # the fast mode makes the repeat evaluation only when its first direction does not pass
     # decisively (see run_directions): a forward pass saved on every passing verdict
     drift = 0.0 if fast else objective.repeat_differs()
     g_error = None if fast else _backprop_roundoff(grad, objective, g)
+    if g_error is not None:
+        for slip in slips:  # its long-double re-run is not read the same way
+            g_error[layout.slice(slip.tensor)] = 0.0
     objective.seconds_per_eval = min(objective.seconds_per_eval, objective.last_seconds)
     estimates: dict[str, Estimate] = {}
     directions = None
@@ -341,10 +373,22 @@ def check_point(
         budget = options.budget if not fast else 0
         nearby = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng, budget)
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
+    agree = [_slip_agrees(verdicts, layout, s.tensor) for s in slips]
+    for slip in slips:  # a wrong shape is wrong, whatever its values
+        verdicts.verdict[layout.slice(slip.tensor)] = WRONG
+        verdicts.odd.setdefault("backprop", np.zeros(layout.size, dtype=bool))[layout.slice(slip.tensor)] = (
+            True
+        )
     returned = bool(intermediate_keys(raw, layout))
     findings = diagnose(g, estimates, verdicts, layout, context, theta, intermediates=returned)
     if directions is not None:
         findings = direction_findings(directions, layout) + findings
+    if slips:  # the shape says what is wrong with them; the values' patterns would mislead
+        slipped = {layout.names[s.tensor] for s in slips}
+        findings = slip_findings(slips, layout, agree, (context or {}).get("m")) + [
+            f for f in findings if not (f.kind == "bug" and f.tensor in slipped)
+        ]
+        raw = repaired(raw, layout, g, slips)
     if nearby is not None:
         findings += nearby_findings(layout, *nearby[:2])
     if drift:
@@ -367,6 +411,15 @@ def check_point(
             "directions", True, "random-direction checks, five-point stencil each", directions.nfev, 0.0, {}
         )
     return report
+
+
+def _slip_agrees(verdicts: Verdicts, layout: Layout, t: int) -> bool | None:
+    """Whether tensor ``t``'s values, as read, agree everywhere (True), are wrong somewhere (False),
+    or were not all decided (None)."""
+    v = verdicts.verdict[layout.slice(t)]
+    if np.any(v == WRONG):
+        return False
+    return True if np.all((v == AGREE) | (v == KINK)) else None
 
 
 def _gradient(grad: Callable[[Any], Any], objective: Objective) -> Any:
@@ -394,13 +447,17 @@ def _full(
     backward's intermediates, for the first wrong line)."""
     layout = objective.layout
     plan = _plan(objective, options)
-    wanted = options.progress is True or (
-        options.progress is None and _predicted_seconds(objective, options, plan) > 1
+    planned = _planned_evaluations(objective, options, plan)
+    # the one use of a measured time: whether the progress is worth showing, never a verdict
+    per = 0.0 if options.stencil is not None else objective.seconds_per_eval
+    wanted = options.progress is True or (options.progress is None and planned * per > 1)
+    show = Progress(
+        planned, enabled=None if options.progress is None and wanted else wanted, unit="evaluation"
     )
-    show = Progress(len(plan) + 1, enabled=None if options.progress is None and wanted else wanted)
+    objective.tick = show.advance if show.enabled else None
     estimates: dict[str, Estimate] = {}
     if "autograd" in plan:
-        show("autograd reference")
+        show("autograd reference", 0)
         estimates["autograd"] = autograd_ref(objective, watch, target=g, target_error=g_error)
     reference = estimates["autograd"].values if "autograd" in estimates else None
     sample = None
@@ -416,14 +473,15 @@ def _full(
             )
             estimates[method] = Estimate.unavailable(method, layout.size, reason)
             continue
-        show(f"{method}: {'every element' if plan[method] else 'a sample'} of {layout.size}")
+        show(f"{method}: {'every element' if plan[method] else 'a sample'} of {layout.size}", 0)
         part = None if plan[method] else sample
         estimates[method] = _estimate(method, objective, g, part, options, estimates.get("centered"))
     directions = None
     if not all(plan.values()):
-        show("random directions")
+        show("random directions", 0)
         directions = run_directions(objective, g, g_error, rng)
     show.close()
+    objective.tick = None
     return estimates, directions
 
 
@@ -487,7 +545,7 @@ def _settle_kinks(
                 extended=False,
                 executor=objective.executor,
             )
-            g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad")
+            g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad", slips=[])
         except Exception:  # the cost or backprop cannot run there: leave the elements as they are
             break
         wide = size == NEARBY[0] and 4 * around.size <= budget

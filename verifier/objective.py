@@ -173,6 +173,8 @@ class Objective:
         self.executor = executor
         self.extended = extended
         self.nfev = 0
+        #: Told how many evaluations were made, as they are made (a progress display), or None.
+        self.tick: Callable[[int], None] | None = None
         start = time.perf_counter()
         self.value0 = self._eval_base() if value0 is None else value0
         self.seconds_per_eval = self.last_seconds = time.perf_counter() - start
@@ -216,6 +218,8 @@ class Objective:
         try:
             np.copyto(self._buffer, x)
             self.nfev += 1
+            if self.tick is not None:
+                self.tick(1)
             return cost_value(self.cost(self.layout.pack(self._parts)), where="at a perturbed point")
         finally:
             self._buffer[...] = self.theta0
@@ -253,6 +257,8 @@ class Objective:
         if self.batch is not None and steps.dtype.kind != "c":
             out = np.asarray(self.batch(np.asarray(indices), steps), dtype=np.float64)
             self.nfev += out.size
+            if self.tick is not None:
+                self.tick(out.size)
             if not np.isfinite(out).all():
                 out[~np.isfinite(out)] = np.nan
             return out
@@ -263,10 +269,11 @@ class Objective:
         else:
             buf, parts, base = self._buffer, self._parts, self.theta0
         out = np.empty(steps.shape, dtype=buf.dtype)
-        cost, value, pack = (
+        cost, value, pack, tick = (
             self.cost,
             cost_value if buf.dtype == np.float64 else _complex_value,
             self.layout.pack,
+            self.tick,
         )
         try:
             for n, i in enumerate(indices):
@@ -277,6 +284,8 @@ class Objective:
                         v = value(v, where=f"at {self.layout.label(i)} + {step:g}")
                     out[n, k] = v
                 buf[i] = base[i]
+                if tick is not None:
+                    tick(len(steps[n]))
         finally:
             buf[...] = base
         self.nfev += out.size
@@ -310,6 +319,8 @@ class Objective:
                 " use a thread pool, or no executor."
             ) from None
         self.nfev += out.size
+        if self.tick is not None:
+            self.tick(out.size)
         return out
 
     def along(self, support: np.ndarray | slice, direction: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -358,6 +369,8 @@ class Objective:
                 self.cost(self.layout.pack(self._parts)), where=f"along a direction, step {step:g}"
             )
         self.nfev += out.size
+        if self.tick is not None:
+            self.tick(out.size)
         out[~np.isfinite(out)] = np.nan
         return out
 

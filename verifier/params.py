@@ -220,7 +220,13 @@ class Layout:
         """Per-tensor arrays (views, shaped) keyed by display name."""
         return {n: flat[self.slice(t)].reshape(self.shapes[t]) for t, n in enumerate(self.names)}
 
-    def flatten_like(self, values: Any, *, argument: str = "grad") -> tuple[np.ndarray, list[str]]:
+    def flatten_like(
+        self,
+        values: Any,
+        *,
+        argument: str = "grad",
+        slips: list[tuple[int, tuple[int, ...], str]] | None = None,
+    ) -> tuple[np.ndarray, list[str]]:
         """Flatten a structure shaped like the parameters (a gradient, usually).
 
         Returns the flat float64 vector and the list of ignored extra keys.
@@ -228,7 +234,11 @@ class Layout:
         ``"d" + k`` (the notebook's convention). Keys of intermediate values
         (``dZ1``, ``dA2``, ...) are ignored silently; other unknown keys are
         ignored with a warning. A missing key, a wrong container or a wrong
-        shape raises :class:`~verifier.errors.InputError`.
+        shape raises :class:`~verifier.errors.InputError`, unless ``slips`` is
+        a list: then a wrong shape is appended to it as ``(tensor index, shape
+        got, reading)`` and its place in the vector holds the values as
+        :func:`read_as` reads them (``reading`` says how: ``"reshaped"``,
+        ``"transposed"``, or ``""`` and zeros when no reading fits).
         """
         arrays, extra = self.collect(values, argument=argument)
         out = np.empty(self.size, dtype=np.float64)
@@ -245,6 +255,11 @@ class Layout:
                 ) from None
             if arr.dtype == object or arr.dtype.kind not in "fiub":
                 raise InputError(f"`{label}`: expected a float array, got dtype {arr.dtype}.")
+            if arr.shape != shape and slips is not None:
+                read, reading = read_as(arr, shape)
+                slips.append((t, tuple(arr.shape), reading))
+                out[self.slice(t)] = read.ravel()
+                continue
             if arr.shape != shape:
                 raise InputError(
                     f"`{label}`: expected shape {shape} (the shape of parameter {name}), got {arr.shape}."
@@ -294,6 +309,18 @@ class Layout:
                 )
             return list(values), []
         return [values], []
+
+
+def read_as(arr: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
+    """``arr`` read as an array of ``shape``, and how: ``"reshaped"`` when only axes of length 1
+    differ (keepdims lost, or an extra axis), ``"transposed"`` when its axes are ``shape``'s
+    reversed (a row for a column too), else zeros and ``""`` (a sum over the wrong axis leaves
+    nothing to read)."""
+    if arr.ndim >= 2 and arr.shape[::-1] == shape:
+        return arr.T.astype(np.float64), "transposed"
+    if arr.size == int(np.prod(shape)) and [n for n in arr.shape if n != 1] == [n for n in shape if n != 1]:
+        return arr.reshape(shape).astype(np.float64), "reshaped"
+    return np.zeros(shape), ""
 
 
 def layout_of(params: Any, *, argument: str = "params") -> tuple[Layout, np.ndarray]:

@@ -224,12 +224,41 @@ class Report:
     def __str__(self) -> str:
         return render_text(self)
 
+    def format(self, verbose: bool = False) -> str:
+        """The readable report; ``verbose`` adds what changed no verdict (each method's how and
+        why, every random direction, the references' artefacts one by one). ``str(report)`` is
+        ``report.format()``, and ``f"{report:v}"`` the verbose one."""
+        return render_text(self, verbose=verbose)
+
+    def __format__(self, spec: str) -> str:
+        if spec not in ("", "v"):
+            raise ValueError(f"a Report's format spec is '' or 'v' (verbose), got {spec!r}")
+        return render_text(self, verbose=spec == "v")
+
+    def to_html(self, verbose: bool = False, *, document: bool = True) -> str:
+        """The report as HTML: a whole page (``document=True``, what ``--html FILE`` writes) or
+        the fragment Jupyter shows; everything the text report has (see :meth:`format`)."""
+        body = render_html(self, verbose=verbose)
+        if not document:
+            return body
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>verifier: {self.status}</title></head><body>{body}</body></html>\n"
+        )
+
+    @property
+    def unchecked_keys(self) -> list[str]:
+        """The gradient's extra keys that were not checked: :attr:`ignored_keys` less the
+        intermediate gradients checked against autograd."""
+        checked = {f"d{t.name}" for t in self.intermediates.tensors} if self.intermediates else set()
+        return [k for k in self.ignored_keys if k not in checked]
+
     def __repr__(self) -> str:
         wrong = f", wrong: {', '.join(self.wrong_tensors)}" if self.wrong_tensors else ""
         return f"<Report {self.status}: {len(self.tensors)} tensors{wrong}>"
 
     def _repr_html_(self) -> str:
-        """The report as an HTML table, for Jupyter."""
+        """The report as HTML, for Jupyter (:meth:`to_html`'s fragment)."""
         return render_html(self)
 
 
@@ -259,9 +288,73 @@ def _fmt(x: float) -> str:
     return "-" if x is None or not np.isfinite(x) else f"{x:.1e}"
 
 
-def render_text(report: Report) -> str:
-    """The readable table: a status line, one row per tensor, the methods, the findings."""
-    methods = [m for m in report.methods if report.methods[m].available]
+#: The findings' marks in the text report, and what they mean (its legend).
+MARKS = {"bug": "x", "artefact": "~", "note": "-", "undecided": "?"}
+LEGEND = "x a bug   ~ an artefact of a reference, not a bug   - a note   ? undecided"
+
+
+def quiet_artefact(finding: Finding) -> bool:
+    """An artefact of a reference at elements where backprop agrees with a trusted reference:
+    it changed no verdict, so a short report gives it one line for all."""
+    return finding.kind == "artefact" and finding.message.endswith("not a bug")
+
+
+def _artefacts_line(findings: list[Finding]) -> str:
+    heads = list(dict.fromkeys(f.message.split(" at ")[0].split(":")[0] for f in findings))
+    return f"not a bug, changed no verdict: {'; '.join(heads)} (details: -v, or report.format(verbose=True))"
+
+
+def _columns(report: Report) -> list[str]:
+    """The methods with a per-tensor relative error (the directions have none)."""
+    return [m for m in report.methods if report.methods[m].available and m != "directions"]
+
+
+def _method_lines(report: Report, verbose: bool) -> list[str]:
+    out = []
+    for name, m in report.methods.items():
+        title = METHOD_TITLE[name]
+        if not m.available:
+            out.append(f"{title}: unavailable" + (f" ({m.reason})" if verbose else ""))
+            continue
+        if name == "directions":  # timed within the check, not on their own
+            if verbose:
+                out.append(f"{title}: {m.nfev} evaluations; {m.reason}")
+            continue
+        desc = f"{title}: {m.nfev} evaluations, {m.seconds * 1e3:.1f} ms"
+        if verbose:
+            desc += f"; {m.reason}"
+        elif name == "autograd" and m.reason.startswith("traced"):  # where the reference came from
+            desc += f"; {m.reason.split(';')[0]}"
+        if "check_grad" in m.extra:
+            desc += f"; scipy.optimize.check_grad = {m.extra['check_grad']:.3g} (2-norm, no threshold)"
+        if "sampled" in m.extra:
+            desc += f"; {m.extra['sampled']}"
+        out.append(desc)
+    return out
+
+
+def _direction_line(report: Report, verbose: bool) -> str | None:
+    if not report.directions:
+        return None
+    parts, agreeing = [], 0
+    for d in report.directions:
+        verdict = {True: "agrees", False: "DISAGREES", None: "no verdict"}[d.agrees]
+        if d.agrees is True and not verbose:
+            agreeing += 1
+            continue
+        parts.append(f"{d.label} {verdict} ({d.projected:.4g} vs {d.value:.4g} ± {d.error:.1g})")
+    if agreeing:
+        parts.insert(0, f"{agreeing} of {len(report.directions)} agree" if parts else f"all {agreeing} agree")
+    return "random directions (v.g vs the slope along v): " + "; ".join(parts)
+
+
+def render_text(report: Report, verbose: bool = False) -> str:
+    """The readable table: a status line, one row per tensor, the methods, the findings.
+
+    Short unless ``verbose``: what changed no verdict (artefacts of the references where
+    backprop agrees with a trusted one, each method's how, the agreeing random directions) is
+    summed up in a line; the JSON (:meth:`Report.to_dict`) always holds all of it."""
+    methods = _columns(report)
     n_wrong = len(report.wrong_tensors)
     head = {
         "pass": "PASS: backprop agrees with the references everywhere"
@@ -282,33 +375,25 @@ def render_text(report: Report) -> str:
     out = [head, "", line(cols)] + [line(r) for r in rows]
     out.append("")
     out.append("relative error per tensor: ||backprop - method|| / (||backprop|| + ||method||)")
-    for name, m in report.methods.items():
-        if not m.available:
-            out.append(f"  {METHOD_TITLE[name]}: unavailable")
-            continue
-        desc = f"  {METHOD_TITLE[name]}: {m.nfev} evaluations, {m.seconds * 1e3:.1f} ms; {m.reason}"
-        if "check_grad" in m.extra:
-            desc += f"; scipy.optimize.check_grad = {m.extra['check_grad']:.3g} (2-norm, no threshold)"
-        if "sampled" in m.extra:
-            desc += f"; {m.extra['sampled']}"
-        out.append(desc)
-    if report.directions:
-        parts = []
-        for d in report.directions:
-            verdict = {True: "agrees", False: "DISAGREES", None: "no verdict"}[d.agrees]
-            parts.append(f"{d.label} {verdict} ({d.projected:.4g} vs {d.value:.4g} ± {d.error:.1g})")
-        out.append("  random directions (v.g vs the slope along v): " + "; ".join(parts))
-    if report.ignored_keys:
-        out.append(f"  ignored gradient keys (not parameters): {', '.join(report.ignored_keys)}")
+    out.extend("  " + line for line in _method_lines(report, verbose))
+    directions = _direction_line(report, verbose)
+    if directions:
+        out.append("  " + directions)
+    if report.unchecked_keys:
+        out.append(f"  ignored gradient keys (not parameters): {', '.join(report.unchecked_keys)}")
     if report.intermediates is not None:
         inter = report.intermediates
         checked = ", ".join(f"d{t.name}: {t.verdict}" for t in inter.tensors)
         out.append(f"  intermediate gradients checked against autograd: {checked}")
-    mark = {"bug": "x", "artefact": "~", "note": "-", "undecided": "?"}
+    mark = MARKS
     if report.findings:
         out.append("")
         out.append("findings:")
-        out.extend(f"  {mark.get(f.kind, '-')} {f.message}" for f in report.findings)
+        quiet = [f for f in report.findings if quiet_artefact(f)] if not verbose else []
+        out.extend(f"  {mark.get(f.kind, '-')} {f.message}" for f in report.findings if f not in quiet)
+        if quiet:
+            out.append(f"  ~ {_artefacts_line(quiet)}")
+        out.append(f"  ({LEGEND})")
     if report.points:
         out.append("")
         out.append(f"other points ({len(report.points)}):")
@@ -471,12 +556,15 @@ GREEN, RED, AMBER = "#1a7f37", "#cf222e", "#9a6700"
 _COLOURS = {"pass": GREEN, "ok": GREEN, "fail": RED, "wrong": RED, "inconclusive": AMBER, "undecided": AMBER}
 
 
-def render_html(report: Report, worst: int = 10) -> str:
-    """The report as HTML: a coloured status, one row per tensor, the worst elements, the findings."""
+def render_html(report: Report, worst: int = 10, verbose: bool = False) -> str:
+    """The report as an HTML fragment, with everything :func:`render_text` says: a coloured
+    status, one row per tensor (with its size), the worst elements, the methods, the random
+    directions, the intermediate gradients' verdicts, the findings with their legend, the
+    other points; short unless ``verbose``, as the text is."""
     from html import escape
 
     colour = _COLOURS.get(report.status, "#57606a")
-    methods = [m for m in report.methods if report.methods[m].available and m != "directions"]
+    methods = _columns(report)
     head = escape(render_text(report).splitlines()[0])
     cells = "".join(f"<th>vs {escape(m)}</th>" for m in methods)
     rows = []
@@ -484,12 +572,16 @@ def render_html(report: Report, worst: int = 10) -> str:
         errs = "".join(f"<td>{_fmt(t.rel_error.get(m, float('nan')))}</td>" for m in methods)
         tint = _COLOURS.get(t.verdict, "#57606a")
         rows.append(
-            f"<tr><td><code>{escape(t.name)}</code></td><td>{escape(str(t.shape))}</td>{errs}"
+            f"<tr><td><code>{escape(t.name)}</code></td><td>{escape(str(t.shape))}</td>"
+            f"<td>{int(np.prod(t.shape))}</td>{errs}"
             f"<td>{t.counts.get('wrong', 0)}</td><td>{t.counts.get('kink', 0)}</td>"
             f'<td style="color:{tint};font-weight:bold">{escape(t.verdict)}</td></tr>'
         )
-    verdict = report.elements["verdict"]
-    flagged = [i for i in range(verdict.size) if verdict[i] not in ("agree", "unchecked")][:worst]
+    code = report.elements["verdict_code"]
+    from .compare import AGREE, UNCHECKED
+
+    flagged = np.flatnonzero((code != AGREE) & (code != UNCHECKED))[:worst].tolist()
+    verdict = report.elements["verdict"] if flagged else None
     refs = [m for m in methods if m in report.elements]
     element_rows = "".join(
         f"<tr><td><code>{escape(report.label(i))}</code></td><td>{report.elements['backprop'][i]:.6g}</td>"
@@ -497,18 +589,17 @@ def render_html(report: Report, worst: int = 10) -> str:
         + f'<td style="color:{_COLOURS.get(str(verdict[i]), "#57606a")}">{escape(str(verdict[i]))}</td>'
         f"<td>{escape(report.odd(i))}</td></tr>"
         for i in flagged
+        if verdict is not None
     )
-    marks = {"bug": "&#10007;", "artefact": "~", "note": "&ndash;", "undecided": "?"}
-    findings = "".join(f"<li>{marks.get(f.kind, '')} {escape(f.message)}</li>" for f in report.findings)
     table_style = 'style="border-collapse:collapse;font-family:monospace"'
     style = (
         "<style>.verifier-report td,.verifier-report th{padding:2px 12px;text-align:left;"
-        "border-bottom:1px solid #d0d7de}</style>"
+        "border-bottom:1px solid #d0d7de}.verifier-report ul{list-style:none;padding-left:1em}</style>"
     )
     parts = [
         f'<div class="verifier-report">{style}<p style="color:{colour};font-weight:bold">{head}</p>',
-        f"<table {table_style}><tr><th>tensor</th><th>shape</th>{cells}<th>wrong</th><th>kink</th>"
-        f"<th>verdict</th></tr>{''.join(rows)}</table>",
+        f"<table {table_style}><tr><th>tensor</th><th>shape</th><th>size</th>{cells}<th>wrong</th>"
+        f"<th>kink</th><th>verdict</th></tr>{''.join(rows)}</table>",
     ]
     if element_rows:
         ref_cells = "".join(f"<th>{escape(m)}</th>" for m in refs)
@@ -516,10 +607,73 @@ def render_html(report: Report, worst: int = 10) -> str:
             f"<p>elements not agreeing (first {worst}):</p><table {table_style}><tr><th>element</th>"
             f"<th>backprop</th>{ref_cells}<th>verdict</th><th>odd one out</th></tr>{element_rows}</table>"
         )
-    if findings:
-        parts.append(f"<ul>{findings}</ul>")
+    about = [*_method_lines(report, verbose)]
+    directions = _direction_line(report, verbose)
+    if directions:
+        about.append(directions)
+    if report.unchecked_keys:
+        about.append(f"ignored gradient keys (not parameters): {', '.join(report.unchecked_keys)}")
+    if report.intermediates is not None:
+        checked = ", ".join(f"d{t.name}: {t.verdict}" for t in report.intermediates.tensors)
+        about.append(f"intermediate gradients checked against autograd: {checked}")
+    parts.append(
+        "<p>relative error per tensor: ||backprop - method|| / (||backprop|| + ||method||)</p><ul>"
+        + "".join(f"<li>{escape(line)}</li>" for line in about)
+        + "</ul>"
+    )
+    marks = {"bug": "&#10007;", "artefact": "~", "note": "&ndash;", "undecided": "?"}
+    if report.findings:
+        quiet = [f for f in report.findings if quiet_artefact(f)] if not verbose else []
+        items = [
+            f'<li style="color:{RED if f.kind == "bug" else "inherit"}">{marks.get(f.kind, "")}'
+            f" {escape(f.message)}</li>"
+            for f in report.findings
+            if f not in quiet
+        ]
+        if quiet:
+            items.append(f"<li>~ {escape(_artefacts_line(quiet))}</li>")
+        legend = " &nbsp;&middot;&nbsp; ".join(escape(part) for part in LEGEND.split("   "))
+        legend = legend.replace("x a bug", "&#10007; a bug", 1)
+        parts.append(f"<p>findings:</p><ul>{''.join(items)}</ul><p><small>{legend}</small></p>")
+    if report.points:
+        items = []
+        for p in report.points:
+            wrong = f"; wrong: {', '.join(p.report.wrong_tensors)}" if p.report.wrong_tensors else ""
+            tint = _COLOURS.get(p.report.status, "#57606a")
+            sub = "".join(
+                f"<li>&#10007; {escape(f.message)}</li>" for f in p.report.findings if f.kind == "bug"
+            )
+            items.append(
+                f'<li>{escape(p.label)}: <span style="color:{tint}">{escape(p.report.status)}</span>'
+                f"{escape(wrong)}{f'<ul>{sub}</ul>' if sub else ''}</li>"
+            )
+        parts.append(f"<p>other points ({len(report.points)}):</p><ul>{''.join(items)}</ul>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def render_suite_html(repros: list[Any], results: list[Any]) -> str:
+    """``verifier run`` as an HTML page: the reproductions, one line per case (with its report
+    where it did not come out as expected, or where it must fail), and the summary."""
+    from html import escape
+
+    items = []
+    for r in results:
+        tint = GREEN if r.as_expected else RED
+        line = escape(render_case_line(r).split("\n")[0])
+        detail = (
+            render_html(r.report)
+            if (r.expect == "fail" or not r.as_expected) and r.report is not None
+            else ""
+        )
+        items.append(f'<li><span style="color:{tint}">{line}</span>{detail}</li>')
+    summary = escape(render_suite_summary(results)).strip()
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>verifier run</title>'
+        "</head><body><h1>verifier run</h1>"
+        f"<pre>{escape(render_reproductions(repros))}</pre><ul>{''.join(items)}</ul>"
+        f"<pre>{summary}</pre></body></html>\n"
+    )
 
 
 def verdict_report(

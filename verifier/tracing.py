@@ -41,7 +41,6 @@ import builtins
 import functools
 import inspect
 import linecache
-import os
 import re
 import sys
 import textwrap
@@ -59,7 +58,7 @@ from autograd.extend import defvjp, primitive
 from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.tracer import isbox, new_box, toposort, trace, trace_stack
 
-from .errors import is_user_file, user_frame
+from .errors import in_package_networks, is_user_file, user_frame
 
 
 class PlainNumpyError(TypeError):
@@ -390,7 +389,7 @@ class _Patches:
 def _resolvable(filename: str) -> bool:
     """Whether numpy may be resolved in the module of ``filename``: the user's own code (this
     package's seeds, written as users write it, counts; its networks trace as they are)."""
-    return is_user_file(filename) and os.sep + "networks" + os.sep not in os.path.abspath(filename)
+    return is_user_file(filename) and not in_package_networks(filename)
 
 
 class _Resolvable(dict[str, bool]):

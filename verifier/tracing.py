@@ -227,13 +227,94 @@ _METHODS: dict[str, Any] = {
 }
 
 
-def _traced_float(value: Any = 0.0) -> Any:
-    """``float()`` as the user's code sees it during a trace: a traced scalar stays traced."""
+class _FloatType(type):
+    """The metaclass of :class:`_traced_float`: ``isinstance(x, float)`` still means a Python float."""
+
+    def __instancecheck__(cls, value: Any) -> bool:
+        return isinstance(value, builtins.float)
+
+    def __subclasscheck__(cls, other: type) -> bool:
+        return issubclass(other, builtins.float)
+
+
+class _traced_float(builtins.float, metaclass=_FloatType):  # noqa: N801 (it stands for `float`)
+    """``float`` as the user's code sees it during a trace: ``float(traced)`` stays traced, and
+    ``float`` still works as numpy's dtype argument (``np.zeros(n, dtype=float)``,
+    ``np.finfo(float)``, ``x.astype(float)``: numpy reads the class's ``dtype``)."""
+
+    dtype = np.dtype(np.float64)
+
+    def __new__(cls, value: Any = 0.0) -> Any:  # type: ignore[misc]
+        if isbox(value):
+            if np.size(value._value) != 1:
+                raise TypeError("only arrays of size 1 can be converted to float")
+            return anp.reshape(value, ())
+        return builtins.float(value)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every traced array in it (in lists, tuples, dicts) replaced by its value."""
     if isbox(value):
-        if np.size(value._value) != 1:
-            raise TypeError("only arrays of size 1 can be converted to float")
-        return anp.reshape(value, ())
-    return builtins.float(value)
+        return _plain(value._value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+#: numpy functions whose results are integers or booleans (indices, counts, masks): no gradient
+#: flows through them, so on traced values they are applied to the values (autograd lacks a
+#: derivative for some, ``nanargmax``, ``unique``, and refuses the whole trace at them).
+_ON_VALUES = frozenset(
+    {
+        "argmax",
+        "argmin",
+        "nanargmax",
+        "nanargmin",
+        "argsort",
+        "argpartition",
+        "argwhere",
+        "nonzero",
+        "flatnonzero",
+        "unique",
+        "searchsorted",
+        "digitize",
+        "count_nonzero",
+        "lexsort",
+        "isnan",
+        "isinf",
+        "isfinite",
+        "isclose",
+        "allclose",
+        "array_equal",
+        "greater",
+        "greater_equal",
+        "less",
+        "less_equal",
+        "equal",
+        "not_equal",
+        "logical_and",
+        "logical_or",
+        "logical_not",
+        "logical_xor",
+        "unravel_index",
+        "ravel_multi_index",
+        "shape",
+        "ndim",
+        "size",
+    }
+)
+
+
+def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` applied to the values of its traced arguments (its result carries no gradient)."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return fn(*_plain(args), **_plain(kwargs))
+
+    return call
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,6 +420,8 @@ class TracedNumpy(types.ModuleType):
             value = getattr(np, name)
         if name in _ALLOCATORS:
             value = _allocating(getattr(np, name), self._session)
+        elif name in _ON_VALUES:
+            value = _on_values(getattr(np, name))
         elif callable(value) and not isinstance(value, type) and name not in _SEQUENCE_FUNCTIONS:
             value = _lists_to_arrays(value)
         setattr(self, name, value)  # memoised on this instance (one per session)
@@ -430,17 +513,16 @@ def _user_functions(
             stack += list(obj.__defaults__ or ())
             if resolvable[obj.__code__.co_filename]:
                 module = sys.modules.get(obj.__module__)
-                if module is not None:
+                if module is not None and vars(module) is obj.__globals__:
                     stack.append(module)
                 else:  # a function from exec'd source: its globals are its module
                     stack += [v for v in obj.__globals__.values() if _worth_visiting(v)]
         elif isinstance(obj, types.ModuleType):
-            file = getattr(obj, "__file__", None) or ""
-            if obj.__name__ == "__main__" or (file and resolvable[file]):
+            if _user_module(obj, resolvable):
                 modules.append(obj)
                 stack += [v for v in vars(obj).values() if _worth_visiting(v)]
         elif isinstance(obj, type):
-            if is_user_file(_class_file(obj)):
+            if _user_class(obj):
                 stack += [v for k, v in vars(obj).items() if not k.startswith("__") or k == "__call__"]
                 stack += [v for v in vars(obj).values() if isinstance(v, (staticmethod, classmethod))]
         elif isinstance(obj, (staticmethod, classmethod)):
@@ -456,23 +538,72 @@ def _user_functions(
             stack += [v for v in obj if _worth_visiting(v)]
         elif isinstance(obj, dict) and len(obj) < 64:
             stack += [v for v in obj.values() if _worth_visiting(v)]
-        elif callable(obj) and not isinstance(obj, (np.ufunc, types.BuiltinFunctionType)):
+        elif not isinstance(obj, (np.ufunc, types.BuiltinFunctionType)):
+            # an instance of a user class (a layer object, a model): its class's methods, and what
+            # it holds (the objects it calls: an activation, a loss)
             cls = type(obj)
-            if is_user_file(_class_file(cls)):
-                stack += [cls, *[v for v in vars(obj).values() if _worth_visiting(v)]]
+            if _user_class(cls):
+                held = vars(obj).values() if hasattr(obj, "__dict__") else ()
+                stack += [cls, *[v for v in held if _worth_visiting(v)]]
     return functions, [vars(m) for m in modules] + namespaces_seen
 
 
+_VISITED_TYPES = (
+    types.FunctionType,
+    types.MethodType,
+    functools.partial,
+    types.ModuleType,
+    type,
+    list,
+    tuple,
+    dict,
+)
+
+
 def _worth_visiting(value: Any) -> bool:
-    return isinstance(
-        value,
-        (types.FunctionType, types.MethodType, functools.partial, types.ModuleType, type, list, tuple, dict),
-    ) or (callable(value) and is_user_file(_class_file(type(value))))
+    return isinstance(value, _VISITED_TYPES) or (
+        not isinstance(value, (np.ndarray, np.generic, str, bytes, int, float, complex))
+        and _user_class(type(value))
+    )
 
 
 def _class_file(cls: type) -> str:
     module = sys.modules.get(getattr(cls, "__module__", ""), None)
     return getattr(module, "__file__", None) or ""
+
+
+def _user_class(cls: type) -> bool:
+    """Whether ``cls`` is the user's: its module's file is (see :func:`is_user_file`), or, for a
+    class of a module without a file (code exec'd into a module, a notebook cell), its methods'
+    code is."""
+    file = _class_file(cls)
+    if file:
+        return is_user_file(file)
+    if cls.__module__ in sys.builtin_module_names or cls.__module__ == "builtins":
+        return False
+    for value in vars(cls).values():
+        fn = getattr(value, "__func__", value)
+        if isinstance(fn, types.FunctionType):
+            return is_user_file(fn.__code__.co_filename)
+    return False
+
+
+def _user_module(module: types.ModuleType, resolvable: _Resolvable) -> bool:
+    """Whether numpy may be resolved in ``module``: ``__main__``, a user file's module, or a
+    module without a file whose functions were compiled from the user's code (source exec'd
+    into ``types.ModuleType``, as autograders and loaders do)."""
+    if module.__name__ == "__main__":
+        return True
+    file = getattr(module, "__file__", None) or ""
+    if file:
+        return resolvable[file]
+    spec = getattr(module, "__spec__", None)
+    if module.__name__ in sys.builtin_module_names or getattr(spec, "origin", None) in ("built-in", "frozen"):
+        return False
+    for value in vars(module).values():
+        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+            return resolvable[value.__code__.co_filename]
+    return False
 
 
 def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
@@ -612,7 +743,8 @@ def refusal(exc: BaseException) -> Refusal:
         return Refusal(
             where,
             source,
-            "a numpy operation autograd has no derivative for, or a plain ndarray's method called"
+            _culprit(statement)
+            or "a numpy operation autograd has no derivative for, or a plain ndarray's method called"
             " with a traced argument (X.dot(W): write np.dot(X, W) or X @ W)",
             "rewrite that line with whole-array numpy functions to get the autograd reference; the"
             " finite differences ran without it",
@@ -630,6 +762,40 @@ def refusal(exc: BaseException) -> Refusal:
         f"{type(exc).__name__}: {text}",
         "the finite differences ran without the autograd reference",
     )
+
+
+def _culprit(statement: ast.stmt | None) -> str:
+    """The operation of a line that handed a traced value to plain numpy, as precisely as its
+    calls say (empty when they say nothing): a numpy function autograd lacks, a plain array's
+    ``.dot``, or numpy left unresolved in that module."""
+    if statement is None:
+        return ""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(statement):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        name, owner = node.func.attr, node.func.value
+        if isinstance(owner, ast.Name) and owner.id in ("np", "numpy"):
+            if not hasattr(anp, name):
+                found.append((0, f"np.{name}, which autograd.numpy does not have, was given a traced value"))
+            else:
+                found.append(
+                    (
+                        2,
+                        f"np.{name} here is plain numpy: numpy was not resolved to autograd.numpy in"
+                        " this code's module (the check did not reach it from what it was given)",
+                    )
+                )
+        elif name == "dot":
+            data = ast.unparse(owner)
+            found.append(
+                (
+                    1,
+                    f"`{data}.dot(...)`: a plain data array's .dot was given a traced array"
+                    f" (write np.dot({data}, ...) or {data} @ ...)",
+                )
+            )
+    return min(found)[1] if found else ""
 
 
 def _statement(source: str) -> ast.stmt | None:

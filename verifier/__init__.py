@@ -5,6 +5,7 @@ The public surface:
 * :func:`check` — check ``grad(params)`` against ``cost(params)`` three ways;
 * :func:`check_network` — the same for a network object (``cost``/``backward``);
 * :func:`check_layer` — a layer's ``backward(dout, cache)``, or a loss's ``(loss, dx)``;
+* :func:`check_objects` — layer objects or a model that set their own gradients;
 * :func:`reference_gradients` — autograd's gradient of a cost, in your container;
 * :class:`Report` — the result (``status``, ``ok``, tables, JSON);
 * :mod:`verifier.networks` — the seeds' networks with hand-written backprop.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .estimators.autograd_ref import reference_gradients
     from .harness import check, check_network
     from .layers import check_layer
+    from .objects import check_objects
     from .monitor import GradientCheckFailed, GradientMonitor
     from .reference import load_reference
     from .report import Report
@@ -34,6 +36,7 @@ _LAZY = {
     "check": "harness",
     "check_network": "harness",
     "check_layer": "layers",
+    "check_objects": "objects",
     "reference_gradients": "estimators.autograd_ref",
     "GradientCheckFailed": "monitor",
     "GradientMonitor": "monitor",
@@ -54,6 +57,7 @@ __all__ = [
     "check",
     "check_layer",
     "check_network",
+    "check_objects",
     "load_reference",
     "networks",
     "reference_gradients",

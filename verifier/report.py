@@ -117,6 +117,9 @@ class Report:
         :meth:`label` and :meth:`odd` name an element and its odd ones out.
     ignored_keys : list of str
         Keys of the gradient that match no parameter (e.g. ``dZ1``).
+    unchecked : list of str
+        Gradients the backward returned or set that were not checked, each with why
+        (``dense1.dinputs (pairs with no parameter: ...)``); also warned about.
     points : list of PointResult
         The checks at the other points (``points=k``), each a full report.
     intermediates : Report or None
@@ -136,6 +139,7 @@ class Report:
     intermediates: Report | None = None
     directions: list[Any] = field(default_factory=list)
     layout: Any = field(default=None, repr=False)
+    unchecked: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -196,6 +200,7 @@ class Report:
             "methods": {k: m.to_dict() for k, m in self.methods.items()},
             "findings": [f.to_dict() for f in self.findings],
             "ignored_keys": list(self.ignored_keys),
+            "unchecked": list(self.unchecked),
             "elements": self._elements_dict(),
         }
 
@@ -300,6 +305,8 @@ def render_text(report: Report) -> str:
         out.append("  random directions (v.g vs the slope along v): " + "; ".join(parts))
     if report.ignored_keys:
         out.append(f"  ignored gradient keys (not parameters): {', '.join(report.ignored_keys)}")
+    if report.unchecked:
+        out.append(f"  unchecked gradients: {'; '.join(report.unchecked)}")
     if report.intermediates is not None:
         inter = report.intermediates
         checked = ", ".join(f"d{t.name}: {t.verdict}" for t in inter.tensors)

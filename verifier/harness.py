@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import validate
-from .adapters import bind_data, examples_in
+from .adapters import bind_data, examples_in, loss_and_gradients
 from .compare import (
     AGREE,
     KINK,
@@ -52,7 +52,7 @@ CHECK_OPTIONS = frozenset(
 
 def check(
     cost: Callable[[Any], Any],
-    grad: Callable[[Any], Any],
+    grad: Callable[[Any], Any] | None,
     params: Any,
     *,
     methods: Sequence[str] = DEFAULT_METHODS,
@@ -73,9 +73,11 @@ def check(
     cost : callable
         ``cost(params) -> float``. Written with ``autograd.numpy`` it also gets an
         autograd reference; with plain numpy that method is reported unavailable.
-    grad : callable
+    grad : callable or None
         ``grad(params) ->`` the hand-written gradient, in the same container as
-        ``params``. For dict parameters a key ``"dW1"`` is accepted for ``"W1"``
+        ``params``. None when ``cost`` returns its gradients beside its loss,
+        ``(loss, grads)`` or ``(grads, loss)``: autograd then differentiates the loss part
+        only, whatever the gradient half calls. For dict parameters a key ``"dW1"`` is accepted for ``"W1"``
         (the notebook's convention), and extra keys (``"dZ1"``, ``"dA1"``) are
         ignored and listed in the report.
     params : dict, list or tuple of float arrays, or a float array
@@ -178,7 +180,9 @@ def check(
         validate.executor(executor),
         validate.flag(progress, "progress", allow_none=True),
     )
-    validate.callable_(cost, "cost", "(params) -> float")
+    validate.callable_(cost, "cost", "(params) -> float, or (loss, grads) with grad=None")
+    if grad is None:
+        cost, grad = loss_and_gradients(cost)
     validate.callable_(grad, "grad", "(params) -> gradients like params")
     count = validate.integer(points, "points", minimum=1)
     rng = np.random.default_rng(validate.seed(seed))

@@ -57,7 +57,8 @@ import numpy as np
 from autograd.core import VJPNode, add_outgrads
 from autograd.extend import defvjp, primitive
 from autograd.numpy.numpy_boxes import ArrayBox
-from autograd.tracer import isbox, new_box, toposort, trace, trace_stack
+from autograd.tracer import Box, isbox, new_box, toposort, trace, trace_stack
+from autograd.extend import VSpace
 
 from .errors import is_user_file, user_frame
 
@@ -151,6 +152,32 @@ class Session:
     copied: int = 0
     roots: dict[int, Any] = field(default_factory=dict)
     low_precision: bool = False
+    #: The cost returns its loss beside its hand-written gradients: plain numpy may take traced
+    #: values' values (the gradient half, which is discarded); see :meth:`check_loss_first`.
+    tolerant: bool = False
+    made: int = 0  #: traced arrays made so far (counted in a tolerant session)
+    order: dict[int, int] = field(default_factory=dict)  #: id(node) -> when its array was made
+    detached: list[tuple[int, str, str]] = field(default_factory=list)  #: (when, where, source)
+
+    def detach(self, box: Any) -> Any:
+        """Plain numpy took a traced array in a tolerant session: its value, the moment noted."""
+        if not self.tolerant:
+            _refuse(box)
+        if not self.detached:
+            frame = _innermost_user_frame(sys._getframe(1))
+            where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else ""
+            line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip() if frame else ""
+            self.detached.append((self.made, where, line))
+        return np.asarray(box._value)
+
+    def check_loss_first(self, loss: Any) -> None:
+        """Raise :class:`DetachedError` if the loss was made after plain numpy took a traced value
+        (it may then miss a dependence); a loss made before cannot depend on what came after."""
+        if not self.detached or not isbox(loss):
+            return
+        when, where, line = self.detached[0]
+        if self.order.get(id(loss._node), self.made) > when:
+            raise DetachedError(where, line)
 
     def start(self, boxed: Any) -> list[Any]:
         """Mark the traced parameters of a trace (call it first thing inside the traced function);
@@ -181,6 +208,20 @@ class Session:
                 f" of {WRITE_BUDGET:,}"
             )
         _rebind(box, _assign(box, index, value))
+
+
+class DetachedError(PlainNumpyError):
+    """Plain numpy took a traced value before the loss of a loss-and-gradients cost was made."""
+
+    def __init__(self, where: str, source: str) -> None:
+        super().__init__(f"plain numpy took a traced value at {where} before the loss was computed")
+        self.where, self.source = where, source
+
+
+def _innermost_user_frame(frame: types.FrameType | None) -> types.FrameType | None:
+    while frame is not None and not is_user_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
 
 
 def _rebind(box: Any, new: Any) -> None:
@@ -428,8 +469,25 @@ class TracedNumpy(types.ModuleType):
         return value
 
 
+class _DataArray(np.ndarray):
+    """A plain data array of the user's (``X``, a global or a closure's) during a trace: its
+    ``.dot`` takes a traced argument (``X.dot(W1)``, which plain numpy cannot trace)."""
+
+    def dot(self, other: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if _contains_box(other):
+            return anp.dot(np.asarray(self), other)
+        return np.asarray(self).dot(other, *args, **kwargs)
+
+
+# autograd looks its boxes and vector spaces up by exact type: a data array is an ndarray to it
+Box.type_mappings[_DataArray] = ArrayBox
+VSpace.mappings[_DataArray] = VSpace.mappings[np.ndarray]
+
+
 def _replacement(value: Any, traced: TracedNumpy) -> Any:
     """What the user's code gets instead of a numpy object during a trace (None: keep it)."""
+    if type(value) is np.ndarray and value.dtype.kind in "fiu" and value.ndim >= 1:
+        return value.view(_DataArray)
     if value is np:
         return traced
     if value is np.linalg:
@@ -576,16 +634,13 @@ def _user_class(cls: type) -> bool:
     """Whether ``cls`` is the user's: its module's file is (see :func:`is_user_file`), or, for a
     class of a module without a file (code exec'd into a module, a notebook cell), its methods'
     code is."""
-    file = _class_file(cls)
-    if file:
-        return is_user_file(file)
     if cls.__module__ in sys.builtin_module_names or cls.__module__ == "builtins":
         return False
-    for value in vars(cls).values():
+    for value in vars(cls).values():  # where its methods were compiled: a notebook cell, exec'd code
         fn = getattr(value, "__func__", value)
         if isinstance(fn, types.FunctionType):
             return is_user_file(fn.__code__.co_filename)
-    return False
+    return is_user_file(_class_file(cls))
 
 
 def _user_module(module: types.ModuleType, resolvable: _Resolvable) -> bool:
@@ -641,7 +696,9 @@ def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
 
 
 @contextmanager
-def autograd_session(root: Any = None, *, resolve: bool = False) -> Iterator[Session]:
+def autograd_session(
+    root: Any = None, *, resolve: bool = False, tolerant: bool = False
+) -> Iterator[Session]:
     """The context every autograd trace of user code runs in (see the module's notes).
 
     Parameters
@@ -650,6 +707,10 @@ def autograd_session(root: Any = None, *, resolve: bool = False) -> Iterator[Ses
         The cost; with ``resolve=True``, the user modules reachable from it see numpy as
         ``autograd.numpy`` while the context lasts.
     resolve : bool
+    tolerant : bool
+        The cost returns its hand-written gradients beside its loss: plain numpy may take the
+        values of traced arrays (in the gradient half, whose trace is discarded), and
+        :meth:`Session.check_loss_first` says whether the loss was made before it did.
 
     Yields
     ------
@@ -658,10 +719,20 @@ def autograd_session(root: Any = None, *, resolve: bool = False) -> Iterator[Ses
         the traced function calls its :meth:`Session.start` on its argument.
     """
     saved = {name: ArrayBox.__dict__.get(name) for name in _METHODS}
-    session = Session()
+    session = Session(tolerant=tolerant)
 
     def setitem(box: Any, index: Any, value: Any) -> None:  # a function: a slot binds no method
         session.setitem(box, index, value)
+
+    def array(box: Any, *args: Any, **kwargs: Any) -> Any:
+        return session.detach(box)
+
+    init = ArrayBox.__init__
+
+    def counted(box: Any, value: Any, trace_id: Any, node: Any) -> None:
+        init(box, value, trace_id, node)
+        session.made += 1
+        session.order[id(node)] = session.made
 
     astype = ArrayBox.astype
 
@@ -672,7 +743,11 @@ def autograd_session(root: Any = None, *, resolve: bool = False) -> Iterator[Ses
         return astype(box, dtype, *args, **kwargs)
 
     saved["astype"] = ArrayBox.__dict__.get("astype")
-    for name, method in {**_METHODS, "__setitem__": setitem, "astype": narrowing}.items():
+    replaced = {**_METHODS, "__setitem__": setitem, "astype": narrowing}
+    if tolerant:
+        saved["__init__"] = ArrayBox.__dict__.get("__init__")
+        replaced.update({"__array__": array, "__init__": counted})
+    for name, method in replaced.items():
         setattr(ArrayBox, name, method)
     patches = _Patches()
     try:
@@ -739,6 +814,14 @@ def refusal(exc: BaseException) -> Refusal:
         )
     if "np.add.at" in text:
         return Refusal(where, source, text, "the finite differences ran without the autograd reference")
+    if isinstance(exc, DetachedError):
+        return Refusal(
+            exc.where,
+            exc.source,
+            "plain numpy took a traced value before your function computed its loss",
+            "use numpy functions (np.dot, not X.dot) in the forward half to get the autograd"
+            " reference; the finite differences ran without it",
+        )
     if isinstance(exc, PlainNumpyError):
         return Refusal(
             where,
@@ -913,15 +996,31 @@ def _frames_making_boxes(seen: dict[int, types.FrameType]) -> Iterator[None]:
             del ArrayBox.__init__
 
 
+def loss_beside_gradients(cost: Callable[[Any], Any]) -> bool:
+    """Whether ``cost`` is the loss part of a function returning its gradients too (see
+    :func:`autograd_session`'s ``tolerant``)."""
+    return bool(getattr(cost, "loss_beside_gradients", False))
+
+
 def traced_locals(
     cost: Callable[[Any], Any], parts: list[np.ndarray], pack: Callable[[list[Any]], Any], *, resolve: bool
 ) -> ForwardTrace:
     """Trace ``cost(pack(parts))`` with autograd, recording the traced arrays user frames hold."""
     start = VJPNode.new_root()
     seen: dict[int, types.FrameType] = {}
+    tolerant = loss_beside_gradients(cost)
     try:
-        with autograd_session(cost, resolve=resolve) as session, _frames_making_boxes(seen):
-            value, end_node = trace(start, lambda boxed: cost(pack(session.start(boxed))), list(parts))
+        with (
+            autograd_session(cost, resolve=resolve, tolerant=tolerant) as session,
+            _frames_making_boxes(seen),
+        ):
+
+            def traced(boxed: Any) -> Any:
+                loss = cost(pack(session.start(boxed)))
+                session.check_loss_first(loss)
+                return loss
+
+            value, end_node = trace(start, traced, list(parts))
         # (no frame in a local of this function: through f_back it would reach this frame)
         frames = [(f.f_code, held) for f in seen.values() if (held := _traced_arrays(f))]
     finally:

@@ -185,7 +185,7 @@ def check_objects(
     validate.callable_(forward, "forward", "() -> loss (your forward pass, as you call it)")
     if backward is not None:
         validate.callable_(backward, "backward", "() -> None (your backward pass, setting the gradients)")
-    owners = _owners(objects, named_objects, inspect.currentframe())
+    owners = _owners(objects, named_objects, inspect.currentframe(), [forward, backward])
     if not owners:
         raise InputError("`objects`: check_objects needs the objects that hold the parameters (layers, a model).")
     for name, obj in owners:
@@ -224,19 +224,38 @@ def check_objects(
     return report
 
 
+def _referenced(fn: Any) -> dict[str, Any]:
+    """The names a function reads from its closure and its module (empty if it has none)."""
+    try:
+        names = inspect.getclosurevars(fn)
+    except (TypeError, ValueError):
+        return {}
+    return {**names.nonlocals, **names.globals}
+
+
 def _owners(
-    objects: tuple[Any, ...], named: dict[str, Any], frame: Any
+    objects: tuple[Any, ...], named: dict[str, Any], frame: Any, functions: Sequence[Any] = ()
 ) -> list[tuple[str, Any]]:
-    """The objects with the caller's names for them."""
+    """The objects with the caller's names for them: the nearest frame up the stack (a few
+    levels, through wrappers) that holds the object under a name."""
+    scopes: list[dict[str, Any]] = [_referenced(fn) for fn in functions]  # the names your calls use
     caller = frame.f_back if frame is not None else None
-    scope: dict[str, Any] = {}
-    if caller is not None:
-        scope = {**caller.f_globals, **caller.f_locals}
+    while caller is not None and len(scopes) < 6:
+        scopes.append({**caller.f_globals, **caller.f_locals})
+        caller = caller.f_back
     del frame, caller
     out: list[tuple[str, Any]] = []
     taken = set(named)
     for i, obj in enumerate(objects):
-        name = next((k for k, v in scope.items() if v is obj and not k.startswith("_") and k not in taken), None)
+        name = next(
+            (
+                k
+                for scope in scopes
+                for k, v in scope.items()
+                if v is obj and not k.startswith("_") and k not in taken
+            ),
+            None,
+        )
         if name is None:
             name = f"{type(obj).__name__}{i}"
         taken.add(name)
@@ -420,11 +439,7 @@ def _add(pairing: Pairing, target: Slot | None, where: Any, label: str, value: A
 def _batch_size(forward: Callable[[], Any], set_by_forward: list[np.ndarray], pairing: Pairing) -> int | None:
     """How many examples the forward runs: the labels it reads (``y``), else the leading axis
     most of the arrays it stores share (``self.inputs``, ``self.output``)."""
-    try:
-        names = inspect.getclosurevars(forward)
-        scope = {**names.globals, **names.nonlocals}
-    except (TypeError, ValueError):
-        scope = {}
+    scope = _referenced(forward)
     for label in ("y", "Y", "labels", "y_true", "targets"):
         value = scope.get(label)
         if isinstance(value, np.ndarray) and value.ndim >= 1 and value.size:

@@ -16,7 +16,7 @@ def convolution(image, filt, bias, s=1):
         while curr_y + f <= in_dim:
             curr_x = out_x = 0
             while curr_x + f <= in_dim:
-                out[curr_f, out_y, out_x] = np.sum(filt[curr_f] * image[:, curr_y : curr_y + f, curr_x : curr_x + f]) + bias[curr_f]
+                out[curr_f, out_y, out_x] = np.sum(filt[curr_f] * image[:, curr_y : curr_y + f, curr_x : curr_x + f]) + bias[curr_f, 0]
                 curr_x += s
                 out_x += 1
             curr_y += s

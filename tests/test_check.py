@@ -329,7 +329,9 @@ def test_bad_options():
     with pytest.raises(InputError, match="`methods`"):
         check(_relu_cost, _relu_grad, {"w": np.ones(2)}, methods=("fast",))
     with pytest.raises(InputError, match="`grad` must be callable"):
-        check(_relu_cost, None, {"w": np.ones(2)})
+        check(_relu_cost, 3, {"w": np.ones(2)})
+    with pytest.raises(InputError, match="with grad=None, `cost` must return its loss and its gradients"):
+        check(_relu_cost, None, {"w": np.ones(2)})  # a cost alone: grad=None means (loss, grads)
     with pytest.raises(InputError, match="`cost` must be callable"):
         check(None, _relu_grad, {"w": np.ones(2)})
     with pytest.raises(InputError, match="`net` must have a callable `cost"):

@@ -269,8 +269,11 @@ def _matched(
             continue
         used.add(hit)
         kept_names.append(name)
+    inputs = {c: n for n in call.names for c in (n, f"d{n}")}
     unchecked = [
-        f"{k} (matches no input of the forward nor an entry of a dict input)"
+        f"{k} (the gradient of {inputs[k]}, which `wrt` leaves out)"
+        if k in inputs
+        else f"{k} (matches no input of the forward nor an entry of a dict input)"
         for k, v in keys.items()
         if k not in used and isinstance(result[v], np.ndarray)
     ]

@@ -256,3 +256,123 @@ def test_float32_still_catches_the_slip(nnfs_float32):
     report = nnfs_check(nnfs_float32, 0, loss_cls="Softmax_Loss_NotDividedByBatch")
     assert report.status == "fail"
     assert set(report.wrong_tensors) == {f"dense{k}.{p}" for k in (1, 2, 3) for p in ("weights", "biases")}
+
+
+# ---------------------------------------------------------------------------------------------
+# every gradient is checked or named unchecked; nothing matched is an error
+
+
+def test_the_course_dA_keys_are_named_unchecked_not_ignored():
+    mod = load("dnn_utils", "import")
+    report = course_check(mod, 0)
+    assert report.ok
+    named = {u.split(" ")[0] for u in report.unchecked}
+    assert named == {"dA0", "dA1", "dA2"}, report.unchecked
+    assert "ignored gradient keys" not in str(report) and "unchecked gradients: dA" in str(report)
+
+
+def test_objects_name_the_gradients_of_inputs_unchecked_and_warn():
+    mod = load("nnfs", "import")
+    with pytest.warns(UserWarning, match="not checked"):
+        rng = np.random.default_rng(0)
+        X, y = mod.spiral_data(3, 3, rng)
+        dense = mod.Layer_Dense(2, 3)
+        loss_activation = mod.Activation_Softmax_Loss_CategoricalCrossentropy()
+
+        def forward():
+            dense.forward(X)
+            return loss_activation.forward(dense.output, y)
+
+        def backward():
+            loss_activation.backward(loss_activation.output, y)
+            dense.backward(loss_activation.dinputs)
+
+        report = verifier.check_objects(forward, backward, dense)
+    assert report.ok and [t.name for t in report.tensors] == ["dense.weights", "dense.biases"]
+    assert any(u.startswith("dense.dinputs") for u in report.unchecked)
+
+
+def test_objects_with_no_gradient_paired_is_an_error_and_they_are_restored():
+    class Odd:
+        def __init__(self):
+            self.kernel = np.ones((2, 2))
+
+        def forward(self, x):
+            self.out = x @ self.kernel
+            return float(np.sum(self.out**2))
+
+        def backward(self):
+            self.delta = 2 * self.out  # a gradient of the output: pairs with no parameter
+
+    odd, x = Odd(), np.arange(4.0).reshape(2, 2)
+    with pytest.raises(InputError, match="none of its gradients pairs with a parameter"):
+        verifier.check_objects(lambda: odd.forward(x), odd.backward, odd=odd)
+    assert set(vars(odd)) == {"kernel"}
+
+
+def test_objects_are_restored_when_the_users_code_raises():
+    mod = load("two_layer_net", "import")
+    model = mod.TwoLayerNet(3, 4, 2, rng=np.random.default_rng(1))
+    before = {k: v.copy() for k, v in model.params.items()}
+    calls = []
+
+    def loss():
+        calls.append(1)
+        if len(calls) > 3:
+            model.params["W1"] += 1.0  # writes into the parameters, then fails
+            raise RuntimeError("boom")
+        return model.loss(np.ones((2, 3)), np.array([0, 1]))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        verifier.check_objects(loss, None, model=model)
+    assert all(np.array_equal(model.params[k], before[k]) for k in before)
+    assert set(vars(model)) == {"params", "slip"}
+
+
+@pytest.mark.parametrize("order", ["loss first", "grads first"])
+def test_a_cost_returning_its_gradients_in_either_order(order):
+    def cost(p):
+        loss, grads = np.sum(np.tanh(p["w"]) ** 2), {"w": 2 * np.tanh(p["w"]) * (1 - np.tanh(p["w"]) ** 2)}
+        return (loss, grads) if order == "loss first" else (grads, loss)
+
+    report = verifier.check(cost, None, {"w": np.array([0.3, -1.2, 0.7])})
+    assert report.ok and report.methods["autograd"].available
+
+
+def test_the_loss_is_traced_past_a_gradient_half_autograd_cannot_follow():
+    """Plain numpy in the gradient half (after the loss) does not block autograd; before the
+    loss it does, and the refusal names that line."""
+    X = np.random.default_rng(3).standard_normal((4, 3))
+
+    def after(p):
+        loss = np.sum(np.dot(X, p["w"]) ** 2)
+        rows = np.asarray(X.tolist())
+        return loss, {"w": 2 * rows.T.dot(rows.dot(np.asarray(p["w"]).tolist()))}
+
+    def before(p):
+        rows = np.asarray(X.tolist())
+        loss = np.sum(rows.dot(p["w"]) ** 2)
+        return loss, {"w": 2 * X.T.dot(X.dot(p["w"]))}
+
+    w = {"w": np.array([0.5, -0.2, 0.1])}
+    assert quiet(verifier.check, after, None, w).methods["autograd"].available
+    method = quiet(verifier.check, before, None, w).methods["autograd"]
+    assert not method.available and "rows.dot(...)" in method.reason, method.reason
+
+
+def test_the_silent_pass_of_a_transposed_dict_gradient_is_gone():
+    """Passed the parameters dict, check_layer used to hold it constant and drop dWaa: a
+    transposed dWaa passed 10 of 10 draws."""
+    mod = load("rnn_utils", "import")
+    mod.SLIP = "dWaa transposed"
+    failed = [rnn_cell_check(mod, seed).status for seed in range(10)]
+    assert failed == ["fail"] * 10
+
+
+def test_the_cells_upstream_gradients_are_matched_by_the_backwards_signature():
+    mod = load("rnn_utils", "import")
+    report = lstm_cell_check(mod, 0)
+    notes = " ".join(f.message for f in report.findings)
+    assert "a_next (da_next), c_next (dc_next) got a random dout, yt_pred none" in notes, notes
+    assert "held constant: Wy, by" in notes
+    assert {t.name for t in report.tensors} >= {"xt", "a_prev", "c_prev", "Wf", "bo"}

@@ -35,7 +35,7 @@ from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
 from .lines import explain, intermediate_keys
 from .objective import Objective, vectorized_stencil
-from .params import Layout, layout_of
+from .params import Layout, is_intermediate_key, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
 from .sampling import PER_ELEMENT, per_tensor_within, sample_indices
@@ -341,6 +341,7 @@ def check_point(
         report.points.append(PointResult(label, nearby[2]))
     if not fast and not drift:
         _explain_lines(report, grad, objective, raw, estimates, context)
+    report.unchecked = _unchecked(ignored, report)
     if directions is not None:
         report.directions = directions.checks
         open_checks = [c for c in directions.checks if not _covered(c, verdicts)]
@@ -744,6 +745,25 @@ def _explain_lines(
                 break
     known = {f.message for f in report.findings}
     report.findings += [Finding("note", "", n, "context") for n in explained.notes if n not in known]
+
+
+def _unchecked(ignored: list[str], report: Report) -> list[str]:
+    """The gradient's keys no check covered, each with why (every gradient returned is either
+    checked or named here)."""
+    inter = report.intermediates
+    checked = {f"d{t.name}" for t in inter.tensors} if inter is not None else set()
+    out = []
+    for key in ignored:
+        if key in checked:
+            continue
+        if is_intermediate_key(key):
+            out.append(
+                f"{key} (the gradient of the forward's value {key[1:]}: the forward holds no value by"
+                " that name, or autograd's reference was unavailable)"
+            )
+        else:
+            out.append(f"{key} (matches no parameter)")
+    return out
 
 
 def _insert_bug(report: Report, finding: Finding) -> None:

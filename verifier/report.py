@@ -303,8 +303,10 @@ def render_text(report: Report) -> str:
             verdict = {True: "agrees", False: "DISAGREES", None: "no verdict"}[d.agrees]
             parts.append(f"{d.label} {verdict} ({d.projected:.4g} vs {d.value:.4g} ± {d.error:.1g})")
         out.append("  random directions (v.g vs the slope along v): " + "; ".join(parts))
-    if report.ignored_keys:
-        out.append(f"  ignored gradient keys (not parameters): {', '.join(report.ignored_keys)}")
+    named = {u.split(" ", 1)[0] for u in report.unchecked}
+    ignored = [k for k in report.ignored_keys if k not in named]
+    if ignored:
+        out.append(f"  ignored gradient keys (not parameters): {', '.join(ignored)}")
     if report.unchecked:
         out.append(f"  unchecked gradients: {'; '.join(report.unchecked)}")
     if report.intermediates is not None:

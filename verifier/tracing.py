@@ -173,10 +173,10 @@ class Session:
     def check_loss_first(self, loss: Any) -> None:
         """Raise :class:`DetachedError` if the loss was made after plain numpy took a traced value
         (it may then miss a dependence); a loss made before cannot depend on what came after."""
-        if not self.detached or not isbox(loss):
+        if not self.detached:
             return
         when, where, line = self.detached[0]
-        if self.order.get(id(loss._node), self.made) > when:
+        if not isbox(loss) or self.order.get(id(loss._node), self.made) > when:
             raise DetachedError(where, line)
 
     def start(self, boxed: Any) -> list[Any]:
@@ -445,6 +445,19 @@ def _allocating(fn: Callable[..., Any], session: Session) -> Callable[..., Any]:
     return call
 
 
+def _detaching(fn: Callable[..., Any], session: Session) -> Callable[..., Any]:
+    """``np.asarray(traced)`` in a loss-and-gradients cost: the value, the moment noted (see
+    :meth:`Session.detach`)."""
+
+    @functools.wraps(fn)
+    def call(a: Any, *args: Any, **kwargs: Any) -> Any:
+        if isbox(a):
+            return np.asarray(session.detach(a), *args, **kwargs)
+        return fn(a, *args, **kwargs)
+
+    return call
+
+
 class TracedNumpy(types.ModuleType):
     """``numpy`` as the user's code sees it while autograd traces: ``autograd.numpy`` first,
     then numpy's own names (dtypes, constants, ``np.random``), with the gaps filled."""
@@ -463,6 +476,8 @@ class TracedNumpy(types.ModuleType):
             value = _allocating(getattr(np, name), self._session)
         elif name in _ON_VALUES:
             value = _on_values(getattr(np, name))
+        elif name in ("asarray", "ascontiguousarray") and self._session.tolerant:
+            value = _detaching(value, self._session)
         elif callable(value) and not isinstance(value, type) and name not in _SEQUENCE_FUNCTIONS:
             value = _lists_to_arrays(value)
         setattr(self, name, value)  # memoised on this instance (one per session)
@@ -815,10 +830,11 @@ def refusal(exc: BaseException) -> Refusal:
     if "np.add.at" in text:
         return Refusal(where, source, text, "the finite differences ran without the autograd reference")
     if isinstance(exc, DetachedError):
+        said = _culprit(_statement(exc.source))
         return Refusal(
             exc.where,
             exc.source,
-            "plain numpy took a traced value before your function computed its loss",
+            f"{said or 'plain numpy took a traced value'}, before your function computed its loss",
             "use numpy functions (np.dot, not X.dot) in the forward half to get the autograd"
             " reference; the finite differences ran without it",
         )

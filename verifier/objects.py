@@ -217,7 +217,7 @@ def check_objects(
     if pairing.unchecked:
         report.unchecked = [*pairing.unchecked, *report.unchecked]
         warnings.warn(
-            f"not checked (they pair with no parameter of the objects): {', '.join(pairing.unchecked)}",
+            f"not checked: {'; '.join(pairing.unchecked)}",
             UserWarning,
             stacklevel=2,
         )
@@ -336,6 +336,9 @@ def _probe(
         }
         backward()
         _pair_set(owners, params, snapshot, dicts, pairing)
+    order = list(params.values())
+    ranked = sorted(zip(pairing.params, pairing.grads, strict=True), key=lambda pair: order.index(pair[0]))
+    pairing.params, pairing.grads = [p for p, _ in ranked], [g for _, g in ranked]
     if not pairing.params:
         unchecked = f" (it set {', '.join(pairing.unchecked)})" if pairing.unchecked else ""
         found = [s.name for s in params.values()]
@@ -382,7 +385,9 @@ def _pair_set(
             target = next(
                 (params[id(obj), c, None] for c in _candidates(attr) if (id(obj), c, None) in params), None
             )
-            _add(pairing, target, Slot(name, obj, attr), f"{name}.{attr}", value)
+            of = next((c for c in _candidates(attr) if c in vars(obj)), None)
+            why = f"the gradient of {name}.{of}, which the forward sets: not a parameter" if of else ""
+            _add(pairing, target, Slot(name, obj, attr), f"{name}.{attr}", value, why)
 
 
 def _target_in_dict(
@@ -419,10 +424,10 @@ def _pair_returned(
         _add(pairing, target, key, f"grads[{key}]", value)
 
 
-def _add(pairing: Pairing, target: Slot | None, where: Any, label: str, value: Any) -> None:
+def _add(pairing: Pairing, target: Slot | None, where: Any, label: str, value: Any, why: str = "") -> None:
     if target is None:
         if isinstance(value, np.ndarray):
-            pairing.unchecked.append(f"{label} (pairs with no parameter: the gradient of an input or intermediate)")
+            pairing.unchecked.append(f"{label} ({why or 'pairs with no parameter of the objects'})")
         return
     if target in pairing.params:
         pairing.unchecked.append(f"{label} (a second gradient for {target.name})")

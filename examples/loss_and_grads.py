@@ -53,4 +53,6 @@ if __name__ == "__main__":
     print(f"model.loss(X, y): {report.status}; tensors {', '.join(t.name for t in report.tensors)}")
     w = {"w": rng.standard_normal(4)}
     report = verifier.check(lambda p: tanh_regression(p, X, np.tanh(X[:, 0])), None, w)
-    print(f"(grads, loss) function: {report.status}; autograd available: {report.methods['autograd'].available}")
+    print(
+        f"(grads, loss) function: {report.status}; autograd available: {report.methods['autograd'].available}"
+    )

@@ -92,7 +92,9 @@ def nnfs_check(mod: Any, seed: int, *, loss_cls: str = "", act_cls: str = "", de
         dense1.backward(activation1.dinputs)
 
     before = dense1.weights.copy()
-    report = quiet(verifier.check_objects, forward, backward, dense1, dense2, dense3, activation1, loss_activation)
+    report = quiet(
+        verifier.check_objects, forward, backward, dense1, dense2, dense3, activation1, loss_activation
+    )
     assert np.array_equal(dense1.weights, before) and not hasattr(dense1, "dweights")  # restored
     return report
 
@@ -113,7 +115,9 @@ def course_check(mod: Any, seed: int) -> Any:
     return quiet(verifier.check, cost, grad, parameters)
 
 
-def rnn_parameters(rng: np.random.Generator, n_x: int = 3, n_a: int = 4, n_y: int = 2) -> dict[str, np.ndarray]:
+def rnn_parameters(
+    rng: np.random.Generator, n_x: int = 3, n_a: int = 4, n_y: int = 2
+) -> dict[str, np.ndarray]:
     return {
         "Wax": rng.standard_normal((n_a, n_x)),
         "Waa": rng.standard_normal((n_a, n_a)),
@@ -126,7 +130,9 @@ def rnn_parameters(rng: np.random.Generator, n_x: int = 3, n_a: int = 4, n_y: in
 def rnn_cell_check(mod: Any, seed: int) -> Any:
     rng = np.random.default_rng(seed)
     xt, a_prev = rng.standard_normal((3, 5)), rng.standard_normal((4, 5))
-    return quiet(verifier.check_layer, mod.rnn_cell_forward, mod.rnn_cell_backward, xt, a_prev, rnn_parameters(rng))
+    return quiet(
+        verifier.check_layer, mod.rnn_cell_forward, mod.rnn_cell_backward, xt, a_prev, rnn_parameters(rng)
+    )
 
 
 def rnn_check(mod: Any, seed: int) -> Any:
@@ -143,7 +149,11 @@ def lstm_cell_check(mod: Any, seed: int) -> Any:
         parameters[f"W{gate}"] = rng.standard_normal((n_a, n_a + n_x))
         parameters[f"b{gate}"] = rng.standard_normal((n_a, 1))
     parameters["Wy"], parameters["by"] = rng.standard_normal((n_y, n_a)), rng.standard_normal((n_y, 1))
-    xt, a_prev, c_prev = rng.standard_normal((n_x, m)), rng.standard_normal((n_a, m)), rng.standard_normal((n_a, m))
+    xt, a_prev, c_prev = (
+        rng.standard_normal((n_x, m)),
+        rng.standard_normal((n_a, m)),
+        rng.standard_normal((n_a, m)),
+    )
     return quiet(
         verifier.check_layer, mod.lstm_cell_forward, mod.lstm_cell_backward, xt, a_prev, c_prev, parameters
     )
@@ -221,7 +231,11 @@ SLIPS = [
     # `=` for `+=` in a loop over time steps
     ("rnn_utils.sequence", "= for +=", {"Wax"}),
     ("cnn", "= for +=", {"[0]"}),
-    ("two_layer_net", "not divided by N", {"model.params[W1]", "model.params[b1]", "model.params[W2]", "model.params[b2]"}),
+    (
+        "two_layer_net",
+        "not divided by N",
+        {"model.params[W1]", "model.params[b1]", "model.params[W2]", "model.params[b2]"},
+    ),
     ("two_layer_net", "relu derivative", {"model.params[W1]", "model.params[b1]"}),
 ]
 
@@ -376,3 +390,36 @@ def test_the_cells_upstream_gradients_are_matched_by_the_backwards_signature():
     assert "a_next (da_next), c_next (dc_next) got a random dout, yt_pred none" in notes, notes
     assert "held constant: Wy, by" in notes
     assert {t.name for t in report.tensors} >= {"xt", "a_prev", "c_prev", "Wf", "bo"}
+
+
+DTYPES = """
+import numpy as np
+
+
+def cost(p):
+    w = p["w"].astype(float)
+    out = np.zeros(w.size, dtype=float)
+    tiny = np.finfo(float).eps
+    k = np.nanargmax(w)
+    values, idx = np.unique(np.round(w, 3), return_index=True)
+    assert isinstance(1.5, float) and not isinstance(1, float) and (w > 0).dtype == bool
+    return float(np.sum(w**2) + tiny * np.sum(out) + 0.5 * w[k] + np.sum(w[idx]))
+"""
+
+
+@pytest.mark.parametrize("filename", ["<string>", "<ipython-input-7-0a1b2c3d4e5f>"])
+def test_float_stays_a_dtype_and_integer_functions_run_on_values(filename):
+    module = types.ModuleType("student_dtypes")
+    exec(compile(DTYPES, filename, "exec"), vars(module))
+    w = np.array([0.3, -1.2, 0.9, 0.1])
+    got = verifier.reference_gradients(module.cost, {"w": w})["w"]
+    np.testing.assert_allclose(got, 2 * w + 1 + 0.5 * (np.arange(4) == 2), rtol=1e-12)
+    assert module.np is np and "float" not in vars(module)  # put back
+
+
+def test_a_backward_starting_from_the_loss_is_sent_to_check_with_the_glue():
+    mod = load("dnn_utils", "import")
+    rng = np.random.default_rng(0)
+    X, parameters = rng.standard_normal((3, 4)), mod.initialize_parameters_deep([3, 2, 1], rng)
+    with pytest.raises(InputError, match=r"takes \(AL, Y, caches\).*verifier.check"):
+        verifier.check_layer(mod.L_model_forward, mod.L_model_backward, X, parameters)

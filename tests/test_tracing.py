@@ -260,7 +260,10 @@ BIG = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("name, says", [("data_method", "`rows.dot(...)`: a plain data array"), ("filled", "element-by-element writes")])
+@pytest.mark.parametrize(
+    "name, says",
+    [("data_method", "`rows.dot(...)`: a plain data array"), ("filled", "element-by-element writes")],
+)
 def test_untraceable_code_at_60k_parameters_stops_at_once(tmp_path, monkeypatch, name, says):
     """Refused within three cost evaluations (the plain value, the trace as written, the trace
     resolved), never an object array of traced numbers (timed in benchmarks/trace_refusal.py)."""

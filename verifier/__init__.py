@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .estimators.autograd_ref import reference_gradients
     from .harness import check, check_network
     from .layers import check_layer
-    from .objects import check_objects
     from .monitor import GradientCheckFailed, GradientMonitor
+    from .objects import check_objects
     from .reference import load_reference
     from .report import Report
 

@@ -159,7 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     objects.add_argument(
         "target", metavar="TARGET", help="path/to/glue.py:FORWARD,BACKWARD or path/to/glue.py:FORWARD"
     )
-    objects.add_argument("objects", metavar="OBJECT", nargs="+", help="the file's objects holding the parameters")
+    objects.add_argument(
+        "objects", metavar="OBJECT", nargs="+", help="the file's objects holding the parameters"
+    )
     objects.add_argument(
         "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
     )

@@ -200,14 +200,27 @@ def _upstream(forward: Callable[..., Any], backward: Callable[..., Any], call: L
     except (TypeError, ValueError):
         return Upstream(count, tuple(range(count)))
     k = len(taken) - 1  # the last is the cache
-    if varargs or k >= count or k < 1:
+    if not varargs and k > count:
+        names = ", ".join(p.name for p in taken)
+        raise InputError(
+            f"`backward` takes ({names}): more than an upstream gradient for each of the forward's"
+            f" {count} output(s) and its cache. A backward that starts from the loss itself (the"
+            " course's L_model_backward(AL, Y, caches)) is checked with verifier.check: cost ="
+            " lambda p: compute_cost(L_model_forward(X, p)[0], Y), and grad(p) running the forward"
+            " and your backward."
+        )
+    if varargs or k == count or k < 1:
         return Upstream(count, tuple(range(count)))
     names = _return_names(forward)
     outputs = names[:count] if names and len(names) == count + 1 else [f"output {i}" for i in range(count)]
     chosen: list[int] = []
     for p in taken[:k]:
         hit = next(
-            (i for i, o in enumerate(outputs) if i not in chosen and p.name in (f"d{o}", f"d_{o}", f"grad_{o}")),
+            (
+                i
+                for i, o in enumerate(outputs)
+                if i not in chosen and p.name in (f"d{o}", f"d_{o}", f"grad_{o}")
+            ),
             None,
         )
         chosen.append(hit if hit is not None else next(i for i in range(count) if i not in chosen))
@@ -248,12 +261,14 @@ def _matched(
     rng = np.random.default_rng(0)
     result = backward(*(rng.standard_normal(np.shape(outs[i])) for i in upstream.taking), cache)
     if not isinstance(result, dict):
+        notes = []
         if call.entries:  # gradients by position: the dict entries are held constant, as they were
-            kept = tuple(n for n in call.wrt if n not in call.entries)
-            held = ", ".join(call.entries)
-            note = f"held constant: {held} (the backward returns its gradients by position, not by name)"
-            return replace(call, wrt=kept, entries={}), [], [note]
-        return call, [], []
+            constant = ", ".join(call.entries)
+            notes.append(
+                f"held constant: {constant} (the backward returns its gradients by position, not by name)"
+            )
+            call = replace(call, wrt=tuple(n for n in call.wrt if n not in call.entries), entries={})
+        return call, _unchecked_by_position(result, call), notes
     keys = {str(k): k for k in result}
     used: set[str] = set()
     kept_names: list[str] = []
@@ -382,6 +397,28 @@ def _loss_pair(
         return _by_name(forward(*call.inputs(p))[1:], call)
 
     return cost, grad
+
+
+def _unchecked_by_position(result: Any, call: LayerCall) -> list[str]:
+    """The gradients of a tuple a backward returns that :func:`_by_name` does not check: those
+    of the inputs ``wrt`` leaves out, and any beyond the inputs."""
+    values = list(result) if isinstance(result, (tuple, list)) else [result]
+    floats = [
+        n
+        for n, v in zip(call.names, call.values, strict=True)
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+    ]
+    if len(values) == len(floats):
+        return [
+            f"gradient {i + 1} (the gradient of {n}, which `wrt` leaves out)"
+            for i, n in enumerate(floats)
+            if n not in call.wrt and isinstance(values[i], np.ndarray)
+        ]
+    return [
+        f"gradient {i + 1} (beyond the {len(call.wrt)} differentiated inputs {list(call.wrt)})"
+        for i in range(len(call.wrt), len(values))
+        if isinstance(values[i], np.ndarray)
+    ]
 
 
 def _by_name(result: Any, call: LayerCall) -> dict[str, Any]:

@@ -187,7 +187,9 @@ def check_objects(
         validate.callable_(backward, "backward", "() -> None (your backward pass, setting the gradients)")
     owners = _owners(objects, named_objects, inspect.currentframe(), [forward, backward])
     if not owners:
-        raise InputError("`objects`: check_objects needs the objects that hold the parameters (layers, a model).")
+        raise InputError(
+            "`objects`: check_objects needs the objects that hold the parameters (layers, a model)."
+        )
     for name, obj in owners:
         if not hasattr(obj, "__dict__"):
             raise InputError(f"`{name}`: expected an object with attributes, got {type(obj).__name__}.")
@@ -291,8 +293,16 @@ def _loss_part(result: Any, *, with_grads: bool) -> tuple[Any, Any]:
 
 def _candidates(gradient_name: str) -> list[str]:
     """The parameter names a gradient's name points at (``dweights`` -> ``weights``)."""
-    out = [gradient_name[len(p) :] for p in PREFIXES if gradient_name.startswith(p) and len(gradient_name) > len(p)]
-    out += [gradient_name[: -len(s)] for s in SUFFIXES if gradient_name.endswith(s) and len(gradient_name) > len(s)]
+    out = [
+        gradient_name[len(p) :]
+        for p in PREFIXES
+        if gradient_name.startswith(p) and len(gradient_name) > len(p)
+    ]
+    out += [
+        gradient_name[: -len(s)]
+        for s in SUFFIXES
+        if gradient_name.endswith(s) and len(gradient_name) > len(s)
+    ]
     return out
 
 
@@ -396,7 +406,7 @@ def _target_in_dict(
     """The parameter an entry ``obj.<attr>[key]`` of a gradient dict belongs to."""
     names = [key, *(_candidates(key) if isinstance(key, str) else [])]
     for n in names:
-        for (i, a, k), slot in params.items():
+        for (i, _, k), slot in params.items():
             if i == id(obj) and k is not None and k == n and attr in GRAD_DICTS:
                 return slot
         if isinstance(n, str) and (id(obj), n, None) in params and attr in GRAD_DICTS:

@@ -55,10 +55,9 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 from autograd.core import VJPNode, add_outgrads
-from autograd.extend import defvjp, primitive
+from autograd.extend import VSpace, defvjp, primitive
 from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.tracer import Box, isbox, new_box, toposort, trace, trace_stack
-from autograd.extend import VSpace
 
 from .errors import is_user_file, user_frame
 
@@ -285,7 +284,7 @@ class _traced_float(builtins.float, metaclass=_FloatType):  # noqa: N801 (it sta
 
     dtype = np.dtype(np.float64)
 
-    def __new__(cls, value: Any = 0.0) -> Any:  # type: ignore[misc]
+    def __new__(cls, value: Any = 0.0) -> Any:
         if isbox(value):
             if np.size(value._value) != 1:
                 raise TypeError("only arrays of size 1 can be converted to float")
@@ -488,7 +487,7 @@ class _DataArray(np.ndarray):
     """A plain data array of the user's (``X``, a global or a closure's) during a trace: its
     ``.dot`` takes a traced argument (``X.dot(W1)``, which plain numpy cannot trace)."""
 
-    def dot(self, other: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def dot(self, other: Any, *args: Any, **kwargs: Any) -> Any:
         if _contains_box(other):
             return anp.dot(np.asarray(self), other)
         return np.asarray(self).dot(other, *args, **kwargs)
@@ -646,9 +645,9 @@ def _class_file(cls: type) -> str:
 
 
 def _user_class(cls: type) -> bool:
-    """Whether ``cls`` is the user's: its module's file is (see :func:`is_user_file`), or, for a
-    class of a module without a file (code exec'd into a module, a notebook cell), its methods'
-    code is."""
+    """Whether ``cls`` is the user's: where its methods were compiled is the user's code (a file,
+    a notebook cell, source exec'd into a module without a file; see :func:`is_user_file`), or,
+    for a class without methods, its module's file is."""
     if cls.__module__ in sys.builtin_module_names or cls.__module__ == "builtins":
         return False
     for value in vars(cls).values():  # where its methods were compiled: a notebook cell, exec'd code
@@ -711,9 +710,7 @@ def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
 
 
 @contextmanager
-def autograd_session(
-    root: Any = None, *, resolve: bool = False, tolerant: bool = False
-) -> Iterator[Session]:
+def autograd_session(root: Any = None, *, resolve: bool = False, tolerant: bool = False) -> Iterator[Session]:
     """The context every autograd trace of user code runs in (see the module's notes).
 
     Parameters

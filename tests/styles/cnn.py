@@ -16,7 +16,10 @@ def convolution(image, filt, bias, s=1):
         while curr_y + f <= in_dim:
             curr_x = out_x = 0
             while curr_x + f <= in_dim:
-                out[curr_f, out_y, out_x] = np.sum(filt[curr_f] * image[:, curr_y : curr_y + f, curr_x : curr_x + f]) + bias[curr_f, 0]
+                out[curr_f, out_y, out_x] = (
+                    np.sum(filt[curr_f] * image[:, curr_y : curr_y + f, curr_x : curr_x + f])
+                    + bias[curr_f, 0]
+                )
                 curr_x += s
                 out_x += 1
             curr_y += s
@@ -63,10 +66,18 @@ def convolutionBackward(dconv_prev, conv_in, filt, s):
             curr_x = out_x = 0
             while curr_x + f <= orig_dim:
                 if SLIP == "= for +=":
-                    dfilt[curr_f] = dconv_prev[curr_f, out_y, out_x] * conv_in[:, curr_y : curr_y + f, curr_x : curr_x + f]
+                    dfilt[curr_f] = (
+                        dconv_prev[curr_f, out_y, out_x]
+                        * conv_in[:, curr_y : curr_y + f, curr_x : curr_x + f]
+                    )
                 else:
-                    dfilt[curr_f] += dconv_prev[curr_f, out_y, out_x] * conv_in[:, curr_y : curr_y + f, curr_x : curr_x + f]
-                dout[:, curr_y : curr_y + f, curr_x : curr_x + f] += dconv_prev[curr_f, out_y, out_x] * filt[curr_f]
+                    dfilt[curr_f] += (
+                        dconv_prev[curr_f, out_y, out_x]
+                        * conv_in[:, curr_y : curr_y + f, curr_x : curr_x + f]
+                    )
+                dout[:, curr_y : curr_y + f, curr_x : curr_x + f] += (
+                    dconv_prev[curr_f, out_y, out_x] * filt[curr_f]
+                )
                 curr_x += s
                 out_x += 1
             curr_y += s

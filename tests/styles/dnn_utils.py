@@ -40,7 +40,9 @@ def initialize_parameters_deep(layer_dims, rng):
     parameters = {}
     L = len(layer_dims)
     for l in range(1, L):
-        parameters["W" + str(l)] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) / np.sqrt(layer_dims[l - 1])
+        parameters["W" + str(l)] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) / np.sqrt(
+            layer_dims[l - 1]
+        )
         parameters["b" + str(l)] = 0.1 * rng.standard_normal((layer_dims[l], 1))
     return parameters
 
@@ -68,7 +70,9 @@ def L_model_forward(X, parameters):
     L = len(parameters) // 2
     for l in range(1, L):
         A_prev = A
-        A, cache = linear_activation_forward(A_prev, parameters["W" + str(l)], parameters["b" + str(l)], "relu")
+        A, cache = linear_activation_forward(
+            A_prev, parameters["W" + str(l)], parameters["b" + str(l)], "relu"
+        )
         caches.append(cache)
     AL, cache = linear_activation_forward(A, parameters["W" + str(L)], parameters["b" + str(L)], "sigmoid")
     caches.append(cache)
@@ -115,7 +119,9 @@ def L_model_backward(AL, Y, caches):
     )
     for l in reversed(range(L - 1)):
         current_cache = caches[l]
-        dA_prev_temp, dW_temp, db_temp = linear_activation_backward(grads["dA" + str(l + 1)], current_cache, "relu")
+        dA_prev_temp, dW_temp, db_temp = linear_activation_backward(
+            grads["dA" + str(l + 1)], current_cache, "relu"
+        )
         grads["dA" + str(l)] = dA_prev_temp
         grads["dW" + str(l + 1)] = dW_temp
         grads["db" + str(l + 1)] = db_temp

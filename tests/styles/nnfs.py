@@ -8,7 +8,7 @@ import numpy as np
 
 class Layer_Dense:
     def __init__(self, n_inputs, n_neurons):
-        self.weights = 0.1 * np.random.randn(n_inputs, n_neurons)
+        self.weights = 0.1 * np.random.randn(n_inputs, n_neurons)  # noqa: NPY002 (the book's line; tests redraw it seeded)
         self.biases = np.zeros((1, n_neurons))
 
     def forward(self, inputs):
@@ -115,7 +115,10 @@ def spiral_data(samples, classes, rng):
     for class_number in range(classes):
         ix = range(samples * class_number, samples * (class_number + 1))
         r = np.linspace(0.0, 1, samples)
-        t = np.linspace(class_number * 4, (class_number + 1) * 4, samples) + rng.standard_normal(samples) * 0.2
+        t = (
+            np.linspace(class_number * 4, (class_number + 1) * 4, samples)
+            + rng.standard_normal(samples) * 0.2
+        )
         X[ix] = np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]
         y[ix] = class_number
     return X, y

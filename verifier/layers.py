@@ -201,9 +201,9 @@ def _upstream(forward: Callable[..., Any], backward: Callable[..., Any], call: L
         return Upstream(count, tuple(range(count)))
     k = len(taken) - 1  # the last is the cache
     if not varargs and k > count:
-        names = ", ".join(p.name for p in taken)
+        signature = ", ".join(p.name for p in taken)
         raise InputError(
-            f"`backward` takes ({names}): more than an upstream gradient for each of the forward's"
+            f"`backward` takes ({signature}): more than an upstream gradient for each of the forward's"
             f" {count} output(s) and its cache. A backward that starts from the loss itself (the"
             " course's L_model_backward(AL, Y, caches)) is checked with verifier.check: cost ="
             " lambda p: compute_cost(L_model_forward(X, p)[0], Y), and grad(p) running the forward"

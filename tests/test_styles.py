@@ -423,3 +423,67 @@ def test_a_backward_starting_from_the_loss_is_sent_to_check_with_the_glue():
     X, parameters = rng.standard_normal((3, 4)), mod.initialize_parameters_deep([3, 2, 1], rng)
     with pytest.raises(InputError, match=r"takes \(AL, Y, caches\).*verifier.check"):
         verifier.check_layer(mod.L_model_forward, mod.L_model_backward, X, parameters)
+
+
+def test_the_batch_size_reaches_the_diagnosis():
+    report = nnfs_check(load("nnfs", "import"), 0, loss_cls="Softmax_Loss_NotDividedByBatch")
+    assert "the 1/m averaging is missing (m = 12)" in str(report), str(report)
+
+
+class DenseW:  # self.W / self.dW, examples in rows
+    def __init__(self, rng):
+        self.W, self.b = rng.standard_normal((3, 2)), rng.standard_normal(2)
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dW, self.db = self.x.T @ dout, dout.sum(axis=0)
+        return dout @ self.W.T
+
+
+class TanhW:  # self.w / self.grad_w
+    def __init__(self, rng):
+        self.w = rng.standard_normal((2, 2))
+
+    def forward(self, x):
+        self.x, self.out = x, np.tanh(x @ self.w)
+        return self.out
+
+    def backward(self, dout):
+        dz = dout * (1 - self.out**2)
+        self.grad_w = self.x.T @ dz
+        return dz @ self.w.T
+
+
+class Head:  # self.params[k] / self.grads[k], set by a backward of its own
+    def __init__(self, rng):
+        self.params = {"V": rng.standard_normal((2, 1))}
+        self.grads = {}
+
+    def forward(self, h):
+        self.h = h
+        return h @ self.params["V"]
+
+    def backward(self, dout):
+        self.grads["V"] = self.h.T @ dout
+        return dout @ self.params["V"].T
+
+
+def test_the_naming_conventions_pair_each_parameter_with_its_gradient():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 3))
+    dense, act, head = DenseW(rng), TanhW(rng), Head(rng)
+
+    def forward():
+        return float(np.mean(head.forward(act.forward(dense.forward(x))) ** 2))
+
+    def backward():
+        out = head.h @ head.params["V"]
+        dense.backward(act.backward(head.backward(2 * out / out.size)))
+
+    report = quiet(verifier.check_objects, forward, backward, dense=dense, act=act, head=head)
+    assert report.ok, report
+    assert [t.name for t in report.tensors] == ["dense.W", "dense.b", "act.w", "head.params[V]"]
+    assert vars(head)["grads"] == {} and not hasattr(dense, "dW")  # put back as they were

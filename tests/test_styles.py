@@ -376,11 +376,21 @@ def test_the_loss_is_traced_past_a_gradient_half_autograd_cannot_follow():
 
 def test_the_silent_pass_of_a_transposed_dict_gradient_is_gone():
     """Passed the parameters dict, check_layer used to hold it constant and drop dWaa: a
-    transposed dWaa passed 10 of 10 draws."""
+    transposed dWaa passed 10 of 10 draws (with the glue that made the cell run at all, a
+    forward keeping a_next and the cache; and now without glue)."""
     mod = load("rnn_utils", "import")
     mod.SLIP = "dWaa transposed"
-    failed = [rnn_cell_check(mod, seed).status for seed in range(10)]
-    assert failed == ["fail"] * 10
+
+    def forward(xt, a_prev, parameters):
+        a_next, _, cache = mod.rnn_cell_forward(xt, a_prev, parameters)
+        return a_next, cache
+
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        xt, a_prev = rng.standard_normal((3, 5)), rng.standard_normal((4, 5))
+        report = quiet(verifier.check_layer, forward, mod.rnn_cell_backward, xt, a_prev, rnn_parameters(rng))
+        assert report.status == "fail" and report.wrong_tensors == ["Waa"], report
+        assert rnn_cell_check(mod, seed).wrong_tensors == ["Waa"]
 
 
 def test_the_cells_upstream_gradients_are_matched_by_the_backwards_signature():

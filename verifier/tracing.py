@@ -347,6 +347,18 @@ _ON_VALUES = frozenset(
 )
 
 
+def _unique(ar: Any, return_index: bool = False, *args: Any, **kwargs: Any) -> Any:
+    """``np.unique`` on a traced array: the indices, inverse and counts from its values, the
+    unique values themselves traced (taken from the array at their first occurrences)."""
+    if not isbox(ar) or kwargs.get("axis") is not None:
+        return np.unique(_plain(ar), return_index, *_plain(args), **_plain(kwargs))
+    result = np.unique(ar._value, True, *args, **kwargs)
+    parts = list(result) if isinstance(result, tuple) else [result]
+    values = anp.ravel(ar)[parts[1]]
+    out = [values, *(parts[1:] if return_index else parts[2:])]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` applied to the values of its traced arguments (its result carries no gradient)."""
 
@@ -473,6 +485,8 @@ class TracedNumpy(types.ModuleType):
             value = getattr(np, name)
         if name in _ALLOCATORS:
             value = _allocating(getattr(np, name), self._session)
+        elif name == "unique":
+            value = _unique
         elif name in _ON_VALUES:
             value = _on_values(getattr(np, name))
         elif name in ("asarray", "ascontiguousarray") and self._session.tolerant:

@@ -350,9 +350,10 @@ _ON_VALUES = frozenset(
 def _unique(ar: Any, return_index: bool = False, *args: Any, **kwargs: Any) -> Any:
     """``np.unique`` on a traced array: the indices, inverse and counts from its values, the
     unique values themselves traced (taken from the array at their first occurrences)."""
+    unique: Callable[..., Any] = np.unique
     if not isbox(ar) or kwargs.get("axis") is not None:
-        return np.unique(_plain(ar), return_index, *_plain(args), **_plain(kwargs))
-    result = np.unique(ar._value, True, *args, **kwargs)
+        return unique(_plain(ar), return_index, *_plain(args), **_plain(kwargs))
+    result = unique(ar._value, True, *args, **kwargs)
     parts = list(result) if isinstance(result, tuple) else [result]
     values = anp.ravel(ar)[parts[1]]
     out = [values, *(parts[1:] if return_index else parts[2:])]

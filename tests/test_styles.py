@@ -276,13 +276,24 @@ def test_float32_still_catches_the_slip(nnfs_float32):
 # every gradient is checked or named unchecked; nothing matched is an error
 
 
-def test_the_course_dA_keys_are_named_unchecked_not_ignored():
+def test_the_course_dA_keys_are_checked_or_named_unchecked_never_ignored():
+    """dA1, dA2: the gradients of the activations the course's helpers hold as A_prev, checked
+    against autograd's; dA0 is the gradient of the data X, which the trace does not follow."""
     mod = load("dnn_utils", "import")
     report = course_check(mod, 0)
     assert report.ok
-    named = {u.split(" ")[0] for u in report.unchecked}
-    assert named == {"dA0", "dA1", "dA2"}, report.unchecked
-    assert "ignored gradient keys" not in str(report) and "unchecked gradients: dA" in str(report)
+    assert [u.split(" ")[0] for u in report.unchecked] == ["dA0"], report.unchecked
+    assert report.intermediates is not None
+    assert {t.name: t.verdict for t in report.intermediates.tensors} == {"A2": "ok", "A1": "ok"}
+    assert "ignored gradient keys" not in str(report) and "unchecked gradients: dA0" in str(report)
+
+
+def test_a_wrong_dA_is_named_among_the_intermediates():
+    mod = load("dnn_utils", "import")
+    mod.SLIP = "sigmoid derivative"  # the last layer's dZ, and every dA below it, are wrong
+    report = course_check(mod, 0)
+    assert report.status == "fail"
+    assert {t.name: t.verdict for t in report.intermediates.tensors} == {"A2": "wrong", "A1": "wrong"}
 
 
 def test_objects_name_the_gradients_of_inputs_unchecked_and_warn():

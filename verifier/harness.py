@@ -758,8 +758,9 @@ def _unchecked(ignored: list[str], report: Report) -> list[str]:
             continue
         if is_intermediate_key(key):
             out.append(
-                f"{key} (the gradient of the forward's value {key[1:]}: the forward holds no value by"
-                " that name, or autograd's reference was unavailable)"
+                f"{key} (the gradient of the forward's value {key[1:]}, which autograd's trace did not"
+                " follow: data such as X, a value the forward holds under no such name, or no"
+                " reference)"
             )
         else:
             out.append(f"{key} (matches no parameter)")

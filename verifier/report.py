@@ -304,6 +304,8 @@ def render_text(report: Report) -> str:
             parts.append(f"{d.label} {verdict} ({d.projected:.4g} vs {d.value:.4g} ± {d.error:.1g})")
         out.append("  random directions (v.g vs the slope along v): " + "; ".join(parts))
     named = {u.split(" ", 1)[0] for u in report.unchecked}
+    if report.intermediates is not None:  # checked as the gradients of the forward's values
+        named |= {f"d{t.name}" for t in report.intermediates.tensors}
     ignored = [k for k in report.ignored_keys if k not in named]
     if ignored:
         out.append(f"  ignored gradient keys (not parameters): {', '.join(ignored)}")

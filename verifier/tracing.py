@@ -941,6 +941,42 @@ class ForwardTrace:
     start: Any = None  #: the parameters' node: the graph's source
     modules: list[str] = field(default_factory=list)  #: where numpy was resolved
     low_precision: bool = False  #: a traced value was cast to float32 or narrower
+    inputs: list[Any] = field(default_factory=list)  #: the parameters' traced arrays, in order
+
+    def by_layer(self, names: list[str]) -> dict[str, Any]:
+        """The forward's values by layer, where its helpers hold them under unnumbered names: in
+        a frame that holds parameter ``W2`` as its local ``W``, a local ``A_prev`` (or
+        ``prev_A``) is ``A1`` and a local ``Z`` is ``Z2`` (the course's
+        ``linear_activation_forward(A_prev, W, b, activation)`` called in a loop, whose
+        activations live in ``caches``). ``names``: the parameters', in :attr:`inputs`' order.
+        A name two frames give different values is left out."""
+        params = {id(b): n for b, n in zip(self.inputs, names, strict=False)}
+        found: dict[str, Any] = {}
+        clash: set[str] = set()
+        for _, held in self.frames:
+            layer = None
+            for local, box in held.items():
+                name = params.get(id(box), "")
+                if len(name) > len(local) and name.startswith(local) and name[len(local) :].isdigit():
+                    layer = int(name[len(local) :])
+                    break
+            if layer is None:
+                continue
+            for local, box in held.items():
+                if id(box) in params:
+                    continue
+                base = (
+                    local[:-5] if local.endswith("_prev") else local[5:] if local.startswith("prev_") else ""
+                )
+                if base.isalpha():
+                    key = f"{base}{layer - 1}"
+                elif local == "Z":
+                    key = f"Z{layer}"
+                else:
+                    continue
+                if found.setdefault(key, box) is not box:
+                    clash.add(key)
+        return {k: v for k, v in found.items() if k not in clash}
 
     def held(self, names: list[str]) -> dict[str, Any]:
         """The traced arrays of the frame that holds the most of ``names`` (the forward itself),
@@ -1042,9 +1078,11 @@ def traced_locals(
             autograd_session(cost, resolve=resolve, tolerant=tolerant) as session,
             _frames_making_boxes(seen),
         ):
+            inputs: list[Any] = []
 
             def traced(boxed: Any) -> Any:
-                loss = cost(pack(session.start(boxed)))
+                inputs.extend(session.start(boxed))
+                loss = cost(pack(inputs))
                 session.check_loss_first(loss)
                 return loss
 
@@ -1053,7 +1091,7 @@ def traced_locals(
         frames = [(f.f_code, held) for f in seen.values() if (held := _traced_arrays(f))]
     finally:
         seen.clear()
-    return ForwardTrace(value, end_node, frames, start, list(session.modules), session.low_precision)
+    return ForwardTrace(value, end_node, frames, start, list(session.modules), session.low_precision, inputs)
 
 
 def _traced_arrays(frame: types.FrameType) -> dict[str, Any]:

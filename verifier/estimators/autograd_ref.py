@@ -122,6 +122,11 @@ def traced_gradient(
                 with np.errstate(all="ignore"):
                     forward = traced_locals(cost, list(parts), layout.pack, resolve=resolve)
                     held = forward.held(list(watch))
+                    missing = [n for n in watch if n not in held]
+                    layered = forward.by_layer(list(layout.names)) if missing else {}
+                    if any(n in layered for n in missing):  # values the helpers hold by layer
+                        held = {**layered, **held}
+                        forward.frames.append((forward.frames[0][0], held))
                     names = list(
                         dict.fromkeys(
                             [*watch, *(n for n in held if n.startswith("Z") and LAYER_VALUE.match(n))]

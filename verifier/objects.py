@@ -68,37 +68,35 @@ class Pairing:
 
 class _Saved:
     """The objects' state, to put back: their attributes (the same objects), the contents of
-    their arrays and of their dict attributes."""
+    their arrays, and the entries (and their arrays' contents) of their dict attributes."""
 
     def __init__(self, objects: Sequence[Any]) -> None:
-        self.items: list[tuple[Any, dict[str, Any], dict[str, Any], dict[str, dict[Any, Any]]]] = []
+        self.items: list[tuple[Any, dict[str, Any], dict[str, dict[Any, Any]]]] = []
+        self.arrays: list[tuple[np.ndarray, np.ndarray]] = []  # (the array, a copy of its contents)
         for obj in objects:
             attrs = dict(vars(obj))
-            arrays = {k: v.copy() for k, v in attrs.items() if isinstance(v, np.ndarray)}
             dicts = {k: dict(v) for k, v in attrs.items() if isinstance(v, dict)}
-            entries = {
-                f"{k}\0{j}": e.copy()
-                for k, d in dicts.items()
-                for j, e in d.items()
-                if isinstance(e, np.ndarray)
-            }
-            arrays.update(entries)
-            self.items.append((obj, attrs, arrays, dicts))
+            held = [*attrs.values(), *(e for d in dicts.values() for e in d.values())]
+            self.arrays += [(a, a.copy()) for a in held if isinstance(a, np.ndarray)]
+            self.items.append((obj, attrs, dicts))
 
     def restore(self) -> None:
-        for obj, attrs, arrays, dicts in self.items:
+        for obj, attrs, dicts in self.items:
             vars(obj).clear()
             vars(obj).update(attrs)
-            for k, d in dicts.items():
+            for k, entries in dicts.items():
                 attrs[k].clear()
-                attrs[k].update(d)
-            for k, v in arrays.items():
-                attr, _, key = k.partition("\0")
-                target = attrs[attr]
-                if key:
-                    target = next(e for j, e in dicts[attr].items() if f"{attr}\0{j}" == k)
-                if not np.array_equal(target, v, equal_nan=True):
-                    np.copyto(target, v)
+                attrs[k].update(entries)
+        for array, contents in self.arrays:
+            if not _same(array, contents):
+                np.copyto(array, contents)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    try:
+        return bool(np.array_equal(a, b, equal_nan=True))
+    except TypeError:  # no NaN in this dtype (strings, objects)
+        return bool(np.array_equal(a, b))
 
 
 def check_objects(

@@ -87,11 +87,19 @@ def check_layer(
         ``backward(dout, cache)`` (``backward(dnext_h, dnext_c, cache)`` for several
         outputs) returning the gradients of the differentiated inputs: a tuple in the
         inputs' order (``dx, dw, db``), a dict keyed by the forward's parameter names
-        (``x`` or ``dx``), or one array. None for a loss, whose ``dx`` is checked.
+        (``x`` or ``dx``), or one array. None for a loss, whose ``dx`` is checked. A
+        backward taking fewer upstream gradients than the forward has outputs
+        (``rnn_cell_backward(da_next, cache)`` for ``a_next, yt_pred, cache``) gets them for
+        the outputs its parameters name (``da_next``: ``a_next``; else the first ones), and
+        the report says which outputs got one. Every gradient it returns is checked or
+        listed in ``report.unchecked`` (and warned about).
     *inputs
         The forward's arguments. Float arrays are differentiated (copies: yours are never
-        modified); integer labels, mode dicts (``bn_param``, ``dropout_param`` with its
-        ``seed``), shapes and scalars are held constant, a fresh copy at every evaluation.
+        modified); a dict of float arrays (the course's ``parameters``) has its entries
+        differentiated, named by their keys and matched with the returned ``dNAME``
+        (entries the backward returns no gradient for are held constant, with a note);
+        integer labels, mode dicts (``bn_param``, ``dropout_param`` with its ``seed``),
+        shapes and scalars are held constant, a fresh copy at every evaluation.
     wrt : sequence of str, optional
         The inputs to differentiate, by the forward's parameter names (default: every
         float-array input; for a loss, the first).

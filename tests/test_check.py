@@ -59,7 +59,7 @@ def test_correct_notebook_backprop_passes_with_its_extra_keys():
     )
     assert report.ok and report.status == "pass"
     # the backward's dZ1... are not parameters; checked as intermediates, they are not "ignored"
-    assert "dZ1" in report.ignored_keys and report.unchecked_keys == []
+    assert "dZ1" in report.ignored_keys and report.unchecked_keys == [] and not report.unchecked
     assert "ignored gradient keys" not in str(report) and "dZ1: ok" in str(report)
     # the 20 dead-unit entries: 0 against 0 is exact agreement, never a division by zero
     for t in report.tensors:
@@ -330,7 +330,9 @@ def test_bad_options():
     with pytest.raises(InputError, match="`methods`"):
         check(_relu_cost, _relu_grad, {"w": np.ones(2)}, methods=("fast",))
     with pytest.raises(InputError, match="`grad` must be callable"):
-        check(_relu_cost, None, {"w": np.ones(2)})
+        check(_relu_cost, 3, {"w": np.ones(2)})
+    with pytest.raises(InputError, match="with grad=None, `cost` must return its loss and its gradients"):
+        check(_relu_cost, None, {"w": np.ones(2)})  # a cost alone: grad=None means (loss, grads)
     with pytest.raises(InputError, match="`cost` must be callable"):
         check(None, _relu_grad, {"w": np.ones(2)})
     with pytest.raises(InputError, match="`net` must have a callable `cost"):

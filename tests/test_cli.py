@@ -60,3 +60,17 @@ def test_bench_pins_blas_to_one_thread_in_a_fresh_process():
     )
     assert done.returncode == 0, done.stderr
     assert "BLAS threads: 1 (pinned)" in done.stdout
+
+
+def test_objects_command_checks_the_glue_files_objects(capsys):
+    from pathlib import Path
+
+    glue = Path(__file__).resolve().parents[1] / "examples" / "objects_from_scratch.py"
+    with pytest.warns(UserWarning, match="dense1.dinputs"):
+        code = main(["objects", f"{glue}:forward,backward", "dense1", "dense2", "--quiet", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [t["name"] for t in out["tensors"]][:2] == ["dense1.weights", "dense1.biases"]
+    assert any(u.startswith("dense2.dinputs") for u in out["unchecked"])
+    assert main(["objects", f"{glue}:forward,backward", "dense9"]) == 2
+    assert "has no 'dense9'" in capsys.readouterr().err

@@ -39,6 +39,9 @@ EXAMPLES = {
     "step_size.py": "fitted order on the truncation side",
     "notebook_view.py": "wrote notebook_view.html: fail",
     "training_monitor.py": "blog's backprop: stopped at epoch 0",
+    "objects_from_scratch.py": "the 1/m averaging is missing (m = 30)",
+    "course_cells.py": "with the slip: fail, wrong: Waa",
+    "loss_and_grads.py": "(grads, loss) function: pass; autograd available: True",
 }
 
 

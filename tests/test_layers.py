@@ -48,8 +48,13 @@ def test_a_dict_backward_and_wrt():
         return {"dx": dx, "dw": dw, "db": db}
 
     assert check_layer(forward, as_dict, x, w, b).ok
-    report = check_layer(forward, as_dict, x, w, b, wrt=["x"])
+    with pytest.warns(UserWarning, match="dw .the gradient of w, which `wrt` leaves out"):
+        report = check_layer(forward, as_dict, x, w, b, wrt=["x"])
     assert report.ok and [t.name for t in report.tensors] == ["x"]
+    assert [u.split(" ")[0] for u in report.unchecked] == ["dw", "db"]  # named, never dropped
+    with pytest.warns(UserWarning, match="gradient 2 .the gradient of w, which `wrt` leaves out"):
+        report = check_layer(forward, backward, x, w, b, wrt=["x"])
+    assert report.ok and len(report.unchecked) == 2
     with pytest.raises(InputError, match="`wrt`"):
         check_layer(forward, backward, x, w, b, wrt=["z"])
     with pytest.raises(InputError, match="returned 1 gradient"):

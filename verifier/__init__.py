@@ -5,6 +5,7 @@ The public surface:
 * :func:`check` — check ``grad(params)`` against ``cost(params)`` three ways;
 * :func:`check_network` — the same for a network object (``cost``/``backward``);
 * :func:`check_layer` — a layer's ``backward(dout, cache)``, or a loss's ``(loss, dx)``;
+* :func:`check_objects` — layer objects or a model that set their own gradients;
 * :func:`reference_gradients` — autograd's gradient of a cost, in your container;
 * :func:`grade` — a class's submissions graded against a reference, each in its own process;
 * :class:`Report` — the result (``status``, ``ok``, tables, JSON);
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .harness import check, check_network
     from .layers import check_layer
     from .monitor import GradientCheckFailed, GradientMonitor
+    from .objects import check_objects
     from .reference import load_reference
     from .report import Report
 
@@ -36,6 +38,7 @@ _LAZY = {
     "check": "harness",
     "check_network": "harness",
     "check_layer": "layers",
+    "check_objects": "objects",
     "reference_gradients": "estimators.autograd_ref",
     "grade": "grading.grader",
     "GradientCheckFailed": "monitor",
@@ -57,6 +60,7 @@ __all__ = [
     "check",
     "check_layer",
     "check_network",
+    "check_objects",
     "grade",
     "load_reference",
     "networks",

@@ -226,3 +226,53 @@ def examples_in(X: Any, Y: Any) -> int | None:
     if last == first:
         return None
     return int(shape_x[-1] if last else shape_x[0])
+
+
+def loss_and_gradients(fn: Callable[[Any], Any]) -> Pair:
+    """``(cost, grad)`` from one function returning its loss and its hand-written gradients
+    together: ``fn(params) -> (loss, grads)`` or ``(grads, loss)`` (a CNN's
+    ``conv(...) -> grads, loss``, a model's ``loss(X, y) -> loss, grads``, SciPy's ``jac=True``).
+
+    The loss is the part that is a scalar (with both scalar, the first, as SciPy's). The cost
+    is marked ``loss_beside_gradients``: autograd differentiates the loss part only, and plain
+    numpy in the gradient half, computed after the loss, does not block its trace.
+    """
+
+    def parts(params: Any) -> tuple[Any, Any]:
+        result = fn(params)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise InputError(
+                "with grad=None, `cost` must return its loss and its gradients as a tuple,"
+                f" (loss, grads) or (grads, loss); got {type(result).__name__}"
+                f"{f' of {len(result)}' if isinstance(result, tuple) else ''}."
+            )
+        a, b = result
+        scalar_a = _is_scalar(a)
+        if scalar_a or not _is_scalar(b):
+            if not scalar_a:
+                raise InputError(
+                    "with grad=None, `cost` must return a scalar loss beside its gradients; neither"
+                    f" part is one ({type(a).__name__}, {type(b).__name__})."
+                )
+            return a, b
+        return b, a
+
+    def cost(params: Any) -> Any:
+        return parts(params)[0]
+
+    def grad(params: Any) -> Any:
+        return parts(params)[1]
+
+    cost.loss_beside_gradients = True  # type: ignore[attr-defined]
+    if isinstance(getattr(fn, "context", None), dict):
+        cost.context = fn.context  # type: ignore[attr-defined]
+    return cost, grad
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, (dict, list, tuple, str, bytes)) or value is None:
+        return False
+    try:
+        return bool(np.ndim(value) == 0)
+    except Exception:
+        return False

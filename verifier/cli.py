@@ -161,6 +161,29 @@ def _parser() -> argparse.ArgumentParser:
     layer.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     _report_options(layer)
 
+    objects = sub.add_parser(
+        "objects",
+        help="check layer objects or a model that set their own gradients, from a Python file",
+        description="Check backprop kept in objects (layers with forward/backward methods, a model"
+        " with self.params). TARGET is path/to/glue.py:FORWARD,BACKWARD: functions of no argument"
+        " in that file, FORWARD running your forward pass and returning the loss, BACKWARD your"
+        " backward pass; or path/to/glue.py:FORWARD returning (loss, grads). OBJECT names the"
+        " file's objects that hold the parameters (dense1 dense2, or model).",
+        **common,
+    )
+    objects.add_argument(
+        "target", metavar="TARGET", help="path/to/glue.py:FORWARD,BACKWARD or path/to/glue.py:FORWARD"
+    )
+    objects.add_argument(
+        "objects", metavar="OBJECT", nargs="+", help="the file's objects holding the parameters"
+    )
+    objects.add_argument(
+        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
+    )
+    objects.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    objects.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
+    objects.add_argument("--quiet", action="store_true", help="no progress line")
+
     ref = sub.add_parser(
         "reference",
         help="write parameters, data and autograd's gradients of a built-in network to a file",
@@ -473,6 +496,35 @@ def _layer(args: argparse.Namespace) -> int:
     return _print_report(report, args)
 
 
+def _objects(args: argparse.Namespace) -> int:
+    from . import validate
+    from .loading import load_module
+    from .objects import check_objects
+
+    path, sep, names = args.target.rpartition(":")
+    functions = [f.strip() for f in names.split(",")]
+    if not sep or not path or len(functions) not in (1, 2) or not all(functions):
+        raise InputError(
+            "`TARGET`: expected path/to/glue.py:FORWARD,BACKWARD or path/to/glue.py:FORWARD,"
+            f" got {args.target!r}."
+        )
+    methods = validate.methods(_names(args.methods, "--methods"), "--methods")
+    seed = validate.seed(args.seed, "--seed")
+    module = load_module(path)
+    forward = _function(module, path, functions[0])
+    backward = _function(module, path, functions[1]) if len(functions) == 2 else None
+    held = {}
+    for name in args.objects:
+        if not hasattr(module, name):
+            raise InputError(f"`OBJECT`: {path} has no {name!r}.")
+        held[name] = getattr(module, name)
+    report = check_objects(
+        forward, backward, seed=seed, methods=methods, progress=False if args.quiet else None, **held
+    )
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+
+
 def _function(module: Any, path: str, name: str) -> Callable[..., Any]:
     value = getattr(module, name, None)
     if not callable(value):
@@ -674,6 +726,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _run,
     "check": _check,
     "layer": _layer,
+    "objects": _objects,
     "reference": _reference,
     "bench": _bench,
     "sweep": _sweep,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import validate
-from .adapters import bind_data, examples_in
+from .adapters import bind_data, examples_in, loss_and_gradients
 from .compare import (
     AGREE,
     KINK,
@@ -35,7 +35,7 @@ from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
 from .lines import explain, intermediate_keys
 from .objective import Objective, vectorized_stencil
-from .params import Layout, layout_of
+from .params import Layout, is_intermediate_key, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
 from .sampling import PER_ELEMENT, per_tensor_within, sample_indices
@@ -54,7 +54,7 @@ CHECK_OPTIONS = frozenset(
 
 def check(
     cost: Callable[[Any], Any],
-    grad: Callable[[Any], Any],
+    grad: Callable[[Any], Any] | None,
     params: Any,
     *,
     methods: Sequence[str] = DEFAULT_METHODS,
@@ -76,13 +76,16 @@ def check(
         ``cost(params) -> float``, in plain numpy or ``autograd.numpy``. Plain numpy gets
         the autograd reference too: the cost is traced with numpy resolved to
         ``autograd.numpy`` in your own modules (the report names them); only code autograd
-        cannot follow (``X.dot(W)`` on a plain array, ``math.exp``) leaves that method
-        unavailable, and the report says which line.
-    grad : callable
+        cannot follow (``math.exp`` on a parameter, a cast of one to a plain ``float`` array)
+        leaves that method unavailable, and the report says which line.
+    grad : callable or None
         ``grad(params) ->`` the hand-written gradient, in the same container as
-        ``params``. For dict parameters a key ``"dW1"`` is accepted for ``"W1"``
-        (the notebook's convention), and extra keys (``"dZ1"``, ``"dA1"``) are
-        ignored and listed in the report.
+        ``params``. None when ``cost`` returns its gradients beside its loss,
+        ``(loss, grads)`` or ``(grads, loss)``: autograd then differentiates the loss part
+        only, whatever the gradient half calls. For dict parameters a key ``"dW1"`` is
+        accepted for ``"W1"`` (the notebook's convention); an extra key ``"dNAME"``
+        (``"dZ1"``, ``"dA1"``) is checked as the gradient of the forward's value ``NAME``, and
+        any key that cannot be checked is named in the report as unchecked.
     params : dict, list or tuple of float arrays, or a float array
         Where to check. Never modified: the cost and gradient see copies.
         float32 input is upcast to float64 with a warning.
@@ -192,7 +195,9 @@ def check(
         validate.executor(executor),
         validate.flag(progress, "progress", allow_none=True),
     )
-    validate.callable_(cost, "cost", "(params) -> float")
+    validate.callable_(cost, "cost", "(params) -> float, or (loss, grads) with grad=None")
+    if grad is None:
+        cost, grad = loss_and_gradients(cost)
     validate.callable_(grad, "grad", "(params) -> gradients like params")
     count = validate.integer(points, "points", minimum=1)
     rng = np.random.default_rng(validate.seed(seed))
@@ -322,7 +327,7 @@ def check_point(
     # the fast mode makes the repeat evaluation only when its first direction does not pass
     # decisively (see run_directions): a forward pass saved on every passing verdict
     drift = 0.0 if fast else objective.repeat_differs()
-    g_error = None if fast else _backprop_roundoff(grad, objective, g)
+    g_error = None if fast else _backprop_roundoff(grad, objective, g, raw)
     if g_error is not None:
         for slip in slips:  # its long-double re-run is not read the same way
             g_error[layout.slice(slip.tensor)] = 0.0
@@ -400,6 +405,7 @@ def check_point(
         report.points.append(PointResult(label, nearby[2]))
     if not fast and not drift:
         _explain_lines(report, grad, objective, raw, estimates, context)
+    report.unchecked = _unchecked(ignored, report)
     if directions is not None:
         report.directions = directions.checks
         open_checks = [c for c in directions.checks if not _covered(c, verdicts)]
@@ -619,7 +625,16 @@ def _estimate(
     return autograd_ref(objective)
 
 
-def _backprop_roundoff(grad: Callable[[Any], Any], objective: Objective, g: np.ndarray) -> np.ndarray:
+#: Units of round-off a backward that ran narrower than float64 is allowed, relative to each
+#: element plus its tensor's largest (as autograd's bound for a cost that casts to float32).
+NARROW_ULPS = 4
+#: Standard deviations of a narrow backward's measured round-off that bound each element.
+NARROW_SIGMAS = 4
+
+
+def _backprop_roundoff(
+    grad: Callable[[Any], Any], objective: Objective, g: np.ndarray, raw: Any = None
+) -> np.ndarray:
     """Round-off bound of the hand-written gradient: 8 |g64 - g_ext| with ``g_ext`` in long double.
 
     Backprop has round-off of its own: with a saturated sigmoid, ``A - Y``
@@ -627,8 +642,49 @@ def _backprop_roundoff(grad: Callable[[Any], Any], objective: Objective, g: np.n
     ``np.longdouble`` parameters measures it. Zero where that is unavailable
     (no long double, or the backward does not keep it).
     """
+    objective.extended_eps = None
     ext = objective.extended_gradient(grad)
-    return np.zeros_like(g) if ext is None else 8 * np.abs(g - ext).astype(np.float64)
+    error = np.zeros_like(g) if ext is None else 8 * np.abs(g - ext).astype(np.float64)
+    # a backward that ran (somewhere) narrower than float64, a float32 np.dot or a global patch
+    # like nnfs.init(): its own round-off at that precision, which no long-double re-run sees
+    kinds = [np.asarray(p).dtype for p in objective.layout.collect(raw, argument="grad")[0]]
+    eps = max(
+        [float(np.finfo(k).eps) for k in kinds if k.kind in "fc"] + [objective.extended_eps or 0.0],
+        default=0.0,
+    )
+    if eps > np.finfo(np.float64).eps:
+        magnitude = np.abs(g) + objective.layout.tensor_max(g)
+        error = np.maximum(error, NARROW_ULPS * eps * magnitude)
+        error = np.maximum(error, _narrow_noise(grad, objective, g, eps))
+    return error
+
+
+def _narrow_noise(grad: Callable[[Any], Any], objective: Objective, g: np.ndarray, eps: float) -> np.ndarray:
+    """The round-off of a backward that runs at unit round-off ``eps``, measured: the backward at
+    four more points along a seeded direction, ``16 eps`` of each parameter's scale apart (far
+    enough for its roundings to differ, too close for its value to change beyond a cubic);
+    the fourth difference of the five values is the noise alone (its spread is sqrt(70) times
+    the values'); :data:`NARROW_SIGMAS` times its root mean square over each tensor bounds
+    each element. A kink within
+    the steps makes it large: the elements are then left undecided, never convicted."""
+    layout, theta = objective.layout, objective.theta0
+    rng = np.random.default_rng(20)  # a fixed direction: the report does not depend on the run
+    step = 16 * eps * np.maximum(np.abs(theta), objective.step_scale) * rng.choice([-1.0, 1.0], theta.size)
+    values = []
+    try:
+        for t in (-2, -1, 1, 2):
+            with np.errstate(all="ignore"):
+                moved = layout.unflatten(theta + t * step)
+            values.append(layout.flatten_like(grad(moved), argument="grad")[0])
+    except Exception:  # the backward cannot run there: the floor alone
+        return np.zeros_like(g)
+    fourth = values[0] - 4 * values[1] + 6 * g - 4 * values[2] + values[3]
+    if not np.all(np.isfinite(fourth)):
+        return np.full_like(g, np.inf)
+    # per tensor, the root mean square of the elements' noise samples
+    sizes = np.diff(layout.offsets)
+    rms = np.sqrt(np.add.reduceat(fourth**2 / 70.0, layout.offsets[:-1]) / np.maximum(sizes, 1))
+    return NARROW_SIGMAS * np.repeat(rms, sizes)
 
 
 def _random_reason(drift: float) -> str:
@@ -774,6 +830,26 @@ def _explain_lines(
                 break
     known = {f.message for f in report.findings}
     report.findings += [Finding("note", "", n, "context") for n in explained.notes if n not in known]
+
+
+def _unchecked(ignored: list[str], report: Report) -> list[str]:
+    """The gradient's keys no check covered, each with why (every gradient returned is either
+    checked or named here)."""
+    inter = report.intermediates
+    checked = {f"d{t.name}" for t in inter.tensors} if inter is not None else set()
+    out = []
+    for key in ignored:
+        if key in checked:
+            continue
+        if is_intermediate_key(key):
+            out.append(
+                f"{key} (the gradient of the forward's value {key[1:]}, which autograd's trace did not"
+                " follow: data such as X, a value the forward holds under no such name, or no"
+                " reference)"
+            )
+        else:
+            out.append(f"{key} (matches no parameter)")
+    return out
 
 
 def _insert_bug(report: Report, finding: Finding) -> None:

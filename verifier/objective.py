@@ -167,6 +167,9 @@ class Objective:
         self._parts = layout.parts(self._buffer)
         self._rng = rng
         self._noise: tuple[float, str] | None = None
+        #: The unit round-off a gradient re-run in long double came back in, when it came back
+        #: narrower (None: not re-run, or it kept long double).
+        self.extended_eps: float | None = None
         self._step_scale: np.ndarray | None = None
         self._typed_buffers: dict[Any, tuple[np.ndarray, list[Any], np.ndarray]] = {}
         self.batch = batch
@@ -495,6 +498,9 @@ class Objective:
                     result = gradient(layout.unflatten(self.theta0.astype(np.longdouble)))
                 parts, _ = layout.collect(result, argument="gradient")
             if any(np.asarray(p).dtype != np.longdouble for p in parts):
+                # the precision it did run in, for its round-off (a float32 np.dot, nnfs.init())
+                kinds = [np.asarray(p).dtype for p in parts if np.asarray(p).dtype.kind in "fc"]
+                self.extended_eps = max((float(np.finfo(k).eps) for k in kinds), default=EPS)
                 return None
             out = np.concatenate([np.asarray(p).ravel() for p in parts])
         except Exception:

@@ -117,6 +117,9 @@ class Report:
         :meth:`label` and :meth:`odd` name an element and its odd ones out.
     ignored_keys : list of str
         Keys of the gradient that match no parameter (e.g. ``dZ1``).
+    unchecked : list of str
+        Gradients the backward returned or set that were not checked, each with why
+        (``dense1.dinputs (pairs with no parameter: ...)``); also warned about.
     points : list of PointResult
         The checks at the other points (``points=k``), each a full report.
     intermediates : Report or None
@@ -136,6 +139,7 @@ class Report:
     intermediates: Report | None = None
     directions: list[Any] = field(default_factory=list)
     layout: Any = field(default=None, repr=False)
+    unchecked: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -196,6 +200,7 @@ class Report:
             "methods": {k: m.to_dict() for k, m in self.methods.items()},
             "findings": [f.to_dict() for f in self.findings],
             "ignored_keys": list(self.ignored_keys),
+            "unchecked": list(self.unchecked),
             "elements": self._elements_dict(),
         }
 
@@ -250,8 +255,9 @@ class Report:
     def unchecked_keys(self) -> list[str]:
         """The gradient's extra keys that were not checked: :attr:`ignored_keys` less the
         intermediate gradients checked against autograd."""
-        checked = {f"d{t.name}" for t in self.intermediates.tensors} if self.intermediates else set()
-        return [k for k in self.ignored_keys if k not in checked]
+        named = {f"d{t.name}" for t in self.intermediates.tensors} if self.intermediates else set()
+        named |= {u.split(" ", 1)[0] for u in self.unchecked}  # said unchecked, with the reason
+        return [k for k in self.ignored_keys if k not in named]
 
     def __repr__(self) -> str:
         wrong = f", wrong: {', '.join(self.wrong_tensors)}" if self.wrong_tensors else ""
@@ -381,6 +387,8 @@ def render_text(report: Report, verbose: bool = False) -> str:
         out.append("  " + directions)
     if report.unchecked_keys:
         out.append(f"  ignored gradient keys (not parameters): {', '.join(report.unchecked_keys)}")
+    if report.unchecked:
+        out.append(f"  unchecked gradients: {'; '.join(report.unchecked)}")
     if report.intermediates is not None:
         inter = report.intermediates
         checked = ", ".join(f"d{t.name}: {t.verdict}" for t in inter.tensors)
@@ -613,6 +621,8 @@ def render_html(report: Report, worst: int = 10, verbose: bool = False) -> str:
         about.append(directions)
     if report.unchecked_keys:
         about.append(f"ignored gradient keys (not parameters): {', '.join(report.unchecked_keys)}")
+    if report.unchecked:
+        about.append(f"unchecked gradients: {'; '.join(report.unchecked)}")
     if report.intermediates is not None:
         checked = ", ".join(f"d{t.name}: {t.verdict}" for t in report.intermediates.tensors)
         about.append(f"intermediate gradients checked against autograd: {checked}")

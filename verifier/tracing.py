@@ -54,9 +54,9 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 from autograd.core import VJPNode, add_outgrads
-from autograd.extend import defvjp, primitive
+from autograd.extend import VSpace, defvjp, primitive
 from autograd.numpy.numpy_boxes import ArrayBox
-from autograd.tracer import isbox, new_box, toposort, trace, trace_stack
+from autograd.tracer import Box, isbox, new_box, toposort, trace, trace_stack
 
 from .errors import in_package_networks, is_user_file, user_frame
 
@@ -150,6 +150,32 @@ class Session:
     copied: int = 0
     roots: dict[int, Any] = field(default_factory=dict)
     low_precision: bool = False
+    #: The cost returns its loss beside its hand-written gradients: plain numpy may take traced
+    #: values' values (the gradient half, which is discarded); see :meth:`check_loss_first`.
+    tolerant: bool = False
+    made: int = 0  #: traced arrays made so far (counted in a tolerant session)
+    order: dict[int, int] = field(default_factory=dict)  #: id(node) -> when its array was made
+    detached: list[tuple[int, str, str]] = field(default_factory=list)  #: (when, where, source)
+
+    def detach(self, box: Any) -> Any:
+        """Plain numpy took a traced array in a tolerant session: its value, the moment noted."""
+        if not self.tolerant:
+            _refuse(box)
+        if not self.detached:
+            frame = _innermost_user_frame(sys._getframe(1))
+            where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else ""
+            line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip() if frame else ""
+            self.detached.append((self.made, where, line))
+        return np.asarray(box._value)
+
+    def check_loss_first(self, loss: Any) -> None:
+        """Raise :class:`DetachedError` if the loss was made after plain numpy took a traced value
+        (it may then miss a dependence); a loss made before cannot depend on what came after."""
+        if not self.detached:
+            return
+        when, where, line = self.detached[0]
+        if not isbox(loss) or self.order.get(id(loss._node), self.made) > when:
+            raise DetachedError(where, line)
 
     def start(self, boxed: Any) -> list[Any]:
         """Mark the traced parameters of a trace (call it first thing inside the traced function);
@@ -180,6 +206,20 @@ class Session:
                 f" of {WRITE_BUDGET:,}"
             )
         _rebind(box, _assign(box, index, value))
+
+
+class DetachedError(PlainNumpyError):
+    """Plain numpy took a traced value before the loss of a loss-and-gradients cost was made."""
+
+    def __init__(self, where: str, source: str) -> None:
+        super().__init__(f"plain numpy took a traced value at {where} before the loss was computed")
+        self.where, self.source = where, source
+
+
+def _innermost_user_frame(frame: types.FrameType | None) -> types.FrameType | None:
+    while frame is not None and not is_user_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
 
 
 def _rebind(box: Any, new: Any) -> None:
@@ -226,13 +266,107 @@ _METHODS: dict[str, Any] = {
 }
 
 
-def _traced_float(value: Any = 0.0) -> Any:
-    """``float()`` as the user's code sees it during a trace: a traced scalar stays traced."""
+class _FloatType(type):
+    """The metaclass of :class:`_traced_float`: ``isinstance(x, float)`` still means a Python float."""
+
+    def __instancecheck__(cls, value: Any) -> bool:
+        return isinstance(value, builtins.float)
+
+    def __subclasscheck__(cls, other: type) -> bool:
+        return issubclass(other, builtins.float)
+
+
+class _traced_float(builtins.float, metaclass=_FloatType):  # noqa: N801 (it stands for `float`)
+    """``float`` as the user's code sees it during a trace: ``float(traced)`` stays traced, and
+    ``float`` still works as numpy's dtype argument (``np.zeros(n, dtype=float)``,
+    ``np.finfo(float)``, ``x.astype(float)``: numpy reads the class's ``dtype``)."""
+
+    dtype = np.dtype(np.float64)
+
+    def __new__(cls, value: Any = 0.0) -> Any:
+        if isbox(value):
+            if np.size(value._value) != 1:
+                raise TypeError("only arrays of size 1 can be converted to float")
+            return anp.reshape(value, ())
+        return builtins.float(value)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every traced array in it (in lists, tuples, dicts) replaced by its value."""
     if isbox(value):
-        if np.size(value._value) != 1:
-            raise TypeError("only arrays of size 1 can be converted to float")
-        return anp.reshape(value, ())
-    return builtins.float(value)
+        return _plain(value._value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+#: numpy functions whose results are integers or booleans (indices, counts, masks): no gradient
+#: flows through them, so on traced values they are applied to the values (autograd lacks a
+#: derivative for some, ``nanargmax``, ``unique``, and refuses the whole trace at them).
+_ON_VALUES = frozenset(
+    {
+        "argmax",
+        "argmin",
+        "nanargmax",
+        "nanargmin",
+        "argsort",
+        "argpartition",
+        "argwhere",
+        "nonzero",
+        "flatnonzero",
+        "unique",
+        "searchsorted",
+        "digitize",
+        "count_nonzero",
+        "lexsort",
+        "isnan",
+        "isinf",
+        "isfinite",
+        "isclose",
+        "allclose",
+        "array_equal",
+        "greater",
+        "greater_equal",
+        "less",
+        "less_equal",
+        "equal",
+        "not_equal",
+        "logical_and",
+        "logical_or",
+        "logical_not",
+        "logical_xor",
+        "unravel_index",
+        "ravel_multi_index",
+        "shape",
+        "ndim",
+        "size",
+    }
+)
+
+
+def _unique(ar: Any, return_index: bool = False, *args: Any, **kwargs: Any) -> Any:
+    """``np.unique`` on a traced array: the indices, inverse and counts from its values, the
+    unique values themselves traced (taken from the array at their first occurrences)."""
+    unique: Callable[..., Any] = np.unique
+    if not isbox(ar) or kwargs.get("axis") is not None:
+        return unique(_plain(ar), return_index, *_plain(args), **_plain(kwargs))
+    result = unique(ar._value, True, *args, **kwargs)
+    parts = list(result) if isinstance(result, tuple) else [result]
+    values = anp.ravel(ar)[parts[1]]
+    out = [values, *(parts[1:] if return_index else parts[2:])]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` applied to the values of its traced arguments (its result carries no gradient)."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return fn(*_plain(args), **_plain(kwargs))
+
+    return call
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,6 +456,19 @@ def _allocating(fn: Callable[..., Any], session: Session) -> Callable[..., Any]:
     return call
 
 
+def _detaching(fn: Callable[..., Any], session: Session) -> Callable[..., Any]:
+    """``np.asarray(traced)`` in a loss-and-gradients cost: the value, the moment noted (see
+    :meth:`Session.detach`)."""
+
+    @functools.wraps(fn)
+    def call(a: Any, *args: Any, **kwargs: Any) -> Any:
+        if isbox(a):
+            return np.asarray(session.detach(a), *args, **kwargs)
+        return fn(a, *args, **kwargs)
+
+    return call
+
+
 class TracedNumpy(types.ModuleType):
     """``numpy`` as the user's code sees it while autograd traces: ``autograd.numpy`` first,
     then numpy's own names (dtypes, constants, ``np.random``), with the gaps filled."""
@@ -338,14 +485,37 @@ class TracedNumpy(types.ModuleType):
             value = getattr(np, name)
         if name in _ALLOCATORS:
             value = _allocating(getattr(np, name), self._session)
+        elif name == "unique":
+            value = _unique
+        elif name in _ON_VALUES:
+            value = _on_values(getattr(np, name))
+        elif name in ("asarray", "ascontiguousarray") and self._session.tolerant:
+            value = _detaching(value, self._session)
         elif callable(value) and not isinstance(value, type) and name not in _SEQUENCE_FUNCTIONS:
             value = _lists_to_arrays(value)
         setattr(self, name, value)  # memoised on this instance (one per session)
         return value
 
 
+class _DataArray(np.ndarray):
+    """A plain data array of the user's (``X``, a global or a closure's) during a trace: its
+    ``.dot`` takes a traced argument (``X.dot(W1)``, which plain numpy cannot trace)."""
+
+    def dot(self, other: Any, *args: Any, **kwargs: Any) -> Any:
+        if _contains_box(other):
+            return anp.dot(np.asarray(self), other)
+        return np.asarray(self).dot(other, *args, **kwargs)
+
+
+# autograd looks its boxes and vector spaces up by exact type: a data array is an ndarray to it
+Box.type_mappings[_DataArray] = ArrayBox
+VSpace.mappings[_DataArray] = VSpace.mappings[np.ndarray]
+
+
 def _replacement(value: Any, traced: TracedNumpy) -> Any:
     """What the user's code gets instead of a numpy object during a trace (None: keep it)."""
+    if type(value) is np.ndarray and value.dtype.kind in "fiu" and value.ndim >= 1:
+        return value.view(_DataArray)
     if value is np:
         return traced
     if value is np.linalg:
@@ -429,17 +599,16 @@ def _user_functions(
             stack += list(obj.__defaults__ or ())
             if resolvable[obj.__code__.co_filename]:
                 module = sys.modules.get(obj.__module__)
-                if module is not None:
+                if module is not None and vars(module) is obj.__globals__:
                     stack.append(module)
                 else:  # a function from exec'd source: its globals are its module
                     stack += [v for v in obj.__globals__.values() if _worth_visiting(v)]
         elif isinstance(obj, types.ModuleType):
-            file = getattr(obj, "__file__", None) or ""
-            if obj.__name__ == "__main__" or (file and resolvable[file]):
+            if _user_module(obj, resolvable):
                 modules.append(obj)
                 stack += [v for v in vars(obj).values() if _worth_visiting(v)]
         elif isinstance(obj, type):
-            if is_user_file(_class_file(obj)):
+            if _user_class(obj):
                 stack += [v for k, v in vars(obj).items() if not k.startswith("__") or k == "__call__"]
                 stack += [v for v in vars(obj).values() if isinstance(v, (staticmethod, classmethod))]
         elif isinstance(obj, (staticmethod, classmethod)):
@@ -455,23 +624,69 @@ def _user_functions(
             stack += [v for v in obj if _worth_visiting(v)]
         elif isinstance(obj, dict) and len(obj) < 64:
             stack += [v for v in obj.values() if _worth_visiting(v)]
-        elif callable(obj) and not isinstance(obj, (np.ufunc, types.BuiltinFunctionType)):
+        elif not isinstance(obj, (np.ufunc, types.BuiltinFunctionType)):
+            # an instance of a user class (a layer object, a model): its class's methods, and what
+            # it holds (the objects it calls: an activation, a loss)
             cls = type(obj)
-            if is_user_file(_class_file(cls)):
-                stack += [cls, *[v for v in vars(obj).values() if _worth_visiting(v)]]
+            if _user_class(cls):
+                held = vars(obj).values() if hasattr(obj, "__dict__") else ()
+                stack += [cls, *[v for v in held if _worth_visiting(v)]]
     return functions, [vars(m) for m in modules] + namespaces_seen
 
 
+_VISITED_TYPES = (
+    types.FunctionType,
+    types.MethodType,
+    functools.partial,
+    types.ModuleType,
+    type,
+    list,
+    tuple,
+    dict,
+)
+
+
 def _worth_visiting(value: Any) -> bool:
-    return isinstance(
-        value,
-        (types.FunctionType, types.MethodType, functools.partial, types.ModuleType, type, list, tuple, dict),
-    ) or (callable(value) and is_user_file(_class_file(type(value))))
+    return isinstance(value, _VISITED_TYPES) or (
+        not isinstance(value, (np.ndarray, np.generic, str, bytes, int, float, complex))
+        and _user_class(type(value))
+    )
 
 
 def _class_file(cls: type) -> str:
     module = sys.modules.get(getattr(cls, "__module__", ""), None)
     return getattr(module, "__file__", None) or ""
+
+
+def _user_class(cls: type) -> bool:
+    """Whether ``cls`` is the user's: where its methods were compiled is the user's code (a file,
+    a notebook cell, source exec'd into a module without a file; see :func:`is_user_file`), or,
+    for a class without methods, its module's file is."""
+    if cls.__module__ in sys.builtin_module_names or cls.__module__ == "builtins":
+        return False
+    for value in vars(cls).values():  # where its methods were compiled: a notebook cell, exec'd code
+        fn = getattr(value, "__func__", value)
+        if isinstance(fn, types.FunctionType):
+            return is_user_file(fn.__code__.co_filename)
+    return is_user_file(_class_file(cls))
+
+
+def _user_module(module: types.ModuleType, resolvable: _Resolvable) -> bool:
+    """Whether numpy may be resolved in ``module``: ``__main__``, a user file's module, or a
+    module without a file whose functions were compiled from the user's code (source exec'd
+    into ``types.ModuleType``, as autograders and loaders do)."""
+    if module.__name__ == "__main__":
+        return True
+    file = getattr(module, "__file__", None) or ""
+    if file:
+        return resolvable[file]
+    spec = getattr(module, "__spec__", None)
+    if module.__name__ in sys.builtin_module_names or getattr(spec, "origin", None) in ("built-in", "frozen"):
+        return False
+    for value in vars(module).values():
+        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+            return resolvable[value.__code__.co_filename]
+    return False
 
 
 def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
@@ -509,7 +724,7 @@ def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
 
 
 @contextmanager
-def autograd_session(root: Any = None, *, resolve: bool = False) -> Iterator[Session]:
+def autograd_session(root: Any = None, *, resolve: bool = False, tolerant: bool = False) -> Iterator[Session]:
     """The context every autograd trace of user code runs in (see the module's notes).
 
     Parameters
@@ -518,6 +733,10 @@ def autograd_session(root: Any = None, *, resolve: bool = False) -> Iterator[Ses
         The cost; with ``resolve=True``, the user modules reachable from it see numpy as
         ``autograd.numpy`` while the context lasts.
     resolve : bool
+    tolerant : bool
+        The cost returns its hand-written gradients beside its loss: plain numpy may take the
+        values of traced arrays (in the gradient half, whose trace is discarded), and
+        :meth:`Session.check_loss_first` says whether the loss was made before it did.
 
     Yields
     ------
@@ -526,10 +745,20 @@ def autograd_session(root: Any = None, *, resolve: bool = False) -> Iterator[Ses
         the traced function calls its :meth:`Session.start` on its argument.
     """
     saved = {name: ArrayBox.__dict__.get(name) for name in _METHODS}
-    session = Session()
+    session = Session(tolerant=tolerant)
 
     def setitem(box: Any, index: Any, value: Any) -> None:  # a function: a slot binds no method
         session.setitem(box, index, value)
+
+    def array(box: Any, *args: Any, **kwargs: Any) -> Any:
+        return session.detach(box)
+
+    init = ArrayBox.__init__
+
+    def counted(box: Any, value: Any, trace_id: Any, node: Any) -> None:
+        init(box, value, trace_id, node)
+        session.made += 1
+        session.order[id(node)] = session.made
 
     astype = ArrayBox.astype
 
@@ -540,7 +769,11 @@ def autograd_session(root: Any = None, *, resolve: bool = False) -> Iterator[Ses
         return astype(box, dtype, *args, **kwargs)
 
     saved["astype"] = ArrayBox.__dict__.get("astype")
-    for name, method in {**_METHODS, "__setitem__": setitem, "astype": narrowing}.items():
+    replaced = {**_METHODS, "__setitem__": setitem, "astype": narrowing}
+    if tolerant:
+        saved["__init__"] = ArrayBox.__dict__.get("__init__")
+        replaced.update({"__array__": array, "__init__": counted})
+    for name, method in replaced.items():
         setattr(ArrayBox, name, method)
     patches = _Patches()
     try:
@@ -607,11 +840,21 @@ def refusal(exc: BaseException) -> Refusal:
         )
     if "np.add.at" in text:
         return Refusal(where, source, text, "the finite differences ran without the autograd reference")
+    if isinstance(exc, DetachedError):
+        said = _culprit(_statement(exc.source))
+        return Refusal(
+            exc.where,
+            exc.source,
+            f"{said or 'plain numpy took a traced value'}, before your function computed its loss",
+            "use numpy functions (np.dot, not X.dot) in the forward half to get the autograd"
+            " reference; the finite differences ran without it",
+        )
     if isinstance(exc, PlainNumpyError):
         return Refusal(
             where,
             source,
-            "a numpy operation autograd has no derivative for, or a plain ndarray's method called"
+            _culprit(statement)
+            or "a numpy operation autograd has no derivative for, or a plain ndarray's method called"
             " with a traced argument (X.dot(W): write np.dot(X, W) or X @ W)",
             "rewrite that line with whole-array numpy functions to get the autograd reference; the"
             " finite differences ran without it",
@@ -629,6 +872,40 @@ def refusal(exc: BaseException) -> Refusal:
         f"{type(exc).__name__}: {text}",
         "the finite differences ran without the autograd reference",
     )
+
+
+def _culprit(statement: ast.stmt | None) -> str:
+    """The operation of a line that handed a traced value to plain numpy, as precisely as its
+    calls say (empty when they say nothing): a numpy function autograd lacks, a plain array's
+    ``.dot``, or numpy left unresolved in that module."""
+    if statement is None:
+        return ""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(statement):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        name, owner = node.func.attr, node.func.value
+        if isinstance(owner, ast.Name) and owner.id in ("np", "numpy"):
+            if not hasattr(anp, name):
+                found.append((0, f"np.{name}, which autograd.numpy does not have, was given a traced value"))
+            else:
+                found.append(
+                    (
+                        2,
+                        f"np.{name} here is plain numpy: numpy was not resolved to autograd.numpy in"
+                        " this code's module (the check did not reach it from what it was given)",
+                    )
+                )
+        elif name == "dot":
+            data = ast.unparse(owner)
+            found.append(
+                (
+                    1,
+                    f"`{data}.dot(...)`: a plain data array's .dot was given a traced array"
+                    f" (write np.dot({data}, ...) or {data} @ ...)",
+                )
+            )
+    return min(found)[1] if found else ""
 
 
 def _statement(source: str) -> ast.stmt | None:
@@ -663,6 +940,42 @@ class ForwardTrace:
     start: Any = None  #: the parameters' node: the graph's source
     modules: list[str] = field(default_factory=list)  #: where numpy was resolved
     low_precision: bool = False  #: a traced value was cast to float32 or narrower
+    inputs: list[Any] = field(default_factory=list)  #: the parameters' traced arrays, in order
+
+    def by_layer(self, names: list[str]) -> dict[str, Any]:
+        """The forward's values by layer, where its helpers hold them under unnumbered names: in
+        a frame that holds parameter ``W2`` as its local ``W``, a local ``A_prev`` (or
+        ``prev_A``) is ``A1`` and a local ``Z`` is ``Z2`` (the course's
+        ``linear_activation_forward(A_prev, W, b, activation)`` called in a loop, whose
+        activations live in ``caches``). ``names``: the parameters', in :attr:`inputs`' order.
+        A name two frames give different values is left out."""
+        params = {id(b): n for b, n in zip(self.inputs, names, strict=False)}
+        found: dict[str, Any] = {}
+        clash: set[str] = set()
+        for _, held in self.frames:
+            layer = None
+            for local, box in held.items():
+                name = params.get(id(box), "")
+                if len(name) > len(local) and name.startswith(local) and name[len(local) :].isdigit():
+                    layer = int(name[len(local) :])
+                    break
+            if layer is None:
+                continue
+            for local, box in held.items():
+                if id(box) in params:
+                    continue
+                base = (
+                    local[:-5] if local.endswith("_prev") else local[5:] if local.startswith("prev_") else ""
+                )
+                if base.isalpha():
+                    key = f"{base}{layer - 1}"
+                elif local == "Z":
+                    key = f"Z{layer}"
+                else:
+                    continue
+                if found.setdefault(key, box) is not box:
+                    clash.add(key)
+        return {k: v for k, v in found.items() if k not in clash}
 
     def held(self, names: list[str]) -> dict[str, Any]:
         """The traced arrays of the frame that holds the most of ``names`` (the forward itself),
@@ -746,20 +1059,38 @@ def _frames_making_boxes(seen: dict[int, types.FrameType]) -> Iterator[None]:
             del ArrayBox.__init__
 
 
+def loss_beside_gradients(cost: Callable[[Any], Any]) -> bool:
+    """Whether ``cost`` is the loss part of a function returning its gradients too (see
+    :func:`autograd_session`'s ``tolerant``)."""
+    return bool(getattr(cost, "loss_beside_gradients", False))
+
+
 def traced_locals(
     cost: Callable[[Any], Any], parts: list[np.ndarray], pack: Callable[[list[Any]], Any], *, resolve: bool
 ) -> ForwardTrace:
     """Trace ``cost(pack(parts))`` with autograd, recording the traced arrays user frames hold."""
     start = VJPNode.new_root()
     seen: dict[int, types.FrameType] = {}
+    tolerant = loss_beside_gradients(cost)
     try:
-        with autograd_session(cost, resolve=resolve) as session, _frames_making_boxes(seen):
-            value, end_node = trace(start, lambda boxed: cost(pack(session.start(boxed))), list(parts))
+        with (
+            autograd_session(cost, resolve=resolve, tolerant=tolerant) as session,
+            _frames_making_boxes(seen),
+        ):
+            inputs: list[Any] = []
+
+            def traced(boxed: Any) -> Any:
+                inputs.extend(session.start(boxed))
+                loss = cost(pack(inputs))
+                session.check_loss_first(loss)
+                return loss
+
+            value, end_node = trace(start, traced, list(parts))
         # (no frame in a local of this function: through f_back it would reach this frame)
         frames = [(f.f_code, held) for f in seen.values() if (held := _traced_arrays(f))]
     finally:
         seen.clear()
-    return ForwardTrace(value, end_node, frames, start, list(session.modules), session.low_precision)
+    return ForwardTrace(value, end_node, frames, start, list(session.modules), session.low_precision, inputs)
 
 
 def _traced_arrays(frame: types.FrameType) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from ..compare import agreement
 from ..errors import ReferenceUnavailable
 from ..objective import Objective
 from ..params import Layout
-from ..tracing import LAYER_VALUE, autograd_session, backward, refusal, traced_locals
+from ..tracing import LAYER_VALUE, autograd_session, backward, loss_beside_gradients, refusal, traced_locals
 from .base import Estimate
 
 #: The relative bound of a gradient whose cost casts traced values to float32: 32 of its ulps.
@@ -66,8 +66,14 @@ def gradient_function(
 
     def gradient(structure: Any) -> Any:
         parts, _ = layout.collect(structure, argument="params")
-        with autograd_session(cost, resolve=resolve) as session:
-            by_parts = autograd_grad(lambda boxed: cost(layout.pack(session.start(boxed))))
+        with autograd_session(cost, resolve=resolve, tolerant=loss_beside_gradients(cost)) as session:
+
+            def traced(boxed: Any) -> Any:
+                loss = cost(layout.pack(session.start(boxed)))
+                session.check_loss_first(loss)
+                return loss
+
+            by_parts = autograd_grad(traced)
             result = layout.pack(list(by_parts(list(parts))))
         return result
 
@@ -116,6 +122,11 @@ def traced_gradient(
                 with np.errstate(all="ignore"):
                     forward = traced_locals(cost, list(parts), layout.pack, resolve=resolve)
                     held = forward.held(list(watch))
+                    missing = [n for n in watch if n not in held]
+                    layered = forward.by_layer(list(layout.names)) if missing else {}
+                    if any(n in layered for n in missing):  # values the helpers hold by layer
+                        held = {**layered, **held}
+                        forward.frames.append((forward.frames[0][0], held))
                     names = list(
                         dict.fromkeys(
                             [*watch, *(n for n in held if n.startswith("Z") and LAYER_VALUE.match(n))]

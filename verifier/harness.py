@@ -34,7 +34,7 @@ from .estimators.complex_step import complex_step
 from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
 from .lines import explain, intermediate_keys
-from .objective import Objective, vectorized_stencil
+from .objective import NOT_MEASURED, Objective, vectorized_stencil
 from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
@@ -268,7 +268,7 @@ def check_point(
     ``theta`` belongs to the check from here on: it is made read-only, not copied.
     """
     fast = options.mode == "fast"
-    objective = Objective(cost, layout, theta, rng, batch=options.stencil, extended=not fast, copy=False)
+    objective = Objective(cost, layout, theta, rng, batch=options.stencil, copy=False)
     raw = _gradient(grad, objective)
     g, ignored = layout.flatten_like(raw, argument="grad")
     # the fast mode makes the repeat evaluation only when its first direction does not pass
@@ -459,13 +459,17 @@ def _settle_kinks(
         scale = np.maximum(np.abs(theta), objective.step_scale)  # as the steps are (step_sizes)
         moved = theta + size * scale * rng.standard_normal(theta.size)
         try:
-            near = Objective(cost, layout, moved, rng, extended=False)
+            near = Objective(cost, layout, moved, rng)
             g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad")
         except Exception:  # the cost or backprop cannot run there: leave the elements as they are
             break
+        level, how = objective.noise(measure=False)
+        if how != NOT_MEASURED:  # a step away the cost loses precision as it does here
+            near.raise_noise(level, how)
         wide = size == NEARBY[0] and 4 * around.size <= budget
         checked = around if wide else open_
-        est = centered(near, checked)
+        # with the target, a disagreement there is confirmed at a wider step as here
+        est = centered(near, checked, target=g_near)
         compared = compare(g_near, {"centered": est}, layout)
         verdict_there = compared.verdict
         if wide and np.setdiff1d(around[verdict_there[around] == WRONG], open_).size:

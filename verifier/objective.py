@@ -45,6 +45,8 @@ LINE_RESIDUAL = np.eye(LINE_POINTS.size) - _DESIGN @ np.linalg.pinv(_DESIGN)
 #: values, five degrees of freedom left, understates how far one of the check's many
 #: evaluations may stray.
 NOISE_FACTOR = 4.0
+#: How :meth:`Objective.noise` describes its floor when nothing was measured yet.
+NOT_MEASURED = "floor 4 eps |J|, not measured"
 
 
 def step_sizes(theta: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
@@ -360,7 +362,7 @@ class Objective:
         if self._noise is not None:
             return self._noise
         if not measure:
-            return self._floor(), "floor 4 eps |J|, not measured"
+            return self._floor(), NOT_MEASURED
         self._noise = self._measure_noise()
         return self._noise
 

@@ -348,6 +348,10 @@ def centered(
     if seen > 2 * delta:  # the measured level carries a factor NOISE_FACTOR already
         delta, how = seen, "the largest any element's stencil saw"
         objective.raise_noise(delta, how)  # the other methods' bounds use it too
+    if target is not None:
+        delta, how = _confirm_disagreements(
+            objective, st, decided, (delta, how), target[idx], theta, idx, stencil
+        )
     if target is not None and wanted is not None and delta > used:
         # a three-point decision must hold at the level finally known
         again = np.flatnonzero(decided)
@@ -424,6 +428,77 @@ def centered(
         reason=f"step eps^(1/3)*max(|theta|, its tensor's scale); cost noise {delta:.2g} ({how}){three_note}",
         extra={"cost_noise": delta, "noise_how": how, "cost": objective.value0},
     )
+
+
+#: Disagreeing elements whose slope is taken again with a wider step before any of them convicts.
+CONFIRM = 8
+#: How much wider that step is.
+CONFIRM_FACTOR = 64.0
+
+
+def _confirm_disagreements(
+    objective: Objective,
+    st: Stats,
+    decided: np.ndarray,
+    level: tuple[float, str],
+    target: np.ndarray,
+    theta: np.ndarray,
+    idx: np.ndarray,
+    stencil: Any,
+) -> tuple[float, str]:
+    """The noise level, raised where a slope that disagrees with the target is not the cost's.
+
+    A cost that loses precision where it is computed (``log(1 - A)`` with a saturated sigmoid,
+    a cancellation, a value returned through ``float()``) can be *flat* over a step: ``A``
+    does not move by one ulp of 1, so the stencil sees a smooth, consistent, wrong slope, and
+    no measurement of the noise at the step's scale sees anything. A wrong gradient disagrees
+    with the slope at any step alike; a missed round-off makes a step :data:`CONFIRM_FACTOR`
+    times wider give another slope. So the :data:`CONFIRM` disagreeing elements furthest from
+    the target (relative to their value) are taken again at the wider step; where the two
+    slopes differ beyond both bounds, the noise must be at least ``gap * h`` for the narrow
+    bound to have covered it, and that level is raised for every method
+    (:meth:`Objective.raise_noise`): no verdict from a method that cannot resolve the
+    difference it claims. Four evaluations per confirmed element, only on a disagreement.
+    Returns the level and how it was found.
+    """
+    delta = level[0]
+    candidates: list[np.ndarray] = []
+    gaps: list[np.ndarray] = []
+    for sl in chunks(st.value.size):
+        b = bounds(st.take(sl), delta)
+        t = target[sl]
+        with np.errstate(invalid="ignore"):
+            gap = np.abs(b.value - t)
+            rel = gap / np.maximum(np.maximum(np.abs(b.value), np.abs(t)), 1e-300)
+            open_ = ~decided[sl] & ~b.kink & np.isfinite(b.value) & np.isfinite(t) & (gap > b.error)
+        at = np.flatnonzero(open_)
+        candidates.append(at + sl.start)
+        gaps.append(rel[at])
+    at = np.concatenate(candidates) if candidates else np.array([], dtype=np.intp)
+    if not at.size:
+        return level
+    at = at[np.argsort(-np.concatenate(gaps), kind="stable")[:CONFIRM]]
+    narrow = bounds(st.take(at), delta)
+    Xw = (theta[at] + POINTS * (CONFIRM_FACTOR * st.step[at])) - theta[at]
+    wst = stats(stencil(idx[at], Xw), Xw)
+    wide = bounds(wst, delta)
+    with np.errstate(invalid="ignore"):
+        smooth = ~wide.kink & np.isfinite(wide.value)
+        gap = np.abs(wide.value - narrow.value)
+        missed = smooth & (gap > wide.error + narrow.error)
+        # truncation grows as h^2: a two-step difference far beyond 64^2 times the narrow one's
+        # is no truncation but a staircase's steps, round-off of the size of it times the step
+        level_seen = 2 * np.maximum(delta, 4 * EPS * wst.fmax) / Xw[3]
+        stairs = np.isfinite(wst.richardson) & (
+            wst.richardson > 4 * CONFIRM_FACTOR**2 * st.richardson[at] + level_seen
+        )
+        levels = np.concatenate([(gap * st.step[at])[missed], (wst.richardson * Xw[3])[stairs]])
+    seen = float(np.max(levels)) if levels.size else 0.0
+    if seen > delta:
+        how = "a step 64 times wider showed round-off the sampled level missed"
+        objective.raise_noise(seen, how)
+        return seen, how
+    return level
 
 
 def _offsets_at(theta: np.ndarray, scale: np.ndarray, at: np.ndarray) -> np.ndarray:

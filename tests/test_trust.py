@@ -65,3 +65,39 @@ def test_case2_fast_mode_on_the_builtin_network_notebook_cost_is_no_false_alarm(
         warnings.simplefilter("ignore")
         report = check_network(net, params, X, Y, mode="fast")
     assert report.status != "fail", str(report)
+
+
+def test_case6_an_exception_on_the_trace_is_reported_not_swallowed():
+    calls = {"n": 0}
+
+    def cost(p):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the call that starts autograd's trace
+            raise RuntimeError("lazy table not ready")
+        return float(np.sum(p["w"] ** 2))
+
+    def grad(p):
+        return {"w": 2 * p["w"]}
+
+    with pytest.warns(UserWarning, match="lazy table not ready"):
+        report = check(cost, grad, {"w": np.array([0.3, -1.2])})
+    retried = [f for f in report.findings if f.pattern == "retried"]
+    assert retried and "RuntimeError" in retried[0].message
+    assert "test_trust.py:" in retried[0].message  # their file and line
+
+
+@pytest.mark.parametrize(
+    ("stencil", "said"),
+    [(lambda idx, steps: 1.0, "a scalar"), (lambda idx, steps: np.zeros(3), "shape (3,)")],
+)
+def test_case7_a_malformed_stencil_gets_the_librarys_error(stencil, said):
+    from verifier.errors import InputError
+
+    with pytest.raises(InputError, match=r"`stencil\(indices, steps\)`.*steps' shape") as info:
+        check(
+            lambda p: float(np.sum(p["w"] ** 2)),
+            lambda p: {"w": 2 * p["w"]},
+            {"w": np.ones(2)},
+            stencil=stencil,
+        )
+    assert said in str(info.value)

@@ -328,6 +328,10 @@ def check_point(
         findings = direction_findings(directions, layout) + findings
     if nearby is not None:
         findings += nearby_findings(layout, *nearby[:2])
+    retried = estimates["autograd"].extra.get("retried") if "autograd" in estimates else ""
+    if retried:  # the user's exception is never swallowed: said in the report and warned
+        findings.insert(0, Finding("note", "", retried, "retried"))
+        warnings.warn(retried, UserWarning, stacklevel=3)
     if drift:
         findings.insert(0, Finding("undecided", "", _random_reason(drift), "random"))
         warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=3)

@@ -241,7 +241,7 @@ class Objective:
         """
         self._clean()
         if self.batch is not None and steps.dtype.kind != "c":
-            out = np.asarray(self.batch(np.asarray(indices), steps), dtype=np.float64)
+            out = _stencil_costs(self.batch(np.asarray(indices), steps), steps.shape)
             self.nfev += out.size
             if not np.isfinite(out).all():
                 out[~np.isfinite(out)] = np.nan
@@ -463,6 +463,23 @@ class Objective:
         if value.ndim != 0 or value.dtype != np.longdouble or not np.isfinite(value):
             return None
         return np.longdouble(value)
+
+
+def _stencil_costs(returned: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """What a ``stencil`` hook returned, as float64 costs of the steps' shape, or the library's
+    own error naming the hook and the shape it owes."""
+    expected = (
+        f"`stencil(indices, steps)` must return the costs as an array of the steps' shape"
+        f" {shape} (entry [n, j]: the cost with steps[n, j] added to element indices[n])"
+    )
+    try:
+        out = np.asarray(returned, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{expected}; it returned {type(returned).__name__}.") from None
+    if out.shape != shape:
+        got = "a scalar" if out.ndim == 0 else f"shape {out.shape}"
+        raise InputError(f"{expected}; it returned {got}.")
+    return out
 
 
 def vectorized_stencil(

@@ -83,6 +83,7 @@ class Traced:
     low_precision: bool = False  # the cost casts traced values to float32 (or narrower)
     intermediates: dict[str, np.ndarray] | None = None  # d cost / d the forward's named values
     forward_values: dict[str, np.ndarray] | None = None  # the forward's Z<k>, A<k>
+    retried: str = ""  # the user's own exception on a first attempt that a second did not raise
 
     @property
     def how(self) -> str:
@@ -134,8 +135,9 @@ def traced_gradient(
         values = {n: np.array(v._value, dtype=np.float64) for n, v in held.items() if LAYER_VALUE.match(n)}
         # the first attempt's exception holds its traceback, and so this frame: a cycle that would
         # keep the trace (parameter-sized arrays) alive until the garbage collector runs
+        retried = _user_exception(failure) if failure is not None else ""
         failure = None
-        return Traced(flat, forward.modules, forward.low_precision, intermediates, values)
+        return Traced(flat, forward.modules, forward.low_precision, intermediates, values, retried)
     if failure is None:
         raise ReferenceUnavailable(
             "autograd saw no dependence of the cost on the parameters (its gradient would be"
@@ -144,6 +146,26 @@ def traced_gradient(
             " floats); the finite differences ran without the autograd reference."
         )
     raise ReferenceUnavailable(f"autograd could not trace the cost: {refusal(failure)}.") from failure
+
+
+#: What a numpy call raises when handed a value autograd is tracing: the expected failure of a
+#: first trace of plain numpy, which the retry with numpy resolved to autograd.numpy is for.
+TRACE_FAILURES = (TypeError, ValueError, AttributeError, NotImplementedError)
+
+
+def _user_exception(exc: BaseException) -> str:
+    """A first trace attempt's exception that is the user's own (not a numpy call refusing a
+    traced value), as a sentence naming their file and line; "" for the expected failures."""
+    if isinstance(exc, TRACE_FAILURES):
+        return ""
+    at = refusal(exc)
+    where = f" at {at.where} `{at.source}`" if at.where else ""
+    return (
+        f"your cost raised {type(exc).__name__}: {exc}{where} on autograd's first attempt to"
+        " trace it, and not when it was traced again: a cost that raises on some calls and not"
+        " others (state kept between calls, a lazy initialisation) may also have computed"
+        " other values differently; the check went on with the second trace"
+    )
 
 
 def autograd_ref(
@@ -209,6 +231,8 @@ def autograd_ref(
         how = f"{traced.how}; {how}"
     if traced.low_precision:
         how += "; the cost casts to float32, bound widened to its round-off"
+    if traced.retried:
+        how += "; traced on a second attempt (see the findings)"
     return Estimate(
         "autograd",
         values,
@@ -218,7 +242,7 @@ def autograd_ref(
         reason=how,
         intermediates=traced.intermediates,
         forward_values=traced.forward_values,
-        extra={"extended": ext is not None, "resolved": traced.resolved},
+        extra={"extended": ext is not None, "resolved": traced.resolved, "retried": traced.retried},
     )
 
 

@@ -101,3 +101,56 @@ def test_case7_a_malformed_stencil_gets_the_librarys_error(stencil, said):
             stencil=stencil,
         )
     assert said in str(info.value)
+
+
+def _truncated_series_pair():
+    """A cost with exp, and a gradient whose exp is a truncated Taylor series (off by ~3e-6)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 6)) * 0.4
+    params = {"W": rng.standard_normal((2, 3)) * 0.5}
+
+    def cost(p):
+        return anp.sum(anp.exp(anp.dot(p["W"], X)))
+
+    def exp_series(z, terms=6):
+        out, term = np.ones_like(z), np.ones_like(z)
+        for k in range(1, terms):
+            term = term * z / k
+            out = out + term
+        return out
+
+    def grad(p):
+        return {"W": exp_series(p["W"] @ X) @ X.T}
+
+    return cost, grad, params
+
+
+def test_case9_a_small_discrepancy_prints_digits_that_differ_and_says_what_it_is_typical_of():
+    cost, grad, params = _truncated_series_pair()
+    report = check(cost, grad, params)
+    assert report.status == "fail"
+    text = next(f.message for f in report.findings if f.kind == "bug")
+    worst = text.split("backprop ", 1)[1]
+    shown_g, shown_r = worst.split(", reference ")
+    assert shown_g != shown_r.split(" ")[0]
+    assert "typical of approximate gradients" in text and "rtol=" in text
+
+
+def test_case9_rtol_accepts_an_approximate_gradient_and_says_so():
+    cost, grad, params = _truncated_series_pair()
+    report = check(cost, grad, params, rtol=1e-5)
+    assert report.status == "pass"
+    assert any(f.pattern == "accepted" for f in report.findings)
+    # a real slip is still caught under the accepted tolerance
+    slipped = check(cost, lambda p: {"W": 1.01 * grad(p)["W"]}, params, rtol=1e-5)
+    assert slipped.status == "fail"
+
+
+def test_case9_rtol_atol_bad_values_name_the_argument():
+    from verifier.errors import InputError
+
+    cost, grad, params = _truncated_series_pair()
+    with pytest.raises(InputError, match="`rtol`"):
+        check(cost, grad, params, rtol=-1.0)
+    with pytest.raises(InputError, match="`atol`"):
+        check(cost, grad, params, atol="big")

@@ -16,7 +16,10 @@ where it allows) and
 centred differences bound truncation, kinks and round-off from a five-point
 stencil; SciPy's forward difference from two steps; autograd from an
 extended-precision recomputation). There is no fixed threshold: a noisy
-element gets a wide bound, a clean one a tight bound.
+element gets a wide bound, a clean one a tight bound. A user whose gradient is approximate
+by design (an adjoint solve, a truncated series) may add an accepted tolerance
+``atol + rtol |r_i|`` to the right-hand side (``check(..., rtol=, atol=)``, as in
+``numpy.isclose`` with the reference as ``b``; both 0 by default).
 
 **Informative.** A reference decides element :math:`i` only if its bound is
 small: :math:`e_i \le R \max(|g_i|, |r_i|)` with :math:`R` = :data:`RESOLUTION`
@@ -128,17 +131,26 @@ def relative_errors(
 
 
 def agreement(
-    g: np.ndarray, values: np.ndarray, error: np.ndarray, g_error: np.ndarray | float = 0.0
+    g: np.ndarray,
+    values: np.ndarray,
+    error: np.ndarray,
+    g_error: np.ndarray | float = 0.0,
+    accepted: tuple[float, float] = (0.0, 0.0),
 ) -> np.ndarray:
-    """The rule's agreement test, per element: ``|g - r| <= e + b + m max(|g|, |r|)``.
+    """The rule's agreement test, per element: ``|g - r| <= e + b + m max(|g|, |r|)``, plus the
+    user's accepted tolerance ``atol + rtol |r|`` (``accepted = (rtol, atol)``, as numpy's
+    ``isclose`` with the reference as ``b``).
 
     True where the reference has no finite value or bound (it says nothing there).
     """
+    rtol, atol = accepted
     with np.errstate(invalid="ignore"):
         have = np.isfinite(values) & np.isfinite(error)
         d = np.abs(g - values)
         # (where the value is not finite the test is True whatever this is)
         material = MATERIAL * np.maximum(np.abs(g), np.where(have, np.abs(values), 0.0))
+        if rtol or atol:
+            material = material + atol + rtol * np.where(have, np.abs(values), 0.0)
         return ~have | (d <= error + g_error + material)
 
 
@@ -182,6 +194,7 @@ def compare(
     estimates: dict[str, Estimate],
     layout: Layout,
     g_error: np.ndarray | None = None,
+    accepted: tuple[float, float] = (0.0, 0.0),
 ) -> Verdicts:
     """Apply the comparison rule (see the module notes) to every element.
 
@@ -195,6 +208,9 @@ def compare(
         The parameter layout (for per-tensor scales).
     g_error : ndarray, shape (P,), optional
         Round-off bound of the hand-written gradient itself (default 0).
+    accepted : (float, float), optional
+        ``(rtol, atol)``: a difference the user accepts (a gradient approximate by design),
+        added to every agreement test as ``atol + rtol |reference|``.
 
     Notes
     -----
@@ -225,6 +241,7 @@ def compare(
             np.repeat(s_tensor[tensors], lengths),
             s_all,
             np.zeros(sl.stop - sl.start) if g_error is None else g_error[sl],
+            accepted,
         )
         verdict[sl], primary[sl], contested[sl] = part.verdict, part.primary, part.contested
         for m in refs:
@@ -263,14 +280,19 @@ class _Part:
 
 
 def _rule(
-    g: np.ndarray, refs: dict[str, _Part], s_tensor: np.ndarray, s_all: float, g_err: np.ndarray
+    g: np.ndarray,
+    refs: dict[str, _Part],
+    s_tensor: np.ndarray,
+    s_all: float,
+    g_err: np.ndarray,
+    accepted: tuple[float, float] = (0.0, 0.0),
 ) -> Verdicts:
     """The rule on one chunk: ``s_tensor`` per element, ``s_all`` over all parameters."""
     size = g.size
     agrees, informative = {}, {}
     for m, est in refs.items():
         have = np.isfinite(est.values) & np.isfinite(est.error)
-        agrees[m] = agreement(g, est.values, est.error, g_err)
+        agrees[m] = agreement(g, est.values, est.error, g_err, accepted)
         magnitude = np.maximum(np.abs(g), np.where(have, np.abs(est.values), 0.0))
         bound = np.maximum(np.maximum(RESOLUTION * magnitude, 1e-6 * s_tensor), 1e-9 * s_all)
         # the backprop's own round-off counts: where re-running it in long double moves it by

@@ -46,7 +46,7 @@ from .validate import DEFAULT_METHODS, MODES
 FULL_BUDGET = 10_000
 #: The options :func:`check_network` passes on to :func:`check`.
 CHECK_OPTIONS = frozenset(
-    {"methods", "mode", "vectorized", "stencil", "budget", "executor", "progress", "context"}
+    {"methods", "mode", "vectorized", "stencil", "budget", "executor", "progress", "context", "rtol", "atol"}
 )
 
 
@@ -65,6 +65,8 @@ def check(
     executor: Any = None,
     progress: bool | None = False,
     context: dict[str, Any] | None = None,
+    rtol: float = 0.0,
+    atol: float = 0.0,
 ) -> Report:
     """Check a hand-written gradient three ways and say which method disagrees where.
 
@@ -135,6 +137,14 @@ def check(
         that a list's tensors read ``THETA[0]``), ``loss`` (``"mse"``
         or ``"cross-entropy"``), ``notes`` (list of str), ``layers`` (tensor name ->
         layer number, for the layer picture).
+    rtol, atol : float, optional
+        An accepted difference, for gradients approximate by design (an adjoint ODE solve, a
+        truncated series): element ``i`` also agrees when ``|g_i - r_i| <= atol + rtol |r_i|``,
+        ``r_i`` being the reference (as ``numpy.isclose(g, r, rtol, atol)``; torch's
+        ``gradcheck`` has the same pair). Added to each reference's own error bound, never
+        replacing it; both 0 by default, so that a pass certifies the reference's accuracy.
+        They apply to the element-by-element comparison (the full mode); the fast mode's
+        random directions do not take them.
 
     Returns
     -------
@@ -177,7 +187,13 @@ def check(
         None if stencil is None else validate.callable_(stencil, "stencil", "(indices, steps) -> costs"),
         validate.executor(executor),
         validate.flag(progress, "progress", allow_none=True),
+        (validate.tolerance(rtol, "rtol"), validate.tolerance(atol, "atol")),
     )
+    if options.mode == "fast" and any(options.accepted):
+        raise InputError(
+            "`rtol`/`atol` apply to the element-by-element comparison of mode='full'; the fast"
+            " mode's random directions do not take them."
+        )
     validate.callable_(cost, "cost", "(params) -> float")
     validate.callable_(grad, "grad", "(params) -> gradients like params")
     count = validate.integer(points, "points", minimum=1)
@@ -209,6 +225,7 @@ class Options:
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     executor: Any = None
     progress: bool | None = False
+    accepted: tuple[float, float] = (0.0, 0.0)  #: (rtol, atol) the user accepts
 
 
 def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -298,7 +315,7 @@ def check_point(
         watch = [k[1:] for k in intermediate_keys(raw, layout)]  # the backward's dZ2, dA1, without the d
         estimates, directions = _full(objective, g, g_error, options, rng, watch)
     if estimates:
-        verdicts = compare(g, estimates, layout, g_error)
+        verdicts = compare(g, estimates, layout, g_error, options.accepted)
     else:  # fast mode: nothing is checked element by element
         none = np.zeros(layout.size, dtype=bool)
         nobody = np.full(layout.size, -1, dtype=np.int8)
@@ -313,14 +330,16 @@ def check_point(
         settle.reason += f" (tried on the {undecided.size} elements no other method decided)"
         estimates["complex"] = settle
         if settle.available:
-            verdicts = compare(g, estimates, layout, g_error)
+            verdicts = compare(g, estimates, layout, g_error, options.accepted)
     if directions is not None:
         _apply_directions(verdicts, directions)
         _withdraw_unpinned(directions, verdicts)
     nearby = None
     if not drift:
         budget = options.budget if not fast else 0
-        nearby = _settle_kinks(cost, grad, objective, verdicts, estimates.get("centered"), rng, budget)
+        nearby = _settle_kinks(
+            cost, grad, objective, verdicts, estimates.get("centered"), rng, budget, options.accepted
+        )
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
     returned = bool(intermediate_keys(raw, layout))
     findings = diagnose(g, estimates, verdicts, layout, context, theta, intermediates=returned)
@@ -328,6 +347,17 @@ def check_point(
         findings = direction_findings(directions, layout) + findings
     if nearby is not None:
         findings += nearby_findings(layout, *nearby[:2])
+    if any(options.accepted):
+        rtol, atol = options.accepted
+        findings.append(
+            Finding(
+                "note",
+                "",
+                f"accepted a difference of atol + rtol·|reference| (rtol={rtol:g}, atol={atol:g}) on top"
+                " of each reference's own bound: a pass certifies agreement to that tolerance",
+                "accepted",
+            )
+        )
     retried = estimates["autograd"].extra.get("retried") if "autograd" in estimates else ""
     if retried:  # the user's exception is never swallowed: said in the report and warned
         findings.insert(0, Finding("note", "", retried, "retried"))
@@ -424,6 +454,7 @@ def _settle_kinks(
     centered_estimate: Estimate | None,
     rng: np.random.Generator,
     budget: int = 0,
+    accepted: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[np.ndarray, np.ndarray, Report | None] | None:
     """Decide the elements at a kink again at a nearby point where the cost is smooth.
 
@@ -474,7 +505,7 @@ def _settle_kinks(
         checked = around if wide else open_
         # with the target, a disagreement there is confirmed at a wider step as here
         est = centered(near, checked, target=g_near)
-        compared = compare(g_near, {"centered": est}, layout)
+        compared = compare(g_near, {"centered": est}, layout, accepted=accepted)
         verdict_there = compared.verdict
         if wide and np.setdiff1d(around[verdict_there[around] == WRONG], open_).size:
             findings = diagnose(g_near, {"centered": est}, compared, layout)

@@ -488,10 +488,11 @@ def _confirm_disagreements(
         missed = smooth & (gap > wide.error + narrow.error)
         # truncation grows as h^2: a two-step difference far beyond 64^2 times the narrow one's
         # is no truncation but a staircase's steps, round-off of the size of it times the step
+        # (the narrow difference plus what round-off may hide of it: a lucky cancellation of
+        # its truncation is no evidence of smoothness)
+        predicted = CONFIRM_FACTOR**2 * (st.richardson[at] + 2 * narrow.roundoff)
         level_seen = 2 * np.maximum(delta, 4 * EPS * wst.fmax) / Xw[3]
-        stairs = np.isfinite(wst.richardson) & (
-            wst.richardson > 4 * CONFIRM_FACTOR**2 * st.richardson[at] + level_seen
-        )
+        stairs = np.isfinite(wst.richardson) & (wst.richardson > 4 * predicted + level_seen)
         levels = np.concatenate([(gap * st.step[at])[missed], (wst.richardson * Xw[3])[stairs]])
     seen = float(np.max(levels)) if levels.size else 0.0
     if seen > delta:

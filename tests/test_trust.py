@@ -154,3 +154,49 @@ def test_case9_rtol_atol_bad_values_name_the_argument():
         check(cost, grad, params, rtol=-1.0)
     with pytest.raises(InputError, match="`atol`"):
         check(cost, grad, params, atol="big")
+
+
+def _bias_before_batchnorm(seed: int, slip: bool = False):
+    """A layer whose bias feeds a batch normalisation (its true gradient is exactly zero),
+    db1 accumulated example by example into an ``np.zeros`` buffer, as students write it."""
+    rng = np.random.default_rng(seed)
+    n, h, m = 3, 4, 6
+    X, Y = rng.standard_normal((n, m)), rng.standard_normal((1, m))
+    params = {
+        "W1": rng.standard_normal((h, n)),
+        "b1": rng.standard_normal((h, 1)),
+        "W2": rng.standard_normal((1, h)),
+        "b2": rng.standard_normal((1, 1)),
+    }
+
+    def cost(p):
+        Z1 = anp.dot(p["W1"], X) + p["b1"]
+        mu = anp.mean(Z1, axis=1, keepdims=True)
+        Zn = (Z1 - mu) / anp.sqrt(anp.mean((Z1 - mu) ** 2, axis=1, keepdims=True) + 1e-5)
+        Z2 = anp.dot(p["W2"], anp.tanh(Zn)) + p["b2"]
+        return anp.sum((Z2 - Y) ** 2) / (2 * m)
+
+    def grad(p):
+        Z1 = p["W1"] @ X + p["b1"]
+        mu = Z1.mean(axis=1, keepdims=True)
+        std = np.sqrt(((Z1 - mu) ** 2).mean(axis=1, keepdims=True) + 1e-5)
+        Zn = (Z1 - mu) / std
+        A1 = np.tanh(Zn)
+        dZ2 = (p["W2"] @ A1 + p["b2"] - Y) / m
+        dZn = (p["W2"].T @ dZ2) * (1 - A1**2)
+        dZ1 = (dZn - dZn.mean(axis=1, keepdims=True) - Zn * (dZn * Zn).mean(axis=1, keepdims=True)) / std
+        db1 = np.zeros((h, 1))
+        for j in range(m):
+            db1[:, 0] += (dZn / std)[:, j] if slip else dZ1[:, j]
+        return {"W1": dZ1 @ X.T, "b1": db1, "W2": dZ2 @ A1.T, "b2": dZ2.sum(axis=1, keepdims=True)}
+
+    return cost, grad, params
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_case4_a_zero_gradient_is_certified_zero_within_its_sums_round_off(seed):
+    cost, grad, params = _bias_before_batchnorm(seed)
+    report = check(cost, grad, params, seed=seed)
+    assert report.status == "pass", str(report)
+    slipped = check(cost, _bias_before_batchnorm(seed, slip=True)[1], params, seed=seed)
+    assert slipped.status == "fail" and slipped.wrong_tensors == ["b1"]

@@ -39,6 +39,7 @@ from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
 from .sampling import PER_ELEMENT, per_tensor_within, sample_indices
+from .tolerance import scale_floors
 from .validate import DEFAULT_METHODS, MODES
 
 #: Cost evaluations a finite-difference method may spend checking every element one by one
@@ -314,8 +315,9 @@ def check_point(
         assert g_error is not None
         watch = [k[1:] for k in intermediate_keys(raw, layout)]  # the backward's dZ2, dA1, without the d
         estimates, directions = _full(objective, g, g_error, options, rng, watch)
+    floors = scale_floors(layout, objective.theta0, g, objective.value0)
     if estimates:
-        verdicts = compare(g, estimates, layout, g_error, options.accepted)
+        verdicts = compare(g, estimates, layout, g_error, options.accepted, floors)
     else:  # fast mode: nothing is checked element by element
         none = np.zeros(layout.size, dtype=bool)
         nobody = np.full(layout.size, -1, dtype=np.int8)
@@ -330,7 +332,7 @@ def check_point(
         settle.reason += f" (tried on the {undecided.size} elements no other method decided)"
         estimates["complex"] = settle
         if settle.available:
-            verdicts = compare(g, estimates, layout, g_error, options.accepted)
+            verdicts = compare(g, estimates, layout, g_error, options.accepted, floors)
     if directions is not None:
         _apply_directions(verdicts, directions)
         _withdraw_unpinned(directions, verdicts)

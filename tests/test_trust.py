@@ -200,3 +200,44 @@ def test_case4_a_zero_gradient_is_certified_zero_within_its_sums_round_off(seed)
     assert report.status == "pass", str(report)
     slipped = check(cost, _bias_before_batchnorm(seed, slip=True)[1], params, seed=seed)
     assert slipped.status == "fail" and slipped.wrong_tensors == ["b1"]
+
+
+def _relu_at_zero_mlp(seed: int):
+    """An MLP on integer data with zero biases: pre-activations exactly 0 in several examples,
+    a cost the complex step evaluates (no float()), autograd left out by ``methods``."""
+    rng = np.random.default_rng(seed)
+    n, h, m = 3, 5, 8
+    X = rng.integers(-1, 2, (n, m)).astype(float)
+    Y = rng.standard_normal((1, m))
+    params = {
+        "W1": rng.integers(-1, 2, (h, n)).astype(float),
+        "b1": np.zeros((h, 1)),
+        "W2": rng.standard_normal((1, h)),
+    }
+
+    def cost(p):
+        A1 = np.maximum(0, np.dot(p["W1"], X) + p["b1"])
+        return np.sum((np.dot(p["W2"], A1) - Y) ** 2) / 2
+
+    def grad(p):
+        Z1 = np.dot(p["W1"], X) + p["b1"]
+        A1 = np.maximum(0, Z1)
+        dA2 = np.dot(p["W2"], A1) - Y
+        dZ1 = np.dot(p["W2"].T, dA2) * (Z1 > 0)
+        return {"W1": np.dot(dZ1, X.T), "b1": np.sum(dZ1, axis=1, keepdims=True), "W2": np.dot(dA2, A1.T)}
+
+    return cost, grad, params
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_case5_one_sided_methods_at_a_kink_are_one_witness(seed):
+    cost, grad, params = _relu_at_zero_mlp(seed)
+    methods = ("centered", "scipy", "complex")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = check(cost, grad, params, methods=methods, seed=seed)
+        assert report.status == "pass", str(report)
+        wrong = check(
+            cost, lambda p: {**grad(p), "W1": 1.01 * grad(p)["W1"]}, params, methods=methods, seed=seed
+        )
+    assert wrong.status == "fail" and "W1" in wrong.wrong_tensors

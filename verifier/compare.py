@@ -37,10 +37,10 @@ round-off of the sums that produce it, never convicted for it. The rule is
 
 1. *agree*: the primary reference agrees. The primary is autograd when
    available, else the complex step, else the centred difference, else SciPy's, the first that is
-   informative at the element (SciPy's forward difference is not, where the
-   centred stencil saw a kink: every forward step lands on the same side of a
-   kink just ahead, so its bound cannot cover it). References that disagree are the odd ones out
-   (with a reason: kink, round-off, truncation).
+   informative at the element (SciPy's forward difference and the complex step are not, where
+   the centred stencil saw a kink: each takes one side of it, so its bound cannot cover it,
+   and two one-sided methods that agree there are one witness, not two). References that
+   disagree are the odd ones out (with a reason: kink, round-off, truncation).
 2. *kink*: the centred stencil saw a change of slope within its step and
    :math:`g_i` lies between the left and right slopes (within their error):
    the derivative is not unique there and :math:`g_i` is a valid subgradient.
@@ -315,9 +315,15 @@ def _rule(
 
     centered = refs.get("centered")
     decides = dict(informative)
-    if "scipy" in decides and centered is not None and centered.kink is not None:
-        # a forward difference cannot see a kink just ahead of it: its bound is void there
-        decides["scipy"] = informative["scipy"] & ~centered.kink
+    if centered is not None and centered.kink is not None:
+        # a forward difference cannot see a kink just ahead of it: its bound is void there; and
+        # the complex step takes one side of a kink too (its imaginary step picks a branch of
+        # max(0, z) at z = 0): at a kink one-sided methods that agree with each other are one
+        # witness, not two, so neither decides there; the element is decided at a nearby
+        # smooth point (harness._settle_kinks) unless autograd can
+        for m in ("scipy", "complex"):
+            if m in decides:
+                decides[m] = informative[m] & ~centered.kink
 
     verdict = np.full(size, UNDECIDED, dtype=np.int8)
     valued = np.zeros(size, dtype=bool)

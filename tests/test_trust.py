@@ -241,3 +241,37 @@ def test_case5_one_sided_methods_at_a_kink_are_one_witness(seed):
             cost, lambda p: {**grad(p), "W1": 1.01 * grad(p)["W1"]}, params, methods=methods, seed=seed
         )
     assert wrong.status == "fail" and "W1" in wrong.wrong_tensors
+
+
+def _xor_with_one_element_off(seed: int, rel: float):
+    from verifier.networks import XORNet
+
+    net = XORNet()
+    rng = np.random.default_rng(seed)
+    params = net.init_params(rng)
+    X, Y = net.example_data(rng)
+    shapes = [a.size for a in net.backward(params, X, Y)]
+    t = int(rng.integers(len(shapes)))
+    i = int(rng.integers(shapes[t]))
+
+    def back(p, X, Y):
+        out = [np.array(a, dtype=float) for a in net.backward(p, X, Y)]
+        out[t].reshape(-1)[i] *= 1 + rel
+        return out
+
+    return net, params, X, Y, back
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+def test_case3_fast_mode_does_not_dilute_one_elements_error(seed):
+    net, params, X, Y, back = _xor_with_one_element_off(seed, 1e-4)
+    report = check_network(net, params, X, Y, backward=back, mode="fast", seed=seed)
+    assert report.status == "fail", str(report)
+
+
+def test_case3_a_fast_pass_says_what_it_certifies():
+    net, params, X, Y, _ = _xor_with_one_element_off(0, 0.0)
+    report = check_network(net, params, X, Y, mode="fast")
+    assert report.status == "pass"
+    note = next(f.message for f in report.findings if f.pattern == "certified")
+    assert "any one element larger than" in note

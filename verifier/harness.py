@@ -535,7 +535,11 @@ def _withdraw_unpinned(directions: DirectionalResult, verdicts: Verdicts) -> Non
     for c in directions.checks:
         pinned = any(c.start <= i < c.stop for i in directions.wrong)
         if c.agrees is False and not pinned and not _covered(c, verdicts):
-            c.agrees, c.unpinned = None, True
+            if c.lenient and not directions.failing_blocks:
+                # within MATERIAL of the slope, and no element off: the old agreement stands
+                c.agrees = True
+            else:
+                c.agrees, c.unpinned = None, True
 
 
 def _covered(check: Any, verdicts: Verdicts) -> bool:

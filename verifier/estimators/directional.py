@@ -51,6 +51,7 @@ import numpy as np
 from ..compare import MATERIAL, RESOLUTION
 from ..objective import CBRT_EPS, EPS, Objective, step_sizes
 from ..params import Layout
+from ..tolerance import scale_floors
 from .centered import OFFSETS, POINTS, centered, five_point
 
 #: Shrinks of the step (16x each) before a kinked direction is split.
@@ -64,6 +65,9 @@ WIDE = 256.0
 #: A bound within this part of the largest gradient in the direction's tensors decides a slope
 #: near zero (as the per-element rule's 1e-6 of the tensor's largest).
 ABSOLUTE = 1e-6
+#: A bound within this part of the largest gradient over all parameters decides a slope near
+#: zero too (the per-element rule's 1e-9 of the largest over all).
+GLOBAL = 1e-9
 #: The RMS of the weights' magnitudes 64 .. 191 (see Directions._vector).
 WEIGHT_RMS = float(np.sqrt(np.mean(np.arange(64, 192) ** 2.0)))
 #: The smallest weight's magnitude over the RMS: every element of a support moves by at least this
@@ -199,6 +203,7 @@ class Directions:
         self.layout: Layout = objective.layout
         self.nfev = 0
         self._largest: np.ndarray | None = None
+        self._floors: np.ndarray | None = None
 
     def largest(self, start: int, stop: int) -> float:
         """The largest |g| in the tensors ``start:stop`` touches (made on first use: a pass over g)."""
@@ -209,6 +214,20 @@ class Directions:
         first = int(np.searchsorted(self.layout.offsets, start, side="right")) - 1
         last = int(np.searchsorted(self.layout.offsets, stop - 1, side="right")) - 1
         return float(np.max(self._largest[first : last + 1]))
+
+    def floor(self, start: int, stop: int) -> float:
+        """The absolute bound that decides a slope near zero on ``start:stop``: the per-element
+        rule's floors (:mod:`verifier.compare`): :data:`ABSOLUTE` of the largest gradient in the
+        tensors it touches, :data:`GLOBAL` of the largest over all parameters (a tensor whose
+        gradient is all zero, dead units, has no scale of its own), and twice the round-off
+        floor from the computation's scale (:func:`verifier.tolerance.scale_floors`)."""
+        largest = self.largest(start, stop)
+        everywhere = self.largest(0, self.layout.size)
+        if self._floors is None:
+            self._floors = scale_floors(self.layout, self.objective.theta0, self.g, self.objective.value0)
+        first = int(np.searchsorted(self.layout.offsets, start, side="right")) - 1
+        last = int(np.searchsorted(self.layout.offsets, stop - 1, side="right")) - 1
+        return max(ABSOLUTE * largest, GLOBAL * everywhere, 2 * float(np.max(self._floors[first : last + 1])))
 
     def _vector(self, start: int, stop: int, h: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """The step ``h v`` on ``start:stop``: random signs and magnitudes, each tensor's part
@@ -289,7 +308,7 @@ class Directions:
             w /= 16  # exact: a power of two
         floor = 0.0
         if not informative(error, projected, value):  # near-zero slopes: the tensor's scale decides
-            floor = ABSOLUTE * self.largest(start, stop)
+            floor = self.floor(start, stop)
         agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink, floor, allowance)
         if agrees is False:  # before convicting, measure the cost's noise (once per check)
             value, error, kink = _five_point(self.objective, f, h, measure=True)
@@ -354,7 +373,7 @@ class Directions:
         if est.kink is not None and est.kink[i]:  # finite differences cannot convict at a kink
             return "kink"
         d, e = est.values[i], est.error[i] + (self.g_error[i] if self.g_error is not None else 0.0)
-        floor = ABSOLUTE * self.largest(i, i + 1)
+        floor = self.floor(i, i + 1)
         agrees, _ = _verdict(float(self.g[i]), float(d), float(e), False, floor)
         if agrees is False:  # the same wider-step confirmation as a direction's
             x = self.objective.theta0[i]

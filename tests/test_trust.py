@@ -275,3 +275,38 @@ def test_case3_a_fast_pass_says_what_it_certifies():
     assert report.status == "pass"
     note = next(f.message for f in report.findings if f.pattern == "certified")
     assert "any one element larger than" in note
+
+
+def test_case9_cli_rtol_accepts_an_approximate_backward(tmp_path, capsys):
+    import textwrap
+
+    from verifier.cli import main
+
+    module = tmp_path / "approx.py"
+    module.write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+
+            def forward(X, Y, parameters):
+                A = np.exp(parameters["W"] @ X)
+                return float(np.sum(A)), (A, X)
+
+            def backward(X, Y, cache):  # exp from five terms of its series
+                A, X = cache
+                Z = np.log(A)
+                series = 1 + Z + Z**2 / 2 + Z**3 / 6 + Z**4 / 24 + Z**5 / 120
+                return {"dW": series @ X.T}
+            """
+        )
+    )
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(
+        data, X=rng.standard_normal((3, 6)) * 0.4, Y=np.zeros((2, 6)), W=rng.standard_normal((2, 3)) * 0.5
+    )
+    target = f"{module}:forward,backward"
+    assert main(["check", target, "--data", str(data), "--quiet"]) == 1
+    assert "typical of approximate gradients" in capsys.readouterr().out
+    assert main(["check", target, "--data", str(data), "--quiet", "--rtol", "1e-5"]) == 0
+    assert "rtol=1e-05" in capsys.readouterr().out

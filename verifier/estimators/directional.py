@@ -260,8 +260,8 @@ class Directions:
             np.right_shift(levels[a:b], 1, out=levels[a:b])
             np.add(levels[a:b], 64.0, out=w[a:b], dtype=np.float64)
             w[a:b] *= np.where(levels_sign[a:b], -1.0, 1.0)
-            # WEIGHT_RMS is the magnitudes' RMS: |v| stays about 1 per element, as with signs
-            w[a:b] *= h / (WEIGHT_RMS * np.sqrt(b - a))
+            # WEIGHT_RMS is the magnitudes' RMS: |v| is about 2 per element, as it always was
+            w[a:b] *= 2.0 * h / (WEIGHT_RMS * np.sqrt(b - a))
         return w, runs
 
     def check(self, start: int, stop: int, label: str, *, split: bool = True) -> list[DirectionCheck]:
@@ -327,8 +327,8 @@ class Directions:
         lenient = agrees is False and abs(projected - value) <= bound + MATERIAL * max(
             abs(projected), abs(value)
         )
-        # the least single-element error it sees: |v_i| >= MIN_WEIGHT / sqrt(n_run) in units of h
-        smallest = min(MIN_WEIGHT / np.sqrt(b - a) for a, b in runs)
+        # the least single-element error it sees: |v_i| >= 2 MIN_WEIGHT / sqrt(n_run) in units of h
+        smallest = min(2 * MIN_WEIGHT / np.sqrt(b - a) for a, b in runs)
         resolution = (bound + allowance) / smallest if agrees is not None else float("nan")
         return DirectionCheck(
             label, start, stop, projected, value, bound, h, kink, agrees, nfev, False, lenient, resolution

@@ -34,6 +34,8 @@ code that drops to float64 (a buffer from ``np.zeros``, a ``float()``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .params import Layout, chunk_segments, chunks
@@ -80,7 +82,8 @@ def per_element(layout: Layout, floors: np.ndarray, sl: slice) -> np.ndarray:
     return np.repeat(floors[tensors], lengths)
 
 
-def decides(bound: np.ndarray, magnitude: np.ndarray, floor: np.ndarray | float) -> np.ndarray:
+def decides(bound: Any, magnitude: Any, floor: Any) -> Any:
     """The one rule: a bound decides where it is within :data:`RESOLUTION` of the magnitude it
-    bounds, or within the absolute ``floor`` (for values near zero)."""
+    bounds, or within the absolute ``floor`` (for values near zero). Elementwise on arrays
+    (a bool array), or on floats (a numpy bool)."""
     return bound <= np.maximum(RESOLUTION * magnitude, floor)

@@ -50,10 +50,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..compare import RESOLUTION
 from ..errors import InputError
 from ..objective import EPS, Objective, step_sizes
 from ..params import chunks
+from ..tolerance import decides
 from .base import Estimate
 
 #: Stencil offsets in units of the step.
@@ -215,7 +215,7 @@ def _wider_steps(
             retry = (
                 ~b.kink
                 & np.isfinite(b.value)
-                & (b.error > RESOLUTION * np.abs(b.value))
+                & ~decides(b.error, np.abs(b.value), 0.0)
                 & (4 * b.roundoff > b.error)
             )
             # an element zero to within a bound compare accepts by its tensor's scale (a dead
@@ -531,7 +531,7 @@ def _decides(three: Stats, delta: float, target: np.ndarray, floor: np.ndarray) 
             np.isfinite(three.value)
             & np.isfinite(target)
             & (np.abs(three.value - target) <= error)
-            & (error <= np.maximum(RESOLUTION * magnitude, floor))
+            & decides(error, magnitude, floor)
         )
 
 

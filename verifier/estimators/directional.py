@@ -12,7 +12,7 @@ scaled by :math:`1/\sqrt{n_T}` so that every tensor weighs alike (a bug in a one
 bias is not drowned by a weight matrix of 10^5 entries).
 
 **Verdict.** A direction agrees only when its bound is within the resolution a pass
-certifies (:data:`~verifier.compare.RESOLUTION` of the slope, or a millionth of the largest
+certifies (:data:`~verifier.tolerance.RESOLUTION` of the slope, or a millionth of the largest
 gradient in its tensors for slopes near zero); otherwise it tries fresh directions, then
 gives no verdict. Before it disagrees, it measures the cost's noise and takes its slope
 again with a step :data:`WIDE` times wider; and a disagreement convicts only through an
@@ -48,10 +48,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..compare import MATERIAL, RESOLUTION
 from ..objective import CBRT_EPS, EPS, Objective, step_sizes
 from ..params import Layout
-from ..tolerance import scale_floors
+from ..tolerance import MATERIAL, decides, scale_floors
 from .centered import OFFSETS, POINTS, centered, five_point
 
 #: Shrinks of the step (16x each) before a kinked direction is split.
@@ -431,9 +430,9 @@ def _verdict(
 
 
 def informative(bound: float, projected: float, value: float) -> bool:
-    """Whether a direction's bound is within :data:`~verifier.compare.RESOLUTION` of the slope it
+    """Whether a direction's bound is within :data:`~verifier.tolerance.RESOLUTION` of the slope it
     bounds (and the slope finite): the per-element rule, along a direction."""
-    return bool(np.isfinite(value)) and bound <= RESOLUTION * max(abs(projected), abs(value)) + 1e-300
+    return bool(np.isfinite(value)) and bool(decides(bound, max(abs(projected), abs(value)), 1e-300))
 
 
 def _rms(theta: np.ndarray) -> float:

@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python benchmarks/slip_detection.py [draws]`` (default 40 per
 network and size of slip). Each draw seeds its parameters, its data and which element is
-wrong (one element of one tensor, chosen uniformly, multiplied by ``1 + rel``); both modes
+wrong (one nonzero element of one tensor, chosen uniformly, multiplied by ``1 + rel``); both modes
 check the same backward. Counts, not times: the figures do not depend on the machine.
 
 A correct backward is checked too (the same draws): any ``fail`` there is a false alarm.
@@ -35,8 +35,12 @@ def one_element_off(net: Any, seed: int, rel: float) -> tuple[Any, Any, Any, Any
     X, Y = net.example_data(rng, m=8) if isinstance(net, DeepReLU) else net.example_data(rng)
     grads = net.backward(params, X, Y)
     keys = list(grads) if isinstance(grads, dict) else list(range(len(grads)))
+    # one element of the gradient that is not zero (a zero times 1 + rel is no slip): a tensor
+    # chosen uniformly among those with one, then one of its nonzero elements
+    keys = [k for k in keys if np.any(np.asarray(grads[k]) != 0)]
     key = keys[int(rng.integers(len(keys)))]
-    index = int(rng.integers(np.asarray(grads[key]).size))
+    nonzero = np.flatnonzero(np.asarray(grads[key]).reshape(-1))
+    index = int(nonzero[int(rng.integers(nonzero.size))])
 
     def backward(p: Any, X: Any, Y: Any) -> Any:
         out = net.backward(p, X, Y)

@@ -64,7 +64,14 @@ def test_case2_fast_mode_on_the_builtin_network_notebook_cost_is_no_false_alarm(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = check_network(net, params, X, Y, mode="fast")
-    assert report.status != "fail", str(report)
+        assert report.status != "fail", str(report)
+        # a training loop's monitor (fast mode) does not raise on it either
+        from verifier.monitor import GradientMonitor
+
+        monitor = GradientMonitor(lambda p: net.cost(p, X, Y), lambda p: net.backward(p, X, Y), every=1)
+        for iteration in range(3):
+            monitor(iteration, params)
+    assert all(entry.status != "fail" for entry in monitor.history)
 
 
 def test_case6_an_exception_on_the_trace_is_reported_not_swallowed():

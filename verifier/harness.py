@@ -315,7 +315,8 @@ def check_point(
         assert g_error is not None
         watch = [k[1:] for k in intermediate_keys(raw, layout)]  # the backward's dZ2, dA1, without the d
         estimates, directions = _full(objective, g, g_error, options, rng, watch)
-    floors = scale_floors(layout, objective.theta0, g, objective.value0)
+    # a pass over the parameters: only where something is compared element by element
+    floors = scale_floors(layout, objective.theta0, g, objective.value0) if estimates else None
     if estimates:
         verdicts = compare(g, estimates, layout, g_error, options.accepted, floors)
     else:  # fast mode: nothing is checked element by element

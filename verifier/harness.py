@@ -34,7 +34,7 @@ from .estimators.complex_step import complex_step
 from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
 from .lines import explain, intermediate_keys
-from .objective import NOT_MEASURED, Objective, vectorized_stencil
+from .objective import NOT_MEASURED, Objective, step_sizes, vectorized_stencil
 from .params import Layout, layout_of
 from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
@@ -426,6 +426,7 @@ def _full(
     if "autograd" in plan:
         show("autograd reference")
         estimates["autograd"] = autograd_ref(objective, watch, target=g, target_error=g_error)
+        _noise_from_lost_digits(objective, estimates["autograd"])
     reference = estimates["autograd"].values if "autograd" in estimates else None
     sample = None
     if not all(plan.values()):  # a sample as large as the budget pays for, up to PER_TENSOR each
@@ -456,6 +457,27 @@ def _full(
 FAST_NEARBY = 400
 #: Relative sizes of the seeded moves to a nearby point where a kink is cleared.
 NEARBY = (1e-3, 1e-2)
+
+
+def _noise_from_lost_digits(objective: Objective, estimate: Estimate) -> None:
+    """Raise the cost's noise level to what autograd's long-double re-run shows the computation
+    losing: round-off measured where it happens.
+
+    The difference of two costs a step apart is the integral of the gradient over the step; where
+    the float64 gradient of the same computation is off by ``e_i`` (a saturated ``log(1 - A)``:
+    ``1 - A`` keeps few digits), the float64 costs' difference over the step ``h_i`` is
+    uncertain by at least ``e_i h_i``, a level the measurement along two coordinates can miss
+    (the cost is flat over a step where ``A`` does not move by one ulp of 1). With it every
+    finite-difference bound is at least ``2 e_i``: no method convicts a difference the
+    computation cannot resolve.
+    """
+    lost = estimate.extra.get("lost")
+    if lost is None or not np.any(lost > 0):
+        return
+    steps = step_sizes(objective.theta0, objective.step_scale)
+    level = float(np.max(np.where(np.isfinite(lost), lost * steps, 0.0)))
+    if level > objective.noise(measure=False)[0]:
+        objective.raise_noise(level, "autograd's float64 gradient loses digits here (against long double)")
 
 
 def _settle_kinks(

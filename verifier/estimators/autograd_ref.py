@@ -210,6 +210,7 @@ def autograd_ref(
         else objective.extended_gradient(gradient_function(objective.cost, layout, resolve=resolve))
     )
     spread: np.ndarray | float
+    lost = None  # |g64 - g_ext|: the digits the float64 computation loses, per element
     if agreed:
         spread = 0.0
         how = (
@@ -223,7 +224,8 @@ def autograd_ref(
         # the long-double gradient is the better value: its unit round-off is 2048x smaller, so
         # |g64 - g_ext| / 8 bounds its error with a 256x margin (and stays honest where the
         # cost loses precision in float64, such as log(1 - A) with A near 1)
-        spread = np.abs(values - ext).astype(np.float64) / 8
+        lost = np.abs(values - ext).astype(np.float64)
+        spread = lost / 8
         values = ext.astype(np.float64)
         floor = _floor(values, layout, traced.low_precision)
         how = "computed in extended precision, bound from its distance to float64"
@@ -242,7 +244,12 @@ def autograd_ref(
         reason=how,
         intermediates=traced.intermediates,
         forward_values=traced.forward_values,
-        extra={"extended": ext is not None, "resolved": traced.resolved, "retried": traced.retried},
+        extra={
+            "extended": ext is not None,
+            "resolved": traced.resolved,
+            "retried": traced.retried,
+            "lost": lost,
+        },
     )
 
 

@@ -126,6 +126,16 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument(
         "--seed", type=int, default=0, help="seed of every random choice, for a reproducible report"
     )
+    mine.add_argument(
+        "--rtol",
+        type=float,
+        default=0.0,
+        help="accepted relative difference, for gradients approximate by design"
+        " (as numpy.isclose; default 0)",
+    )
+    mine.add_argument(
+        "--atol", type=float, default=0.0, help="accepted absolute difference (as numpy.isclose; default 0)"
+    )
     mine.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     _report_options(mine)
 
@@ -435,6 +445,8 @@ def _check(args: argparse.Namespace) -> int:
             points=points,
             seed=seed,
             progress=False if args.quiet else None,
+            rtol=args.rtol,
+            atol=args.atol,
         )
     except Exception as exc:
         add_note = getattr(exc, "add_note", None)  # Python 3.11 and newer

@@ -16,23 +16,31 @@ where it allows) and
 centred differences bound truncation, kinks and round-off from a five-point
 stencil; SciPy's forward difference from two steps; autograd from an
 extended-precision recomputation). There is no fixed threshold: a noisy
-element gets a wide bound, a clean one a tight bound.
+element gets a wide bound, a clean one a tight bound. A user whose gradient is approximate
+by design (an adjoint solve, a truncated series) may add an accepted tolerance
+``atol + rtol |r_i|`` to the right-hand side (``check(..., rtol=, atol=)``, as in
+``numpy.isclose`` with the reference as ``b``; both 0 by default).
 
 **Informative.** A reference decides element :math:`i` only if its bound is
 small: :math:`e_i \le R \max(|g_i|, |r_i|)` with :math:`R` = :data:`RESOLUTION`
 (:math:`10^{-5}`: a pass certifies every element to that relative accuracy, so a
 gradient off by :math:`10^{-4}` cannot pass), or :math:`e_i \le 10^{-6} S_T`
 with :math:`S_T` the largest gradient magnitude in the element's tensor, or
-:math:`e_i \le 10^{-9} S` over all parameters.
+:math:`e_i \le 10^{-9} S` over all parameters, or :math:`e_i + b_i \le 2 f_T` with
+:math:`f_T` the round-off floor of the element's tensor from the computation's scale
+(:func:`verifier.tolerance.scale_floors`), which is also the least :math:`b_i`: a tensor whose
+true gradient is zero (a bias before a batch normalisation) is certified zero within the
+round-off of the sums that produce it, never convicted for it. The rule is
+:func:`verifier.tolerance.decides`.
 
 **Verdict per element** (in this order):
 
 1. *agree*: the primary reference agrees. The primary is autograd when
    available, else the complex step, else the centred difference, else SciPy's, the first that is
-   informative at the element (SciPy's forward difference is not, where the
-   centred stencil saw a kink: every forward step lands on the same side of a
-   kink just ahead, so its bound cannot cover it). References that disagree are the odd ones out
-   (with a reason: kink, round-off, truncation).
+   informative at the element (SciPy's forward difference and the complex step are not, where
+   the centred stencil saw a kink: each takes one side of it, so its bound cannot cover it,
+   and two one-sided methods that agree there are one witness, not two). References that
+   disagree are the odd ones out (with a reason: kink, round-off, truncation).
 2. *kink*: the centred stencil saw a change of slope within its step and
    :math:`g_i` lies between the left and right slopes (within their error):
    the derivative is not unique there and :math:`g_i` is a valid subgradient.
@@ -67,6 +75,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .params import Layout, chunk_segments, chunks
+from .tolerance import MATERIAL, RESOLUTION
+from .tolerance import decides as resolves
+
+__all__ = ["MATERIAL", "RESOLUTION", "agreement", "compare", "relative_error", "relative_errors"]
 
 if TYPE_CHECKING:  # the estimators import the constants below; the rule only reads their results
     from .estimators.base import Estimate
@@ -76,12 +88,6 @@ AGREE, KINK, WRONG, UNDECIDED, UNCHECKED = range(5)
 NAMES = ("agree", "kink", "wrong", "undecided", "unchecked")
 #: Reference methods in order of trust.
 PRIORITY = ("autograd", "complex", "centered", "scipy")
-#: The relative accuracy a pass certifies: a reference whose bound is wider than this part of
-#: the value cannot decide (agreeing within a wide bound, a wrong gradient would agree too).
-RESOLUTION = 1e-5
-#: Relative differences below this are agreement whatever the bounds: the accuracy of the cost
-#: itself (an ODE solver's, a series'), float32 inside a backward, never a backprop slip.
-MATERIAL = 1e-7
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -128,17 +134,26 @@ def relative_errors(
 
 
 def agreement(
-    g: np.ndarray, values: np.ndarray, error: np.ndarray, g_error: np.ndarray | float = 0.0
+    g: np.ndarray,
+    values: np.ndarray,
+    error: np.ndarray,
+    g_error: np.ndarray | float = 0.0,
+    accepted: tuple[float, float] = (0.0, 0.0),
 ) -> np.ndarray:
-    """The rule's agreement test, per element: ``|g - r| <= e + b + m max(|g|, |r|)``.
+    """The rule's agreement test, per element: ``|g - r| <= e + b + m max(|g|, |r|)``, plus the
+    user's accepted tolerance ``atol + rtol |r|`` (``accepted = (rtol, atol)``, as numpy's
+    ``isclose`` with the reference as ``b``).
 
     True where the reference has no finite value or bound (it says nothing there).
     """
+    rtol, atol = accepted
     with np.errstate(invalid="ignore"):
         have = np.isfinite(values) & np.isfinite(error)
         d = np.abs(g - values)
         # (where the value is not finite the test is True whatever this is)
         material = MATERIAL * np.maximum(np.abs(g), np.where(have, np.abs(values), 0.0))
+        if rtol or atol:
+            material = material + atol + rtol * np.where(have, np.abs(values), 0.0)
         return ~have | (d <= error + g_error + material)
 
 
@@ -182,6 +197,8 @@ def compare(
     estimates: dict[str, Estimate],
     layout: Layout,
     g_error: np.ndarray | None = None,
+    accepted: tuple[float, float] = (0.0, 0.0),
+    floors: np.ndarray | None = None,
 ) -> Verdicts:
     """Apply the comparison rule (see the module notes) to every element.
 
@@ -195,6 +212,14 @@ def compare(
         The parameter layout (for per-tensor scales).
     g_error : ndarray, shape (P,), optional
         Round-off bound of the hand-written gradient itself (default 0).
+    accepted : (float, float), optional
+        ``(rtol, atol)``: a difference the user accepts (a gradient approximate by design),
+        added to every agreement test as ``atol + rtol |reference|``.
+    floors : ndarray, shape (n_tensors,), optional
+        Per tensor, the round-off floor from the computation's scale
+        (:func:`verifier.tolerance.scale_floors`): the hand-written gradient's round-off is
+        at least this, and a bound within it decides (a zero gradient is certified zero
+        within the round-off of the sums that produce it). Default 0.
 
     Notes
     -----
@@ -219,12 +244,15 @@ def compare(
     odd = {m: np.empty(size, dtype=bool) for m in ["backprop", *refs]}
     for sl in chunks(size):
         tensors, _, lengths = chunk_segments(layout.offsets, sl)
+        floor = np.zeros(sl.stop - sl.start) if floors is None else np.repeat(floors[tensors], lengths)
         part = _rule(
             g[sl],
             {m: _Part.of(e, sl) for m, e in refs.items()},
             np.repeat(s_tensor[tensors], lengths),
             s_all,
-            np.zeros(sl.stop - sl.start) if g_error is None else g_error[sl],
+            floor if g_error is None else np.maximum(g_error[sl], floor),
+            accepted,
+            floor,
         )
         verdict[sl], primary[sl], contested[sl] = part.verdict, part.primary, part.contested
         for m in refs:
@@ -263,26 +291,39 @@ class _Part:
 
 
 def _rule(
-    g: np.ndarray, refs: dict[str, _Part], s_tensor: np.ndarray, s_all: float, g_err: np.ndarray
+    g: np.ndarray,
+    refs: dict[str, _Part],
+    s_tensor: np.ndarray,
+    s_all: float,
+    g_err: np.ndarray,
+    accepted: tuple[float, float] = (0.0, 0.0),
+    floor: np.ndarray | float = 0.0,
 ) -> Verdicts:
-    """The rule on one chunk: ``s_tensor`` per element, ``s_all`` over all parameters."""
+    """The rule on one chunk: ``s_tensor`` per element, ``s_all`` over all parameters,
+    ``floor`` the scale floor per element (already within ``g_err``)."""
     size = g.size
     agrees, informative = {}, {}
     for m, est in refs.items():
         have = np.isfinite(est.values) & np.isfinite(est.error)
-        agrees[m] = agreement(g, est.values, est.error, g_err)
+        agrees[m] = agreement(g, est.values, est.error, g_err, accepted)
         magnitude = np.maximum(np.abs(g), np.where(have, np.abs(est.values), 0.0))
-        bound = np.maximum(np.maximum(RESOLUTION * magnitude, 1e-6 * s_tensor), 1e-9 * s_all)
         # the backprop's own round-off counts: where re-running it in long double moves it by
         # more than the resolution (another path through ties, a cancellation), it cannot be
         # certified either, so a sign flip can never hide behind its own bound
-        informative[m] = have & (est.error + g_err <= bound)
+        absolute = np.maximum(np.maximum(1e-6 * s_tensor, 1e-9 * s_all), 2 * floor)
+        informative[m] = have & resolves(est.error + g_err, magnitude, absolute)
 
     centered = refs.get("centered")
     decides = dict(informative)
-    if "scipy" in decides and centered is not None and centered.kink is not None:
-        # a forward difference cannot see a kink just ahead of it: its bound is void there
-        decides["scipy"] = informative["scipy"] & ~centered.kink
+    if centered is not None and centered.kink is not None:
+        # a forward difference cannot see a kink just ahead of it: its bound is void there; and
+        # the complex step takes one side of a kink too (its imaginary step picks a branch of
+        # max(0, z) at z = 0): at a kink one-sided methods that agree with each other are one
+        # witness, not two, so neither decides there; the element is decided at a nearby
+        # smooth point (harness._settle_kinks) unless autograd can
+        for m in ("scipy", "complex"):
+            if m in decides:
+                decides[m] = informative[m] & ~centered.kink
 
     verdict = np.full(size, UNDECIDED, dtype=np.int8)
     valued = np.zeros(size, dtype=bool)

@@ -406,9 +406,10 @@ def _detail(
         )
     local = bad - start
     worst = int(local[np.argmax(np.abs(g[local] - reference[local]))])
-    worst_text = (
-        f"worst at {layout.label(worst + start)}: backprop {g[worst]:.6g}, reference {reference[worst]:.6g}"
-    )
+    shown_g, shown_r = distinct(float(g[worst]), float(reference[worst]))
+    worst_text = f"worst at {layout.label(worst + start)}: backprop {shown_g}, reference {shown_r}"
+    if local.size > 1:  # an approximate gradient is off everywhere, a slip in one element is a slip
+        worst_text += approximate_note(g[local], reference[local])
     if pattern == "one":
         return f"only {layout.label(int(bad[0]))} is wrong ({worst_text.split(': ', 1)[1]})"
     if pattern in ("rows", "columns"):
@@ -429,6 +430,45 @@ def _detail(
             return f"{head}: if the layer computes {as_out}, {own}; if {as_in}, {below}; {worst_text}"
         return f"{head} ({own if units == axis else below}); {worst_text}"
     return f"wrong at {element_labels(layout, bad)}; {worst_text}"
+
+
+#: A relative difference below this in every wrong element is far below what a backprop slip
+#: (a missing factor, a sign, a transpose, a mask) gives, and typical of approximate gradients.
+APPROXIMATE = 1e-4
+
+
+def distinct(a: float, b: float) -> tuple[str, str]:
+    """Two numbers with enough significant digits (6 to 17) that they print differently when
+    they differ: ``backprop -0.344983, reference -0.344983`` says nothing."""
+    for digits in range(6, 18):
+        left, right = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if left != right:
+            return left, right
+    return f"{a:.17g}", f"{b:.17g}"
+
+
+def approximate_note(g: np.ndarray, reference: np.ndarray) -> str:
+    """A clause characterising wrong elements whose relative difference is far below a slip's
+    (see :data:`APPROXIMATE`), with how to accept an approximate gradient; "" otherwise."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(g - reference) / np.maximum(np.abs(g), np.abs(reference))
+    if not rel.size or not np.all(np.isfinite(rel)) or float(rel.max()) >= APPROXIMATE:
+        return ""
+    worst = float(rel.max())
+    return (
+        f" ({worst:.1g} relative at most: typical of approximate gradients such as adjoint solves"
+        " or truncated series, not of a backprop slip, which is off by far more; if yours is"
+        f" approximate by design, accept it with rtol={_round_up(worst)})"
+    )
+
+
+def _round_up(x: float) -> str:
+    """``x`` rounded up to one significant digit, as an option's value reads."""
+    exponent = int(np.floor(np.log10(x)))
+    lead = int(np.ceil(x / 10.0**exponent - 1e-9))
+    if lead == 10:
+        lead, exponent = 1, exponent + 1
+    return f"{lead}e{exponent}"
 
 
 def _weight_like(name: str) -> bool:
@@ -653,6 +693,22 @@ def direction_findings(directions: Any, layout: Layout) -> list[Finding]:
                     "direction",
                 )
             )
+    certified = [c for c in top if c.agrees is True and np.isfinite(c.resolution)]
+    if certified:
+        parts = ", ".join(f"{c.label}: {c.resolution:.2g}" for c in certified[:6])
+        more = f" and {len(certified) - 6} more" if len(certified) > 6 else ""
+        out.append(
+            Finding(
+                "note",
+                "",
+                "what the random directions certify: an error in any one element larger than"
+                f" ({parts}{more}) would have been seen, whatever the draw (every element moves by"
+                " at least half the typical step); every element off by the same factor, more"
+                " than 1e-5, is seen too; errors in several elements cancel along a random"
+                " direction only by chance",
+                "certified",
+            )
+        )
     split = [c for c in top if c.label not in layout.names and c.label != "all parameters"]
     if split:
         out.append(

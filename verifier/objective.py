@@ -47,6 +47,8 @@ LINE_RESIDUAL = np.eye(LINE_POINTS.size) - _DESIGN @ np.linalg.pinv(_DESIGN)
 #: values, five degrees of freedom left, understates how far one of the check's many
 #: evaluations may stray.
 NOISE_FACTOR = 4.0
+#: How :meth:`Objective.noise` describes its floor when nothing was measured yet.
+NOT_MEASURED = "floor 4 eps |J|, not measured"
 
 
 def step_sizes(theta: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
@@ -258,7 +260,7 @@ class Objective:
         """
         self._clean()
         if self.batch is not None and steps.dtype.kind != "c":
-            out = np.asarray(self.batch(np.asarray(indices), steps), dtype=np.float64)
+            out = _stencil_costs(self.batch(np.asarray(indices), steps), steps.shape)
             self.nfev += out.size
             if self.tick is not None:
                 self.tick(out.size)
@@ -419,7 +421,7 @@ class Objective:
         if self._noise is not None:
             return self._noise
         if not measure:
-            return self._floor(), "floor 4 eps |J|, not measured"
+            return self._floor(), NOT_MEASURED
         self._noise = self._measure_noise()
         return self._noise
 
@@ -427,9 +429,17 @@ class Objective:
         """The least noise any float64 cost has: ``4 * eps * |J(theta0)|``."""
         return 4 * EPS * abs(self.value0)
 
-    def raise_noise(self, level: float, how: str) -> None:
+    def raise_noise(self, level: float, how: str, *, measure: bool = True) -> None:
         """Raise the noise level to ``level`` where a method saw more (the per-element stencils see
-        the noise in every direction they move); every method's bound then uses it."""
+        the noise in every direction they move); every method's bound then uses it.
+
+        ``measure=False`` takes ``level`` as this point's measurement when none was made (a
+        point a small move from one whose noise was measured: the nearby point at kinks),
+        instead of paying for a measurement of its own.
+        """
+        if not measure and self._noise is None:
+            self._noise = (max(level, self._floor()), how)
+            return
         current, _ = self.noise()
         if level > current:
             self._noise = (level, how)
@@ -555,6 +565,23 @@ def _worker_stencil(
         warnings.simplefilter("error", ComplexWarning)
         with np.errstate(all="ignore"):
             return objective.stencil(indices, steps)
+
+
+def _stencil_costs(returned: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """What a ``stencil`` hook returned, as float64 costs of the steps' shape, or the library's
+    own error naming the hook and the shape it owes."""
+    expected = (
+        f"`stencil(indices, steps)` must return the costs as an array of the steps' shape"
+        f" {shape} (entry [n, j]: the cost with steps[n, j] added to element indices[n])"
+    )
+    try:
+        out = np.asarray(returned, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{expected}; it returned {type(returned).__name__}.") from None
+    if out.shape != shape:
+        got = "a scalar" if out.ndim == 0 else f"shape {out.shape}"
+        raise InputError(f"{expected}; it returned {got}.")
+    return out
 
 
 def vectorized_stencil(

@@ -72,6 +72,17 @@ def number(value: Any, argument: str) -> float:
     return x
 
 
+def tolerance(value: Any, argument: str) -> float:
+    """A finite real number ``>= 0`` (an accepted ``rtol`` or ``atol``)."""
+    try:
+        x = real(value, argument)
+    except InputError:
+        x = math.nan
+    if not x >= 0:
+        raise InputError(f"`{argument}`: expected a finite number >= 0, got {shown(value)}.") from None
+    return x
+
+
 def flag(value: Any, argument: str, *, allow_none: bool = False) -> bool | None:
     """True or False (or None, where that means "decide for me")."""
     if value is None and allow_none:

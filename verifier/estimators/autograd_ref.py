@@ -89,6 +89,7 @@ class Traced:
     low_precision: bool = False  # the cost casts traced values to float32 (or narrower)
     intermediates: dict[str, np.ndarray] | None = None  # d cost / d the forward's named values
     forward_values: dict[str, np.ndarray] | None = None  # the forward's Z<k>, A<k>
+    retried: str = ""  # the user's own exception on a first attempt that a second did not raise
 
     @property
     def how(self) -> str:
@@ -145,8 +146,9 @@ def traced_gradient(
         values = {n: np.array(v._value, dtype=np.float64) for n, v in held.items() if LAYER_VALUE.match(n)}
         # the first attempt's exception holds its traceback, and so this frame: a cycle that would
         # keep the trace (parameter-sized arrays) alive until the garbage collector runs
+        retried = _user_exception(failure) if failure is not None else ""
         failure = None
-        return Traced(flat, forward.modules, forward.low_precision, intermediates, values)
+        return Traced(flat, forward.modules, forward.low_precision, intermediates, values, retried)
     if failure is None:
         raise ReferenceUnavailable(
             "autograd saw no dependence of the cost on the parameters (its gradient would be"
@@ -155,6 +157,26 @@ def traced_gradient(
             " floats); the finite differences ran without the autograd reference."
         )
     raise ReferenceUnavailable(f"autograd could not trace the cost: {refusal(failure)}.") from failure
+
+
+#: What a numpy call raises when handed a value autograd is tracing: the expected failure of a
+#: first trace of plain numpy, which the retry with numpy resolved to autograd.numpy is for.
+TRACE_FAILURES = (TypeError, ValueError, AttributeError, NotImplementedError)
+
+
+def _user_exception(exc: BaseException) -> str:
+    """A first trace attempt's exception that is the user's own (not a numpy call refusing a
+    traced value), as a sentence naming their file and line; "" for the expected failures."""
+    if isinstance(exc, TRACE_FAILURES):
+        return ""
+    at = refusal(exc)
+    where = f" at {at.where} `{at.source}`" if at.where else ""
+    return (
+        f"your cost raised {type(exc).__name__}: {exc}{where} on autograd's first attempt to"
+        " trace it, and not when it was traced again: a cost that raises on some calls and not"
+        " others (state kept between calls, a lazy initialisation) may also have computed"
+        " other values differently; the check went on with the second trace"
+    )
 
 
 def autograd_ref(
@@ -199,6 +221,7 @@ def autograd_ref(
         else objective.extended_gradient(gradient_function(objective.cost, layout, resolve=resolve))
     )
     spread: np.ndarray | float
+    lost = None  # |g64 - g_ext|: the digits the float64 computation loses, per element
     if agreed:
         spread = 0.0
         how = (
@@ -212,7 +235,8 @@ def autograd_ref(
         # the long-double gradient is the better value: its unit round-off is 2048x smaller, so
         # |g64 - g_ext| / 8 bounds its error with a 256x margin (and stays honest where the
         # cost loses precision in float64, such as log(1 - A) with A near 1)
-        spread = np.abs(values - ext).astype(np.float64) / 8
+        lost = np.abs(values - ext).astype(np.float64)
+        spread = lost / 8
         values = ext.astype(np.float64)
         floor = _floor(values, layout, traced.low_precision)
         how = "computed in extended precision, bound from its distance to float64"
@@ -220,6 +244,8 @@ def autograd_ref(
         how = f"{traced.how}; {how}"
     if traced.low_precision:
         how += "; the cost casts to float32, bound widened to its round-off"
+    if traced.retried:
+        how += "; traced on a second attempt (see the findings)"
     return Estimate(
         "autograd",
         values,
@@ -229,7 +255,12 @@ def autograd_ref(
         reason=how,
         intermediates=traced.intermediates,
         forward_values=traced.forward_values,
-        extra={"extended": ext is not None, "resolved": traced.resolved},
+        extra={
+            "extended": ext is not None,
+            "resolved": traced.resolved,
+            "retried": traced.retried,
+            "lost": lost,
+        },
     )
 
 

@@ -49,9 +49,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..compare import RESOLUTION
 from ..objective import EPS, Objective, step_sizes
 from ..params import chunks
+from ..tolerance import decides
 from .base import Estimate
 
 #: Stencil offsets in units of the step.
@@ -176,7 +176,7 @@ def _wider_steps(
             retry = (
                 ~b.kink
                 & np.isfinite(b.value)
-                & (b.error > RESOLUTION * np.abs(b.value))
+                & ~decides(b.error, np.abs(b.value), 0.0)
                 & (4 * b.roundoff > b.error)
             )
             # an element zero to within a bound compare accepts by its tensor's scale (a dead
@@ -209,6 +209,7 @@ def centered(
     objective: Objective,
     indices: np.ndarray | None = None,
     target: np.ndarray | None = None,
+    confirm: bool = True,
 ) -> Estimate:
     """Centred-difference gradient with its own per-element error bound.
 
@@ -225,6 +226,11 @@ def centered(
         comparison can certify; only the other elements get the ``+-2h`` points and the
         five-point bound (and, if round-off leaves them undecided, wider steps). A
         disagreement is never decided on three points.
+    confirm : bool, optional
+        With a target, take the slopes that disagree with it again at a step 64 times wider
+        and raise the noise level where they differ (:func:`_confirm_disagreements`; default
+        True). Off near a kink (the nearby point of ``harness._settle_kinks``, which inherits
+        the noise level measured here), where a wider step crosses the kink.
 
     Returns
     -------
@@ -302,6 +308,10 @@ def centered(
     if seen > 2 * delta:  # the measured level carries a factor NOISE_FACTOR already
         delta, how = seen, "the largest any element's stencil saw"
         objective.raise_noise(delta, how)  # the other methods' bounds use it too
+    if target is not None and confirm:
+        delta, how = _confirm_disagreements(
+            objective, st, decided, (delta, how), target[idx], theta, idx, stencil
+        )
     if target is not None and wanted is not None and delta > used:
         # a three-point decision must hold at the level finally known
         again = np.flatnonzero(decided)
@@ -380,6 +390,79 @@ def centered(
     )
 
 
+#: Disagreeing elements whose slope is taken again with a wider step before any of them convicts.
+CONFIRM = 8
+#: How much wider that step is.
+CONFIRM_FACTOR = 64.0
+
+
+def _confirm_disagreements(
+    objective: Objective,
+    st: Stats,
+    decided: np.ndarray,
+    level: tuple[float, str],
+    target: np.ndarray,
+    theta: np.ndarray,
+    idx: np.ndarray,
+    stencil: Any,
+) -> tuple[float, str]:
+    """The noise level, raised where a slope that disagrees with the target is not the cost's.
+
+    A cost that loses precision where it is computed (``log(1 - A)`` with a saturated sigmoid,
+    a cancellation, a value returned through ``float()``) can be *flat* over a step: ``A``
+    does not move by one ulp of 1, so the stencil sees a smooth, consistent, wrong slope, and
+    no measurement of the noise at the step's scale sees anything. A wrong gradient disagrees
+    with the slope at any step alike; a missed round-off makes a step :data:`CONFIRM_FACTOR`
+    times wider give another slope. So the :data:`CONFIRM` disagreeing elements furthest from
+    the target (relative to their value) are taken again at the wider step; where the two
+    slopes differ beyond both bounds, the noise must be at least ``gap * h`` for the narrow
+    bound to have covered it, and that level is raised for every method
+    (:meth:`Objective.raise_noise`): no verdict from a method that cannot resolve the
+    difference it claims. Four evaluations per confirmed element, only on a disagreement.
+    Returns the level and how it was found.
+    """
+    delta = level[0]
+    candidates: list[np.ndarray] = []
+    gaps: list[np.ndarray] = []
+    for sl in chunks(st.value.size):
+        b = bounds(st.take(sl), delta)
+        t = target[sl]
+        with np.errstate(invalid="ignore"):
+            gap = np.abs(b.value - t)
+            rel = gap / np.maximum(np.maximum(np.abs(b.value), np.abs(t)), 1e-300)
+            open_ = ~decided[sl] & ~b.kink & np.isfinite(b.value) & np.isfinite(t) & (gap > b.error)
+        at = np.flatnonzero(open_)
+        candidates.append(at + sl.start)
+        gaps.append(rel[at])
+    at = np.concatenate(candidates) if candidates else np.array([], dtype=np.intp)
+    if not at.size:
+        return level
+    at = at[np.argsort(-np.concatenate(gaps), kind="stable")[:CONFIRM]]
+    narrow = bounds(st.take(at), delta)
+    Xw = (theta[at] + POINTS * (CONFIRM_FACTOR * st.step[at])) - theta[at]
+    wst = stats(stencil(idx[at], Xw), Xw)
+    wide = bounds(wst, delta)
+    with np.errstate(invalid="ignore"):
+        smooth = ~wide.kink & np.isfinite(wide.value)
+        gap = np.abs(wide.value - narrow.value)
+        missed = smooth & (gap > wide.error + narrow.error)
+        # truncation grows as h^2: a two-step difference far beyond 64^2 times the narrow one's
+        # is no truncation but a staircase's steps, round-off of the size of it times the step
+        # (the narrow difference plus what round-off may hide of it: a lucky cancellation of
+        # its truncation is no evidence of smoothness)
+        predicted = CONFIRM_FACTOR**2 * (st.richardson[at] + 2 * narrow.roundoff)
+        level_seen = 2 * np.maximum(delta, 4 * EPS * wst.fmax) / Xw[3]
+        # (a kink inside the wider stencil also breaks the h^2 scaling: no evidence of noise)
+        stairs = smooth & (wst.richardson > 4 * predicted + level_seen)
+        levels = np.concatenate([(gap * st.step[at])[missed], (wst.richardson * Xw[3])[stairs]])
+    seen = float(np.max(levels)) if levels.size else 0.0
+    if seen > delta:
+        how = "a step 64 times wider showed round-off the sampled level missed"
+        objective.raise_noise(seen, how)
+        return seen, how
+    return level
+
+
 def _offsets_at(theta: np.ndarray, scale: np.ndarray, at: np.ndarray) -> np.ndarray:
     """The five offsets of elements ``at`` (positions in the estimated elements), as rows: -2h,
     -h, 0, h, 2h (row 2 exactly 0), the steps actually taken in float64."""
@@ -402,5 +485,95 @@ def _decides(three: Stats, delta: float, target: np.ndarray, floor: np.ndarray) 
             np.isfinite(three.value)
             & np.isfinite(target)
             & (np.abs(three.value - target) <= error)
-            & (error <= np.maximum(RESOLUTION * magnitude, floor))
+            & decides(error, magnitude, floor)
         )
+
+
+#: Unit round-off of the platform's long double (equal to float64's where it has none).
+LD_EPS = float(np.finfo(np.longdouble).eps)
+
+
+def extended_centered(
+    objective: Objective, indices: np.ndarray, estimate: Estimate, target: np.ndarray
+) -> int:
+    """Re-estimate ``indices`` with the cost run in long double; returns how many improved.
+
+    Where the float64 cost cannot resolve a difference (a saturated ``log(1 - A)`` keeps a few
+    digits), the user's own code run on ``np.longdouble`` arrays keeps 2048 times more (x86's
+    80-bit format): the same five-point stencil and bound, at the step
+    ``eps_ld^(1/3) max(|theta|, s_T)``, with the noise level the float64 one scaled by
+    ``eps_ld / eps`` (the same computation, the same condition number, a smaller unit
+    round-off) and never below ``4 eps_ld |J|``. An element's value, bound and kink flag are
+    replaced where the long-double bound is the smaller and the value agrees with ``target``
+    (the hand-written gradient, flat) within it: it can settle an element, never convict
+    one (a cost that drops to float64 inside and returns long double would carry float64's
+    noise; the stencil's own fourth difference sees most of it, and a disagreement stays
+    undecided whatever). Nothing is done where the platform
+    has no long double or the cost drops to float64 (``float()``, a float64 buffer): the
+    cost's value at ``theta0`` must come back as a long double. Four evaluations an element and
+    step (the steps 1, 8 and 64 times that one, as :data:`WIDER` in float64).
+    """
+    idx = np.asarray(indices, dtype=np.intp)
+    if not idx.size or LD_EPS >= EPS or objective.extended_value() is None:
+        return 0
+    layout = objective.layout
+    base = objective.theta0.astype(np.longdouble)
+    j0 = objective.extended_value()
+    assert j0 is not None
+    delta64, _ = objective.noise()
+    delta = max(delta64 * LD_EPS / EPS, 4 * LD_EPS * abs(float(j0)))
+    unit = (LD_EPS ** (1 / 3)) * np.maximum(np.abs(objective.theta0[idx]), objective.step_scale[idx])
+    x = base.copy()
+
+    def five(steps: np.ndarray) -> FivePoint:
+        F, X = np.zeros((5, idx.size)), np.zeros((5, idx.size))
+        for n, i in enumerate(idx):
+            for row, k in enumerate(POINTS[:, 0]):
+                if k == 0:
+                    continue
+                x[i] = base[i] + np.longdouble(k) * np.longdouble(steps[n])
+                X[row, n] = float(x[i] - base[i])
+                try:
+                    with np.errstate(all="ignore"):
+                        value = np.asarray(objective.cost(layout.unflatten(x)))
+                except Exception:
+                    value = np.asarray(np.nan)
+                finally:
+                    x[i] = base[i]
+                objective.nfev += 1
+                ok = value.ndim == 0 and value.dtype == np.longdouble and np.isfinite(value)
+                # differences from J(theta0) in long double: they are what the stencil needs
+                F[row, n] = float(value - j0) if ok else np.nan
+        return five_point(F, X, delta)
+
+    # the step that balances a clean long-double cost, and wider ones for a noisier cost (as
+    # _wider_steps in float64): per element the smallest bound is kept
+    b = five(unit)
+    for factor in WIDER:
+        wide = five(factor * unit)
+        with np.errstate(invalid="ignore"):
+            take = np.isfinite(wide.error) & ~(wide.error >= b.error)
+        b = FivePoint(*(np.where(take, new, old) for old, new in zip(b, wide, strict=True)))
+    with np.errstate(invalid="ignore"):
+        better = np.isfinite(b.value) & np.isfinite(b.error) & (b.error < estimate.error[idx])
+        better &= ~b.kink & (np.abs(b.value - target[idx]) <= b.error)
+    at = idx[better]
+    estimate.values[at] = b.value[better]
+    estimate.error[at] = b.error[better]
+    if estimate.nominal_error is not None:
+        estimate.nominal_error[at] = b.nominal[better]
+    if estimate.kink is not None:
+        estimate.kink[at] = b.kink[better]
+    if estimate.lo is not None and estimate.hi is not None:
+        estimate.lo[at], estimate.hi[at] = b.lo[better], b.hi[better]
+    if estimate.interval_error is not None:
+        estimate.interval_error[at] = (b.curvature + 2 * b.roundoff)[better]
+    if estimate.noise_dominated is not None:
+        estimate.noise_dominated[at] = ((4 * b.roundoff > b.error) & (b.error > 0))[better]
+    estimate.nfev += 4 * (1 + len(WIDER)) * idx.size
+    if at.size:
+        estimate.reason += (
+            f"; {at.size} of the {idx.size} elements float64 could not resolve re-estimated with the"
+            " cost in long double"
+        )
+    return int(at.size)

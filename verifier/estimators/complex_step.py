@@ -33,8 +33,8 @@ import warnings
 import numpy as np
 from numpy.exceptions import ComplexWarning
 
-from ..compare import RESOLUTION
 from ..objective import Objective
+from ..tolerance import decides
 from .base import Estimate
 
 STEP = 1e-20
@@ -133,11 +133,11 @@ CONFIRM = 8
 
 def _confirming(centered: Estimate | None, idx: np.ndarray) -> np.ndarray:
     """Up to :data:`CONFIRM` elements where the centred difference is accurate to
-    :data:`~verifier.compare.RESOLUTION`, its largest values first."""
+    :data:`~verifier.tolerance.RESOLUTION`, its largest values first."""
     if centered is None or not centered.available:
         return np.array([], dtype=np.intp)
     with np.errstate(invalid="ignore"):
-        accurate = np.isfinite(centered.values) & (centered.error <= RESOLUTION * np.abs(centered.values))
+        accurate = np.isfinite(centered.values) & decides(centered.error, np.abs(centered.values), 0.0)
     candidates = np.flatnonzero(accurate)
     order = np.argsort(-np.abs(centered.values[candidates]), kind="stable")
     return np.sort(candidates[order[:CONFIRM]])

@@ -12,7 +12,7 @@ scaled by :math:`1/\sqrt{n_T}` so that every tensor weighs alike (a bug in a one
 bias is not drowned by a weight matrix of 10^5 entries).
 
 **Verdict.** A direction agrees only when its bound is within the resolution a pass
-certifies (:data:`~verifier.compare.RESOLUTION` of the slope, or a millionth of the largest
+certifies (:data:`~verifier.tolerance.RESOLUTION` of the slope, or a millionth of the largest
 gradient in its tensors for slopes near zero); otherwise it tries fresh directions, then
 gives no verdict. Before it disagrees, it measures the cost's noise and takes its slope
 again with a step :data:`WIDE` times wider; and a disagreement convicts only through an
@@ -48,9 +48,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..compare import MATERIAL, RESOLUTION
-from ..objective import CBRT_EPS, Objective, step_sizes
+from ..objective import CBRT_EPS, EPS, Objective, step_sizes
 from ..params import Layout
+from ..tolerance import MATERIAL, decides, scale_floors
 from .centered import OFFSETS, POINTS, centered, five_point
 
 #: Shrinks of the step (16x each) before a kinked direction is split.
@@ -58,12 +58,22 @@ SHRINKS = 3
 #: Cost evaluations the localisation may spend before it reports the failing blocks as they are.
 LOCALISE_BUDGET = 600
 #: Fresh directions tried when one gives no verdict.
-RETRIES = 2
+RETRIES = 3
 #: Before a slope convicts, it is taken again with a step this many times wider.
 WIDE = 256.0
 #: A bound within this part of the largest gradient in the direction's tensors decides a slope
 #: near zero (as the per-element rule's 1e-6 of the tensor's largest).
 ABSOLUTE = 1e-6
+#: A bound within this part of the largest gradient over all parameters decides a slope near
+#: zero too (the per-element rule's 1e-9 of the largest over all).
+GLOBAL = 1e-9
+#: The RMS of the weights' magnitudes 64 .. 191 (see Directions._vector).
+WEIGHT_RMS = float(np.sqrt(np.mean(np.arange(64, 192) ** 2.0)))
+#: The smallest weight's magnitude over the RMS: every element of a support moves by at least this
+#: part of the typical step along a direction.
+MIN_WEIGHT = 64.0 / WEIGHT_RMS
+#: The allowance for the round-off of ``v . g`` itself, in units of eps times ``sum |v_i g_i|``.
+DOT_ROUNDOFF = 64.0
 
 
 @dataclass
@@ -106,6 +116,13 @@ class DirectionCheck:
     agrees: bool | None
     nfev: int
     unpinned: bool = False
+    #: It disagrees beyond its bound but within the old allowance, MATERIAL of the slope (a
+    #: backward in float32, a solver's accuracy): if no element is pinned it agrees after all.
+    lenient: bool = False
+    #: The least error in any one element of its support it would see: its bound plus the
+    #: allowance, over the smallest |v_i| (every element moves by at least MIN_WEIGHT of the
+    #: largest). NaN when it gave no verdict.
+    resolution: float = float("nan")
 
     @property
     def size(self) -> int:
@@ -129,6 +146,7 @@ class DirectionCheck:
             "agrees": self.agrees,
             "nfev": self.nfev,
             "unpinned": self.unpinned,
+            "resolution": self.resolution,
         }
 
 
@@ -184,6 +202,7 @@ class Directions:
         self.layout: Layout = objective.layout
         self.nfev = 0
         self._largest: np.ndarray | None = None
+        self._floors: np.ndarray | None = None
 
     def largest(self, start: int, stop: int) -> float:
         """The largest |g| in the tensors ``start:stop`` touches (made on first use: a pass over g)."""
@@ -195,20 +214,39 @@ class Directions:
         last = int(np.searchsorted(self.layout.offsets, stop - 1, side="right")) - 1
         return float(np.max(self._largest[first : last + 1]))
 
+    def floor(self, start: int, stop: int) -> float:
+        """The absolute bound that decides a slope near zero on ``start:stop``: the per-element
+        rule's floors (:mod:`verifier.compare`): :data:`ABSOLUTE` of the largest gradient in the
+        tensors it touches, :data:`GLOBAL` of the largest over all parameters (a tensor whose
+        gradient is all zero, dead units, has no scale of its own), and twice the round-off
+        floor from the computation's scale (:func:`verifier.tolerance.scale_floors`)."""
+        largest = self.largest(start, stop)
+        everywhere = self.largest(0, self.layout.size)
+        if self._floors is None:
+            self._floors = scale_floors(self.layout, self.objective.theta0, self.g, self.objective.value0)
+        first = int(np.searchsorted(self.layout.offsets, start, side="right")) - 1
+        last = int(np.searchsorted(self.layout.offsets, stop - 1, side="right")) - 1
+        return max(ABSOLUTE * largest, GLOBAL * everywhere, 2 * float(np.max(self._floors[first : last + 1])))
+
     def _vector(self, start: int, stop: int, h: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """The step ``h v`` on ``start:stop``: random signs and magnitudes, each tensor's part
         scaled by ``h / sqrt(its share)``.
 
-        Magnitudes vary (256 levels, never zero), so that a direction is not orthogonal to a
-        structured gradient by construction: with signs alone, ``v = (1, -1)`` is orthogonal to
-        ``g = (a, a)``, and a gradient wrong by a factor everywhere passes along it. One random
-        byte per element costs about what a pass over the parameters does.
+        Magnitudes vary (128 levels, from 64 to 191), so that a direction is not orthogonal to
+        a structured gradient by construction: with signs alone, ``v = (1, -1)`` is orthogonal
+        to ``g = (a, a)``, and a gradient wrong by a factor everywhere passes along it. They
+        never come near zero (the smallest is :data:`MIN_WEIGHT` of the largest), so that one
+        element's error is never diluted by a small weight: an error of ``e`` in any one
+        element moves ``v . g`` by at least ``MIN_WEIGHT * max|v| * e``, whatever the draw.
+        One random byte per element (its low bit the sign) costs about what a pass over the
+        parameters does.
 
         Also returns the runs ``(a, b)``, positions relative to ``start``, that each
         tensor's share occupies.
         """
         n = stop - start
         levels = self.rng.integers(0, 256, n, dtype=np.uint8)
+        levels_sign = (levels & 1).astype(bool)
         offsets = self.layout.offsets
         runs = [
             (max(a, start) - start, min(b, stop) - start)
@@ -216,10 +254,13 @@ class Directions:
             if min(b, stop) > max(a, start)
         ]
         w = np.empty(n)
-        for a, b in runs:  # two passes in all: at 1e6 parameters each costs a quarter forward pass
-            np.subtract(levels[a:b], 127.5, out=w[a:b], dtype=np.float64)  # -127.5 .. 127.5, never 0
-            # 74 is the levels' RMS: |v| stays about 1 per element, as with signs
-            w[a:b] *= 2.0 * h / (74.0 * np.sqrt(b - a))
+        for a, b in runs:  # three passes in all: at 1e6 parameters each costs a quarter forward pass
+            # magnitude 64 + level // 2 (64 .. 191), sign from the low bit
+            np.right_shift(levels[a:b], 1, out=levels[a:b])
+            np.add(levels[a:b], 64.0, out=w[a:b], dtype=np.float64)
+            w[a:b] *= np.where(levels_sign[a:b], -1.0, 1.0)
+            # WEIGHT_RMS is the magnitudes' RMS: |v| is about 2 per element, as it always was
+            w[a:b] *= 2.0 * h / (WEIGHT_RMS * np.sqrt(b - a))
         return w, runs
 
     def check(self, start: int, stop: int, label: str, *, split: bool = True) -> list[DirectionCheck]:
@@ -254,6 +295,8 @@ class Directions:
         errors = self.g_error[part] if self.g_error is not None else None
         g_round = 0.0 if errors is None else sum(float(errors[a:b].sum()) / np.sqrt(b - a) for a, b in runs)
         g_scale = sum(float(np.sqrt(g[a:b] @ g[a:b])) for a, b in runs)
+        # the round-off of v . g: eps-sized per term of sum |v_i g_i| (at most ||g_run|| / sqrt(n) per run)
+        allowance = DOT_ROUNDOFF * EPS * float(np.abs(w) @ np.abs(g)) / h
         nfev0 = self.objective.nfev
         for _ in range(SHRINKS + 1):
             f = self.objective.along(part, w, OFFSETS)
@@ -264,21 +307,31 @@ class Directions:
             w /= 16  # exact: a power of two
         floor = 0.0
         if not informative(error, projected, value):  # near-zero slopes: the tensor's scale decides
-            floor = ABSOLUTE * self.largest(start, stop)
-        agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink, floor)
+            floor = self.floor(start, stop)
+        agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink, floor, allowance)
         if agrees is False:  # before convicting, measure the cost's noise (once per check)
             value, error, kink = _five_point(self.objective, f, h, measure=True)
-            agrees, bound = _verdict(projected, value, error + g_round + 1e-12 * g_scale, kink, floor)
+            agrees, bound = _verdict(
+                projected, value, error + g_round + 1e-12 * g_scale, kink, floor, allowance
+            )
         if agrees is False:
             wide, wide_error, wide_kink = _five_point(
                 self.objective, self.objective.along(part, WIDE * w, OFFSETS), WIDE * h, measure=True
             )
             spread = _spread(value, error, wide, wide_error, wide_kink)
             if spread:
-                agrees, bound = _verdict(projected, value, max(bound, spread), True, floor)
+                agrees, bound = _verdict(projected, value, max(bound, spread), True, floor, allowance)
         nfev = self.objective.nfev - nfev0
         self.nfev += nfev
-        return DirectionCheck(label, start, stop, projected, value, bound, h, kink, agrees, nfev)
+        lenient = agrees is False and abs(projected - value) <= bound + MATERIAL * max(
+            abs(projected), abs(value)
+        )
+        # the least single-element error it sees: |v_i| >= 2 MIN_WEIGHT / sqrt(n_run) in units of h
+        smallest = min(2 * MIN_WEIGHT / np.sqrt(b - a) for a, b in runs)
+        resolution = (bound + allowance) / smallest if agrees is not None else float("nan")
+        return DirectionCheck(
+            label, start, stop, projected, value, bound, h, kink, agrees, nfev, False, lenient, resolution
+        )
 
     def localise(self, block: DirectionCheck) -> tuple[list[int], list[int], list[int], list[DirectionCheck]]:
         """Bisect a failing block: (wrong elements, kink elements, agreeing elements, blocks left
@@ -319,7 +372,7 @@ class Directions:
         if est.kink is not None and est.kink[i]:  # finite differences cannot convict at a kink
             return "kink"
         d, e = est.values[i], est.error[i] + (self.g_error[i] if self.g_error is not None else 0.0)
-        floor = ABSOLUTE * self.largest(i, i + 1)
+        floor = self.floor(i, i + 1)
         agrees, _ = _verdict(float(self.g[i]), float(d), float(e), False, floor)
         if agrees is False:  # the same wider-step confirmation as a direction's
             x = self.objective.theta0[i]
@@ -347,7 +400,12 @@ def _spread(value: float, error: float, wide: float, wide_error: float, wide_kin
 
 
 def _verdict(
-    projected: float, value: float, bound: float, kink: bool, floor: float = 0.0
+    projected: float,
+    value: float,
+    bound: float,
+    kink: bool,
+    floor: float = 0.0,
+    allowance: float | None = None,
 ) -> tuple[bool | None, float]:
     """A direction's verdict: True (agrees), False (disagrees) or None (cannot decide), and its bound.
 
@@ -355,20 +413,26 @@ def _verdict(
     :data:`ABSOLUTE` of the largest gradient in the tensors, for slopes near zero: the
     per-element rule's clause) is no verdict: a wrong gradient would agree too. A
     disagreement beyond ten times the bound convicts even then.
+
+    ``allowance``: what besides the bound is agreement, the round-off of ``v . g`` (a
+    direction's check); None: :data:`MATERIAL` of the value (one element's check). Along a
+    direction MATERIAL of the slope would dilute one element's error in the sum of all: a
+    disagreement is a reason to bisect, and only a confirmed element convicts.
     """
     decides = informative(bound, projected, value) or bound <= floor
     if kink or not np.isfinite(projected):
         return None, bound
-    if abs(projected - value) <= bound + MATERIAL * max(abs(projected), abs(value)):
+    extra = MATERIAL * max(abs(projected), abs(value)) if allowance is None else allowance
+    if abs(projected - value) <= bound + extra:
         return (True if decides else None), bound
     far = abs(projected - value) > 10 * bound
     return (False if decides or far else None), bound
 
 
 def informative(bound: float, projected: float, value: float) -> bool:
-    """Whether a direction's bound is within :data:`~verifier.compare.RESOLUTION` of the slope it
+    """Whether a direction's bound is within :data:`~verifier.tolerance.RESOLUTION` of the slope it
     bounds (and the slope finite): the per-element rule, along a direction."""
-    return bool(np.isfinite(value)) and bound <= RESOLUTION * max(abs(projected), abs(value)) + 1e-300
+    return bool(np.isfinite(value)) and bool(decides(bound, max(abs(projected), abs(value)), 1e-300))
 
 
 def _rms(theta: np.ndarray) -> float:

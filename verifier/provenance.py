@@ -179,16 +179,33 @@ def _reads(nodes: list[ast.expr]) -> tuple[Read, ...]:
     )
 
 
-def _statements(code: types.CodeType) -> dict[int, Statement]:
-    """Each line of a function's source, mapped to the innermost statement that holds it."""
+def _functions(file: str) -> dict[int, ast.AST]:
+    """The functions of a source file by their code's first line (a decorator's, if decorated)."""
     try:
-        lines, start = inspect.getsourcelines(code)
-        tree = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
+        tree = ast.parse("".join(linecache.getlines(file)))
+    except (SyntaxError, ValueError):
         return {}
+    out: dict[int, ast.AST] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out[min([node.lineno, *(d.lineno for d in node.decorator_list)])] = node
+    return out
+
+
+def _statements(code: types.CodeType, function: ast.AST | None) -> dict[int, Statement]:
+    """Each line of a function's source, mapped to the innermost statement that holds it."""
+    if function is None:
+        try:  # source without a file of its own (a notebook cell): read it through inspect
+            lines, start = inspect.getsourcelines(code)
+            tree = ast.parse(textwrap.dedent("".join(lines)))
+        except (OSError, TypeError, SyntaxError, IndentationError):
+            return {}
+        offset = start - 1
+    else:
+        tree = ast.Module(body=[function], type_ignores=[])  # type: ignore[list-item]
+        offset = 0
     file = code.co_filename
     out: dict[int, Statement] = {}
-    offset = start - 1
 
     def text_of(node: ast.stmt) -> str:
         number = node.lineno + offset
@@ -349,6 +366,8 @@ class _Recorder:
         self.out = Recording()
         self.states: dict[int, _FrameState] = {}
         self.codes: dict[types.CodeType, dict[int, Statement] | None] = {}  # None: not followed
+        self.files: dict[str, dict[int, ast.AST]] = {}  # per source file: its functions
+        self.compiled: dict[int, Any] = {}  # per expression node of the statements: its code
         self.seq = 0
 
     # -- the tracer -------------------------------------------------------------------------
@@ -364,7 +383,13 @@ class _Recorder:
             pseudo = file.startswith("<") and not file.startswith("<frozen")
             user = (pseudo or is_user_file(file)) and code.co_name not in _SKIPPED
             inline = code.co_name in _INLINE
-            statements = self.codes[code] = ({} if inline else _statements(code)) if user else None
+            if not user or inline or code.co_name == "<lambda>":
+                statements = self.codes[code] = {} if user else None
+            else:
+                if file not in self.files:
+                    self.files[file] = _functions(file)
+                function = self.files[file].get(code.co_firstlineno)
+                statements = self.codes[code] = _statements(code, function)
         if statements is None:
             return None
         if event == "call":
@@ -463,14 +488,14 @@ class _Recorder:
         for target in statement.targets:
             self._target(target, frame, state, statement, local)
         if statement.add_at is not None:
-            buffer = self._evaluate(_compile(statement.add_at[0]), _root(statement.add_at[0]), frame, local)
-            index = self._evaluate(_compile(statement.add_at[1]), None, frame, local)
+            buffer = self._evaluate(self._code(statement.add_at[0]), _root(statement.add_at[0]), frame, local)
+            index = self._evaluate(self._code(statement.add_at[1]), None, frame, local)
             if isinstance(buffer, np.ndarray):
                 self._write(
                     buffer, frame, state, statement, ast.unparse(statement.add_at[0]), _index_copy(index)
                 )
         if statement.scanned is not None:
-            container = self._evaluate(_compile(statement.scanned), _root(statement.scanned), frame, local)
+            container = self._evaluate(self._code(statement.scanned), _root(statement.scanned), frame, local)
             if not isinstance(container, np.ndarray):
                 for a in _arrays_in(container, 2):
                     if id(a) not in self.out.arrays:
@@ -493,7 +518,7 @@ class _Recorder:
             return
         text = ast.unparse(target)
         if isinstance(target, ast.Subscript):
-            base = self._evaluate(_compile(target.value), _root(target.value), frame, local)
+            base = self._evaluate(self._code(target.value), _root(target.value), frame, local)
             if isinstance(base, np.ndarray):
                 index = self._index(target, frame, local)
                 self._write(base, frame, state, statement, text, _index_copy(index))
@@ -501,7 +526,7 @@ class _Recorder:
         if isinstance(target, ast.Name):
             value = local.get(target.id, None)
         else:
-            value = self._evaluate(_compile(target), _root(target), frame, local)
+            value = self._evaluate(self._code(target), _root(target), frame, local)
         if isinstance(value, np.ndarray):
             if id(value) not in self.out.arrays:
                 self._made(value, frame, state, statement, text)
@@ -518,11 +543,19 @@ class _Recorder:
 
     def _index(self, target: ast.Subscript, frame: types.FrameType, local: Any) -> Any:
         """The index of a subscript target (``dx[:, :, t]``: ``(slice(None), slice(None), 3)``)."""
-        grab = ast.Subscript(value=ast.Name("_index_", ast.Load()), slice=target.slice, ctx=ast.Load())
-        code = _compile(grab)
+        if id(target.slice) not in self.compiled:
+            grab = ast.Subscript(value=ast.Name("_index_", ast.Load()), slice=target.slice, ctx=ast.Load())
+            self.compiled[id(target.slice)] = _compile(grab)
+        code = self.compiled[id(target.slice)]
         if code is None:
             return None
         return self._evaluate(code, None, frame, {**local, "_index_": _Grab()})
+
+    def _code(self, node: ast.expr) -> Any:
+        """:func:`_compile`, once per expression of the user's code (the statements live as long)."""
+        if id(node) not in self.compiled:
+            self.compiled[id(node)] = _compile(node)
+        return self.compiled[id(node)]
 
     def _evaluate(self, code: Any, root: str | None, frame: types.FrameType, local: Any) -> Any:
         if code is not None:

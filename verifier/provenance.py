@@ -974,14 +974,16 @@ class _Walk:
         return events[-1] if events else None
 
     def nature(self, key: int) -> str:
-        """A suspect array's kind: ``"grad"`` when a right gradient or the data (an input that is no
-        forward value: the labels) enters it, else ``"factor"`` (a value computed from the
-        forward's values alone, such as an activation's derivative: nothing to check it against)."""
+        """A suspect array's kind: ``"grad"`` when a gradient enters it (a right one, a term, or a
+        suspect gradient), or the data (an input that is no forward value: the labels) together
+        with the forward's values (a cost's derivative, ``A3 - Y``); ``"data"`` when it is made
+        from the data alone (``np.hstack((ones, X))``); else ``"factor"``, a value computed from
+        the forward's values alone (an activation's derivative): nothing to check those against."""
         if key in self.natures:
             return self.natures[key]
         self.natures[key] = "factor"  # a guard against cycles
         r = self.rec.arrays[key]
-        result = "factor"
+        gradient = label = forward = False
         for e in [x for x in (r.origin, *r.writes) if x is not None]:
             for i in e.inputs:
                 if i == key or i not in self.rec.arrays:
@@ -989,16 +991,20 @@ class _Walk:
                 other = self.rec.arrays[i]
                 status = self.status(i)
                 if status in ("right", "term"):
-                    result = "grad"
-                elif other.origin is None and other.array.dtype.kind in "fciub":
-                    if self.table is None or not self.table.matches_value(other.array.astype(np.float64)):
-                        result = "grad"
-                elif status == "suspect" and self.nature(i) == "grad":
-                    result = "grad"
-                if result == "grad":
-                    break
-            if result == "grad":
-                break
+                    gradient = True
+                elif other.origin is None:
+                    value = other.array.astype(np.float64) if other.array.dtype.kind in "fciub" else None
+                    known = value is not None and self.table is not None and self.table.matches_value(value)
+                    forward |= known
+                    label |= not known
+                elif status == "suspect":
+                    inner = self.nature(i)
+                    gradient |= inner == "grad"
+                    label |= inner == "data"
+                    forward |= inner == "factor"
+                else:  # a forward value, a mask made from one, an allocation
+                    forward = True
+        result = "grad" if gradient or (label and forward) else "data" if label else "factor"
         self.natures[key] = result
         return result
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,11 +121,28 @@ def explain(
         shapes = {r.array.shape for r in recording.arrays.values() if r.array.dtype.kind in "fc"}
         resolve = bool(reference.extra.get("resolved"))
         table = forward_table(cost, layout, theta, shapes | set(layout.shapes), resolve)
-    culprits = first_wrong(recording, layout, wrong, table, context.get("m"))
+    try:
+        culprits = first_wrong(recording, layout, wrong, table, context.get("m"))
+    except Exception as exc:  # the verdict stands; only the line is missing, and the report says why
+        out.notes.append(f"the first wrong line could not be worked out ({type(exc).__name__}: {exc})")
+        culprits = []
     keys = dict(zip(layout.names, outputs(recording, layout), strict=True))
     common = culprits[0] if len(culprits) == 1 and set(culprits[0].tensors) == set(wrong) else None
     if shared is not None:
-        out.findings.append(_shared_finding(shared, common))
+        site = ""
+        covered = {t for c in culprits for t in c.tensors} == set(wrong)
+        if (
+            common is None
+            and covered
+            and len({(c.event.site, c.event.target, c.kind) for c in culprits}) == 1
+        ):
+            # one statement, reached once per layer or step: its line here, each call in its own finding
+            e = culprits[0].event
+            site = (
+                f": each goes wrong at {Path(e.statement.file).name}:{e.statement.line}"
+                f" `{e.statement.text}`, the line that computes {e.target}"
+            )
+        out.findings.append(_shared_finding(shared, common, site))
     for c in culprits:
         if table is None and c.kind == "made":
             for name in c.tensors:
@@ -151,13 +169,19 @@ class Shared:
     right: list[str]
 
 
-def _shared_finding(shared: Shared, common: Culprit | None) -> Finding:
-    """Where a factor shared by the wrong tensors enters, saying only what the data show."""
-    at = f": look at {_place(common)}" if common else ""
+def _shared_finding(shared: Shared, common: Culprit | None, site: str = "") -> Finding:
+    """Where a factor shared by the wrong tensors enters, saying only what the data show.
+
+    ``common``: the one statement every wrong tensor goes wrong at; ``site``: the one line they
+    each go wrong at, in calls of their own (a helper called once per layer)."""
+    at = f": look at {_place(common)}" if common else site
     if not shared.right:
-        message = "the factor is shared by every parameter gradient, so it enters before them" + (
-            at or ": look at the first lines of the backward pass"
-        )
+        if site and not common:
+            message = f"the factor is shared by every parameter gradient{site}"
+        else:
+            message = "the factor is shared by every parameter gradient, so it enters before them" + (
+                at or ": look at the first lines of the backward pass"
+            )
     else:
         wrong, right = ", ".join(shared.wrong), ", ".join(shared.right)
         verb = "is" if len(shared.wrong) == 1 else "are"
@@ -166,7 +190,7 @@ def _shared_finding(shared: Shared, common: Culprit | None) -> Finding:
             f" {'is' if len(shared.right) == 1 else 'are'} right: the factor enters on the path to"
             f" {wrong} only, after it parts from the path to {right}{at}"
         )
-    return Finding("bug", "", message, "line" if common else "shared")
+    return Finding("bug", "", message, "line" if common or site else "shared")
 
 
 def _words(c: Culprit, wrong_count: int) -> str:

@@ -191,7 +191,24 @@ def attention(module, rng):
     return cost, grad, params
 
 
+def embedding(module, rng):
+    idx = np.array([0, 2, 2, 5, 1, 2, 4, 0, 3, 3])  # repeated rows, as a sentence repeats words
+    params = {"W": rng.standard_normal((6, 3))}
+    G = rng.standard_normal((10, 3))
+
+    def cost(p):
+        out, _ = module.embed_forward(p["W"], idx)
+        return np.sum(out * G)
+
+    def grad(p):
+        out, cache = module.embed_forward(p["W"], idx)
+        return {"W": module.embed_backward(G, cache)}
+
+    return cost, grad, params
+
+
 GLUE = {
+    "embedding.py": embedding,
     "course_helpers.py": course,
     "layers_cache.py": layers,
     "oo_layers.py": objects,
@@ -266,6 +283,8 @@ SLIPS = [
         "w",
         "n = 0",
     ),
+    # the scatter written as a subscript write: a repeated row gets one of its gradients only
+    ("embedding.py", "np.add.at(dW, idx, dout)", "dW[idx] += dout", "W", ""),
     # the attention scores' scale divided by d instead of sqrt(d)
     ("attention.py", "dS = dS / np.sqrt(d)", "dS = dS / d", "Wq", ""),
 ]
@@ -366,6 +385,27 @@ def test_recording_follows_methods_buffers_and_iterations(tmp_path):
     dWax = recording.arrays[id(recording.value["dWax"])]
     assert dWax.origin is not None and dWax.origin.statement.text == "dWax = np.zeros((n_a, n_x))"
     assert {w.statement.text for w in dWax.writes} == {"dWax += dWaxt"}
+
+
+def test_recording_sees_np_add_at_and_attribute_gradients(tmp_path):
+    module, line = planted(tmp_path, "embedding.py", "np.add.at(dW, idx, dout)")
+    cost, grad, params = embedding(module, np.random.default_rng(0))
+    layout, theta = layout_of(params)
+    recording = record(grad, layout.unflatten(theta.copy()))
+    assert recording is not None
+    dW = recording.arrays[id(recording.value["W"])]
+    assert [(w.target, w.statement.line) for w in dW.writes] == [("dW", int(line.split(":")[1]))]
+    np.testing.assert_array_equal(dW.writes[0].region, [0, 2, 2, 5, 1, 2, 4, 0, 3, 3])
+    module, line = planted(tmp_path, "oo_layers.py", "self.dweights = np.dot(self.inputs.T, dvalues)")
+    cost, grad, params = objects(module, np.random.default_rng(0))
+    recording = record(grad, layout_of(params)[0].unflatten(layout_of(params)[1]))
+    assert recording is not None
+    origin = recording.arrays[id(recording.value["W2"])].origin
+    assert (
+        origin is not None
+        and origin.target == "self.dweights"
+        and origin.statement.line == int(line.split(":")[1])
+    )
 
 
 def test_recording_changes_no_verdict_and_runs_only_on_failure(tmp_path, monkeypatch):

@@ -430,3 +430,18 @@ def test_without_autograd_the_line_that_computed_the_tensor_is_named(tmp_path):
         report = check(cost, grad, params, methods=("centered", "scipy"))
     assert report.wrong_tensors == ["Wo"]
     assert f"dWo is computed at {where}" in str(report), str(report)
+
+
+def test_a_backward_past_the_recording_budget_says_its_lines_were_not_followed(tmp_path, monkeypatch):
+    import verifier.lines as lines
+    import verifier.provenance as provenance
+
+    monkeypatch.setattr(provenance, "EVENT_BUDGET", 20)
+    monkeypatch.setattr(lines, "EVENT_BUDGET", 20)
+    module, _ = planted(
+        tmp_path, "conv_naive.py", "dw[f] += window * dout[n, f, i, j]", "dw[f] += window * dout[n, f, j, i]"
+    )
+    report = checked(module, "conv_naive.py", 0)
+    assert report.wrong_tensors == ["w"]  # the verdict stands
+    assert not [f for f in report.findings if f.pattern == "line"]
+    assert any("its lines were not followed" in f.message for f in report.findings if f.kind == "note")

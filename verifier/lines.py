@@ -29,7 +29,7 @@ from .compare import compare, relative_error
 from .diagnose import Finding, bias_axis, layer_number, nice_factor
 from .estimators.base import Estimate
 from .params import Layout, is_intermediate_key, layout_of
-from .provenance import Culprit, first_wrong, forward_table, outputs, record, regions
+from .provenance import EVENT_BUDGET, Culprit, first_wrong, forward_table, outputs, record, regions
 from .report import verdict_report
 
 
@@ -115,6 +115,12 @@ def explain(
         return out  # nothing is wrong: no line to name, and the backward need not run again
     recording = record(grad, layout.unflatten(theta.copy()))
     if recording is None:
+        return out
+    if recording.events > EVENT_BUDGET:
+        out.notes.append(
+            f"the backward made or wrote arrays in more than {EVENT_BUDGET:,} statements (a loop over"
+            " every element): its lines were not followed to the first wrong one"
+        )
         return out
     table = None
     if available:

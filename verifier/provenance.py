@@ -61,6 +61,9 @@ _SKIPPED = frozenset({"<genexpr>"})
 _PURE_CALLS = frozenset({"str", "int", "len", "slice", "range", "abs", "min", "max", "tuple"})
 #: Containers larger than this are not searched for the arrays they hold.
 _CONTAINER_LIMIT = 64
+#: Statements that made or wrote an array, past which a recording stops (a loop over every
+#: element of a large array): a count, so that whether lines are named never depends on time.
+EVENT_BUDGET = 200_000
 #: Relative distance (of norms) under which a backward array equals a traced value.
 MATCH = 1e-6
 
@@ -347,7 +350,7 @@ class Recording:
     arrays: dict[int, Record] = field(default_factory=dict)
     value: Any = None
     site_binds: dict[tuple[str, int, str], list[tuple[int, int]]] = field(default_factory=dict)
-    events: int = 0
+    events: int = 0  # past EVENT_BUDGET the recording stopped: it is incomplete
     sites: dict[tuple[str, int], int] = field(default_factory=dict)  # events per statement
 
 
@@ -373,6 +376,8 @@ class _Recorder:
     # -- the tracer -------------------------------------------------------------------------
 
     def global_trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        if self.out.events > EVENT_BUDGET:
+            return None
         code = frame.f_code
         statements: dict[int, Statement] | None
         if code in self.codes:
@@ -400,7 +405,7 @@ class _Recorder:
 
     def local_trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         state = self.states.get(id(frame))
-        if state is None:
+        if state is None or self.out.events > EVENT_BUDGET:
             return None
         try:
             if frame.f_code.co_name in _INLINE:

@@ -222,6 +222,8 @@ def _words(c: Culprit, wrong_count: int) -> str:
         head = f"{', '.join(c.right)} {'is' if len(c.right) == 1 else 'are'} right, {target} is wrong"
     elif c.terms:
         head = f"{target} is wrong"
+    elif not c.event.inputs:
+        head = f"{target} is wrong, and reads no array"
     else:
         head = f"{target} is wrong, computed from the forward's values and the data"
     if c.terms:

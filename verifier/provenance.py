@@ -672,7 +672,9 @@ class _Recorder:
         inner = frame
         outer = frame.f_back
         while outer is not None and id(outer) in self.states:
-            if outer.f_code.co_filename.startswith("<") and not is_user_file(outer.f_code.co_filename):
+            if outer.f_code.co_filename.startswith("<") and not outer.f_code.co_filename.startswith(
+                "<ipython"
+            ):
                 break  # the expression that called the backward: no line of the user's to show
             state = self.states[id(outer)]
             statement = state.statement
@@ -773,6 +775,12 @@ class Table:
     terms: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
     #: dJ/d(NAME) for the names the forward's frames give one value only (``Z1``)
     named: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the parameters' own gradients (which the backward returns at scale 1, whatever its convention)
+    parameters: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+
+    def is_parameter_gradient(self, a: np.ndarray) -> bool:
+        stack = self.parameters.get(a.shape)
+        return stack is not None and bool(np.any(a)) and bool(np.any(_close(stack, a)))
 
     def term_scales(self, a: np.ndarray, scales: list[float]) -> set[float]:
         """The conventions ``c`` under which ``a / c`` is one term of a forward value's gradient."""
@@ -882,6 +890,11 @@ def forward_table(
             terms.setdefault(values[parent].shape, []).extend(uses)
     table.terms = {shape: np.stack(stack) for shape, stack in terms.items()}
     table.named = {n: grads[node] for n, node in named.items() if node in grads}
+    roots: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for node in grads:
+        if any(parent is start for parent in node.parents):
+            roots.setdefault(values[node].shape, []).append(grads[node])
+    table.parameters = {shape: np.stack(stack) for shape, stack in roots.items()}
     by_shape: dict[tuple[int, ...], list[Any]] = {}
     for node in grads:  # the values the cost depends on (a cost may compute more: its own backward)
         by_shape.setdefault(values[node].shape, []).append(node)
@@ -931,6 +944,11 @@ class _Walk:
                 self.cache[key] = (self.table.gradient_scales(a, self.scales), self.table.matches_value(a))
         return self.cache[key]
 
+    def parameter(self, key: int) -> bool:
+        """Whether the array is a parameter's gradient (returned at scale 1 under any convention)."""
+        a = self.rec.arrays[key].array
+        return self.table is not None and a.dtype.kind == "f" and self.table.is_parameter_gradient(a)
+
     def term(self, key: int) -> bool:
         """Whether the array is one term of a forward value's gradient (a step's share)."""
         if key not in self.terms:
@@ -948,6 +966,8 @@ class _Walk:
             return "input"
         scales, value = self.match(key)
         if self.scale is not None and self.scale in scales:
+            return "right"
+        if self.scale is not None and 1.0 in scales and self.parameter(key):
             return "right"
         if self.scale is None and scales:
             return "right"
@@ -967,7 +987,9 @@ class _Walk:
         a = self.rec.arrays[key].array if key in self.rec.arrays else None
         if ref is None or a is None or a.shape != ref.shape or status not in ("right", "term"):
             return status
-        scales = [self.scale] if self.scale is not None else self.scales
+        scales = [self.scale] if self.scale is not None else list(self.scales)
+        if self.parameter(key):
+            scales.append(1.0)  # a parameter's gradient is returned at scale 1 under any convention
         if any(np.any(_close(ref[None], a / c)) for c in scales):
             return "right"
         return "misnamed"

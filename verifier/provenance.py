@@ -480,7 +480,7 @@ class _Recorder:
     ) -> None:
         statement = state.statement
         if statement is None:
-            if returning and state.function == "<lambda>":
+            if returning:  # a lambda, an expression given as text (its comprehensions inlined on 3.12)
                 line = frame.f_lineno
                 text = linecache.getline(frame.f_code.co_filename, line).strip()
                 lam = Statement(frame.f_code.co_filename, line, text, "return")

@@ -152,11 +152,11 @@ def explain(
     for c in culprits:
         if table is None and c.kind == "made":
             for name in c.tensors:
-                out.where[name] = f"{c.event.target} is computed at {c.event.where()}"
+                out.where[name] = f"{_noun(c.event.target)} is computed at {c.event.where()}"
             continue
         if c is common and shared is not None and c.kind == "line":
             continue  # the shared factor's finding names it
-        out.findings.append(Finding("bug", c.tensors[0], _words(c, len(wrong)), "line"))
+        out.findings.append(Finding("bug", c.tensors[0], _words(c), "line"))
     for name, mask in wrong.items():
         key = keys.get(name)
         if key is not None:
@@ -199,9 +199,14 @@ def _shared_finding(shared: Shared, common: Culprit | None, site: str = "") -> F
     return Finding("bug", "", message, "line" if common or site else "shared")
 
 
-def _words(c: Culprit, wrong_count: int) -> str:
+def _noun(target: str) -> str:
+    """How the report calls a target: its text, or what a statement returns."""
+    return "the value returned" if target == "return value" else target
+
+
+def _words(c: Culprit) -> str:
     """A culprit's sentence: what is right, what is wrong, and the line with its iteration."""
-    target = c.event.target
+    target = _noun(c.event.target)
     own = len(c.tensors) == 1 and target in (c.tensors[0], f"d{c.tensors[0]}")
     prefix = "" if own else f"{', '.join(c.tensors)}: "
     where = c.event.where(first=c.repeated)
@@ -235,6 +240,8 @@ def _place(c: Culprit) -> str:
     """``the line that computes dW, file.py:12 `…` (at t = 3)``, or the lines, when several
     statements on one array cannot be told apart."""
     where = c.event.where(first=c.repeated)
+    if c.event.target == "return value":
+        return f"the line that returns it, {where}"
     if c.also:
         others = " or ".join(e.where(first=True) for e in c.also)
         return f"the lines that compute {c.event.target}, {where} or {others}"

@@ -169,7 +169,12 @@ def _assert_diagnosis(report, wrong, expected):
     bugs = [f for f in report.findings if f.kind == "bug"]
     if isinstance(expected, tuple):
         kind, name = expected
-        assert any(f.pattern == kind and f.tensor == name for f in bugs), str(report)
+
+        # a line finding is about the parameter tensors it explains, and names the wrong value's line
+        def named(f):
+            return f.tensor == name or (kind == "line" and f"the line that computes {name}," in f.message)
+
+        assert any(f.pattern == kind and named(f) for f in bugs), str(report)
     elif expected is not None:
         per_tensor = {
             f.tensor: f.pattern for f in bugs if f.tensor and f.pattern not in ("layer", "line", "axis")

@@ -79,7 +79,7 @@ def _assert_blog_findings(text):
     assert "every wrong tensor is exactly 2.0× the reference: the mean-squared-error derivative's 2/m" in text
     assert "(m = 4)" in text and "THETA[0]" in text and "[0] (" not in text.replace("THETA[0] (", "")
     labels = _line_of(BLOG, "del_ = [(y_hat - y)")
-    assert f"look at the first line that uses the labels, {labels}" in text, text
+    assert f"so it enters before them: look at the line that computes del_, {labels}" in text, text
 
 
 def test_the_blogs_code_as_published_gets_three_methods_and_its_line(capsys):
@@ -140,4 +140,7 @@ def test_a_wrong_tensor_names_its_own_line_without_intermediates(tmp_path, monke
     params = {"W1": rng.standard_normal((4, 3)), "W2": rng.standard_normal((2, 4))}
     report = check(*from_functions(module.cost, module.backward, X, Y), params)
     assert report.wrong_tensors == ["W1"]
-    assert "dW1 is computed at twolayer.py:12 `dW1 = np.dot(dH * (1 - H), X.T)`" in str(report), str(report)
+    line = "twolayer.py:12 `dW1 = np.dot(dH * (1 - H), X.T)`"
+    assert f"dH is right, dW1 is wrong: look at the line that computes dW1, {line}" in str(report), str(
+        report
+    )

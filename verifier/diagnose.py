@@ -170,8 +170,6 @@ def diagnose(
     layout: Layout,
     context: dict[str, Any] | None = None,
     theta: np.ndarray | None = None,
-    *,
-    intermediates: bool = False,
 ) -> list[Finding]:
     """All findings, bugs first.
 
@@ -189,9 +187,6 @@ def diagnose(
         (``"mse"`` or ``"cross-entropy"``), ``notes`` (list of str about the point).
     theta : ndarray, shape (P,), optional
         The parameters, flat (to recognise a stray L2 term).
-    intermediates : bool, optional
-        The backward returned intermediate gradients (``dZ1``, ``dA1``, ...): the layer
-        picture then does not ask for them.
     """
     context = context or {}
     m, loss = context.get("m"), context.get("loss")
@@ -201,7 +196,7 @@ def diagnose(
     if refs:
         reference = _reference_values(refs, verdicts)
         bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss, theta)
-        bugs += layer_picture(bugs, layout, intermediates=intermediates, reference=reference)
+        bugs += layer_picture(bugs, layout, reference=reference)
     artefacts = _artefact_findings(g, estimates, verdicts, layout)
     notes = [Finding("note", "", str(n), "context") for n in context.get("notes", [])]
     return bugs + artefacts + notes
@@ -267,7 +262,9 @@ def _bug_findings(
         f.message = f"{f.message}: {detail}" + (f": {slip}" if slip else "")
     if shared:
         c = scales[0]
-        slip = scale_slip(c, m, loss) or "look for a factor shared by the whole backward pass"
+        right = [n for n in layout.names if n not in {f.tensor for f in findings}]
+        shared_by = "the whole backward pass" if not right else "the wrong tensors' paths, not the others'"
+        slip = scale_slip(c, m, loss) or f"look for a factor shared by {shared_by}"
         message = f"every wrong tensor is exactly {nice_factor(c)}× the reference: {slip}"
         findings.insert(0, Finding("bug", "", message, "sign" if c == -1 else "scale", c))
     return findings
@@ -286,7 +283,6 @@ def layer_picture(
     findings: list[Finding],
     layout: Layout,
     *,
-    intermediates: bool = False,
     reference: np.ndarray | None = None,
 ) -> list[Finding]:
     """Where, in backprop order (last layer first), the gradient first goes wrong.
@@ -344,12 +340,7 @@ def layer_picture(
                 layers[top][0],
                 f"in backprop order the gradient first goes wrong at layer {top}"
                 f" ({', '.join(n for n in layers[top] if n in wrong)}); {', '.join(below)} below it"
-                " may only inherit its error"
-                + (
-                    ""
-                    if intermediates
-                    else " (return dZ/dA from your backward, named after the forward's Z/A, to find the line)"
-                ),
+                " may only inherit its error",
                 "layer",
             )
         )

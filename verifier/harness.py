@@ -22,6 +22,7 @@ from .compare import (
 )
 from .diagnose import (
     Finding,
+    _reference_values,
     diagnose,
     direction_findings,
     nearby_findings,
@@ -33,7 +34,7 @@ from .estimators.centered import centered, extended_centered
 from .estimators.complex_step import complex_step
 from .estimators.directional import DirectionalResult, run_directions
 from .estimators.scipy_fd import scipy_fd
-from .lines import explain, intermediate_keys
+from .lines import Shared, explain, intermediate_keys
 from .objective import NOT_MEASURED, Objective, step_sizes, vectorized_stencil
 from .params import Layout, is_intermediate_key, layout_of
 from .progress import Progress
@@ -410,8 +411,7 @@ def check_point(
         verdicts.odd.setdefault("backprop", np.zeros(layout.size, dtype=bool))[layout.slice(slip.tensor)] = (
             True
         )
-    returned = bool(intermediate_keys(raw, layout))
-    findings = diagnose(g, estimates, verdicts, layout, context, theta, intermediates=returned)
+    findings = diagnose(g, estimates, verdicts, layout, context, theta)
     if directions is not None:
         findings = direction_findings(directions, layout) + findings
     if slips:  # the shape says what is wrong with them; the values' patterns would mislead
@@ -445,7 +445,7 @@ def check_point(
         label = "nearby point: a small seeded move off this point's kinks, whole tensors checked"
         report.points.append(PointResult(label, nearby[2]))
     if not fast and not drift:
-        _explain_lines(report, grad, objective, raw, estimates, context)
+        _explain_lines(report, cost, grad, objective, raw, estimates, verdicts, context)
     report.unchecked = _unchecked(ignored, report)
     if directions is not None:
         report.directions = directions.checks
@@ -870,17 +870,37 @@ def _network_point(
 
 def _explain_lines(
     report: Report,
+    cost: Callable[[Any], Any],
     grad: Callable[[Any], Any],
     objective: Objective,
     raw: Any,
     estimates: dict[str, Estimate],
+    verdicts: Verdicts,
     context: dict[str, Any] | None,
 ) -> None:
     """Add what the user's own lines say (:mod:`verifier.lines`) to a full check's report."""
     ref = estimates.get("autograd")
-    wrong = list(report.wrong_tensors)
-    shared = any(f.kind == "bug" and not f.tensor and f.pattern in ("scale", "sign") for f in report.findings)
-    explained = explain(grad, objective.layout, objective.theta0, raw, wrong, shared, context or {}, ref)
+    layout = objective.layout
+    bad = verdicts.verdict == WRONG
+    wrong = {
+        name: bad[layout.slice(t)].reshape(layout.shapes[t])
+        for t, name in enumerate(layout.names)
+        if bad[layout.slice(t)].any()
+    }
+    shared = None
+    for f in report.findings:
+        if f.kind == "bug" and not f.tensor and f.pattern in ("scale", "sign") and f.factor is not None:
+            reference = _reference_values({k: e for k, e in estimates.items() if e.available}, verdicts)
+            largest = layout.tensor_maxima(np.nan_to_num(reference))
+            top = float(largest.max(initial=0.0))
+            right = [
+                n
+                for n, peak in zip(layout.names, largest, strict=True)
+                if n not in wrong and peak > 1e-9 * top
+            ]
+            shared = Shared(f.factor, list(wrong), right)
+            break
+    explained = explain(grad, cost, layout, objective.theta0, raw, wrong, shared, context or {}, ref)
     report.intermediates = explained.intermediates
     if explained.unchecked:
         warnings.warn(
@@ -890,17 +910,15 @@ def _explain_lines(
             UserWarning,
             stacklevel=4,
         )
-    if explained.findings and any(f.pattern == "line" and f.tensor for f in explained.findings):
+    if any(f.pattern == "line" for f in explained.findings):
         # the lines say more than the layer picture inferred from parameters alone
         report.findings = [f for f in report.findings if f.pattern != "layer"]
     for finding in explained.findings:
         _insert_bug(report, finding)
-    for name, line in explained.where.items():
+    for name, text in explained.where.items():
         for f in report.findings:
             if f.kind == "bug" and f.tensor == name and f.pattern not in ("line", "layer"):
-                f.message += (
-                    f"; d{name} is computed at {line}" if not name.startswith("d") else f"; at {line}"
-                )
+                f.message += f"; {text}"
                 break
     known = {f.message for f in report.findings}
     report.findings += [Finding("note", "", n, "context") for n in explained.notes if n not in known]

@@ -1,37 +1,36 @@
 """The first wrong line, in the user's own file: one mechanism for any code, built-ins included.
 
-When the hand-written backward returns intermediate gradients (the notebook's ``dZ3``,
-``dA2``, ... or any ``dNAME`` whose ``NAME`` the forward assigns), the autograd reference's
-own trace has recorded the values the forward's frames hold by name (their locals, and the
-entries of a dict they keep, a ``cache``), and its one backward pass has given the gradient
-with respect to each: the reference for the backward's ``dNAME``, compared by the one
-comparison rule.
-The backward's own source then says which line assigns each value and which values that
-line reads, so the report names the first wrong line in backprop order: a wrong value all
-of whose checked inputs are right, with its file, number and text.
+When something is wrong, the user's backward is run once more under observation
+(:mod:`verifier.provenance`): where each array that ends up in a gradient was made or
+written, through helpers, methods, loops and buffers, and which arrays each statement read.
+The cost is traced once more, and every value its forward computed, with the cost's gradient
+with respect to it, says which of those arrays are right. The report then names, for each
+wrong tensor, the first statement whose inputs are right and whose output is wrong, with
+its file, number, text and iteration; for a buffer filled region by region, which regions
+are right.
 
-The same trace gives, for the diagnosis: dJ/dZ of a layer (is a wrong bias gradient ``dZ``
-summed over the wrong axis?), and the ReLU units that are dead for the data, on every check.
+When the backward also returns intermediate gradients under the forward's names (the
+notebook's ``dZ3``, ``dA2``, ...), the autograd reference's own trace checks them by name,
+for the report's table of intermediates. The same trace gives, for the diagnosis: dJ/dZ of a
+layer (is a wrong bias gradient ``dZ`` summed over the wrong axis?), and the ReLU units that
+are dead for the data, on every check.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .compare import compare, relative_error
-from .diagnose import Finding, bias_axis, layer_number
+from .diagnose import Finding, bias_axis, layer_number, nice_factor
 from .estimators.base import Estimate
 from .params import Layout, is_intermediate_key, layout_of
+from .provenance import EVENT_BUDGET, Culprit, first_wrong, forward_table, outputs, record, regions
 from .report import verdict_report
-from .tracing import Line, assignments, returning_frames
-
-#: Names of a function's parameter that holds the labels (the line where the cost's derivative
-#: enters the backward is the first that reads them).
-LABELS = ("Y", "y", "labels", "targets", "y_true", "T", "t")
 
 
 @dataclass
@@ -41,11 +40,11 @@ class Explained:
     Attributes
     ----------
     findings : list of Finding
-        The lines at fault (with intermediates), a bias summed over the wrong axis, the line
-        where a shared factor enters.
-    where : dict of str to Line
-        A wrong tensor's own gradient line (its name without the ``d``), when no intermediate
-        gradient says more.
+        The lines at fault, the regions of a buffer that are right and wrong, a bias summed
+        over the wrong axis, where a shared factor enters.
+    where : dict of str to str
+        A wrong tensor's own gradient line (``"dW1 is computed at …"``), when there is no
+        reference for the arrays it was computed from (autograd unavailable).
     intermediates : Report or None
         The check of the backward's intermediate gradients.
     notes : list of str
@@ -56,7 +55,7 @@ class Explained:
     """
 
     findings: list[Finding] = field(default_factory=list)
-    where: dict[str, Line] = field(default_factory=dict)
+    where: dict[str, str] = field(default_factory=dict)
     intermediates: Any = None
     notes: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
@@ -64,11 +63,12 @@ class Explained:
 
 def explain(
     grad: Callable[[Any], Any],
+    cost: Callable[[Any], Any],
     layout: Layout,
     theta: np.ndarray,
     raw: Any,
-    wrong: list[str],
-    shared_factor: bool,
+    wrong: dict[str, np.ndarray],
+    shared: Shared | None,
     context: dict[str, Any],
     reference: Any,
 ) -> Explained:
@@ -76,72 +76,176 @@ def explain(
 
     Parameters
     ----------
-    grad : callable
-        As given to :func:`verifier.check` (run once more, to find its lines, only when
-        something is wrong).
+    grad, cost : callable
+        As given to :func:`verifier.check` (``grad`` is run once more under observation, and
+        the cost traced once more, only when something is wrong).
     layout, theta
         The parameters.
     raw : object
         What ``grad`` returned at ``theta`` (its extra ``dNAME`` keys are the intermediates).
-    wrong : list of str
-        The parameter tensors found wrong.
-    shared_factor : bool
-        Every wrong tensor is off by one factor (then the line where the labels enter is named).
+    wrong : dict of str to ndarray of bool
+        The parameter tensors found wrong, each with its wrong elements (in its shape).
+    shared : Shared or None
+        Every wrong tensor is off by one factor (and which tensors are right).
     context : dict
         ``m`` if known (the notebook's ``dZ3 = A3 - Y`` is ``m`` times dJ/dZ3).
     reference : Estimate or None
         autograd's estimate: its ``intermediates`` and ``forward_values`` come from the same
-        trace as the reference (None, or unavailable: no intermediate is checked).
+        trace as the reference (None, or unavailable: no intermediate is checked, and a wrong
+        tensor's line is the one that computed it).
     """
     extra = intermediate_keys(raw, layout)
     out = Explained()
     refs: dict[str, np.ndarray] = {}
-    if reference is not None and reference.available and reference.intermediates is not None:
+    available = reference is not None and reference.available
+    if available and reference.intermediates is not None:
         refs = reference.intermediates
         out.notes = dead_units(reference.forward_values or {}, context.get("m"))
         out.unchecked = [k for k in extra if k[1:] not in refs]
-    if not extra and not wrong:
-        return out
     for name in wrong:
         number = layer_number(name)
         if name.startswith("b") and number is not None and f"Z{number}" in refs:
             finding = bias_axis(name, theta_part(raw, layout, name), refs[f"Z{number}"])
             if finding is not None:
                 out.findings.append(finding)
-    checked: dict[str, bool] = {}  # gradient name (dZ2, dW2) -> wrong
     present = [k for k in extra if k[1:] in refs]
     if present:
         out.intermediates = _check_intermediates(raw, present, refs, context.get("m"))
-        if out.intermediates is not None:
-            for t in out.intermediates.tensors:
-                checked[f"d{t.name}"] = t.verdict == "wrong"
-    for t, name in enumerate(layout.names):
-        key = _gradient_key(raw, layout, t)
-        if key is not None:
-            checked[key] = name in wrong
-    if not (wrong or any(checked.values())):
+    if not wrong:
         return out  # nothing is wrong: no line to name, and the backward need not run again
-    backward = _backward_lines(grad, layout, theta)
-    last = dict(backward)  # each name's last assignment
-    if present:
-        out.findings += first_wrong_lines(checked, last)
-    else:
-        out.where = {
-            n[1:] if n.startswith("d") else n: last[n] for n, bad in checked.items() if bad and n in last
-        }
-    if shared_factor and backward:
-        line = labels_line(backward)
-        if line is not None:
-            out.findings.append(
-                Finding(
-                    "bug",
-                    "",
-                    "the factor is shared by every parameter gradient, so it enters before them:"
-                    f" look at the first line that uses the labels, {line}",
-                    "line",
-                )
+    recording = record(grad, layout.unflatten(theta.copy()))
+    if recording is None:
+        return out
+    if recording.events > EVENT_BUDGET:
+        out.notes.append(
+            f"the backward made or wrote arrays in more than {EVENT_BUDGET:,} statements (a loop over"
+            " every element): its lines were not followed to the first wrong one"
+        )
+        return out
+    table = None
+    if available:
+        shapes = {r.array.shape for r in recording.arrays.values() if r.array.dtype.kind in "fc"}
+        resolve = bool(reference.extra.get("resolved"))
+        table = forward_table(cost, layout, theta, shapes | set(layout.shapes), resolve)
+    try:
+        culprits = first_wrong(recording, layout, wrong, table, context.get("m"))
+    except Exception as exc:  # the verdict stands; only the line is missing, and the report says why
+        out.notes.append(f"the first wrong line could not be worked out ({type(exc).__name__}: {exc})")
+        culprits = []
+    keys = dict(zip(layout.names, outputs(recording, layout), strict=True))
+    common = culprits[0] if len(culprits) == 1 and set(culprits[0].tensors) == set(wrong) else None
+    if shared is not None:
+        site = ""
+        covered = {t for c in culprits for t in c.tensors} == set(wrong)
+        if (
+            common is None
+            and covered
+            and len({(c.event.site, c.event.target, c.kind) for c in culprits}) == 1
+        ):
+            # one statement, reached once per layer or step: its line here, each call in its own finding
+            e = culprits[0].event
+            site = (
+                f": each goes wrong at {Path(e.statement.file).name}:{e.statement.line}"
+                f" `{e.statement.text}`, the line that computes {e.target}"
             )
+        out.findings.append(_shared_finding(shared, common, site))
+    for c in culprits:
+        if table is None and c.kind == "made":
+            for name in c.tensors:
+                out.where[name] = f"{_noun(c.event.target)} is computed at {c.event.where()}"
+            continue
+        if c is common and shared is not None and c.kind == "line":
+            continue  # the shared factor's finding names it
+        out.findings.append(Finding("bug", c.tensors[0], _words(c), "line"))
+    for name, mask in wrong.items():
+        key = keys.get(name)
+        if key is not None:
+            text = regions(recording, key, mask)
+            if text:
+                out.findings.append(Finding("bug", name, f"{name}: {text}", "region"))
     return out
+
+
+@dataclass
+class Shared:
+    """One factor every wrong tensor is off by, and the tensors that are right."""
+
+    factor: float
+    wrong: list[str]
+    right: list[str]
+
+
+def _shared_finding(shared: Shared, common: Culprit | None, site: str = "") -> Finding:
+    """Where a factor shared by the wrong tensors enters, saying only what the data show.
+
+    ``common``: the one statement every wrong tensor goes wrong at; ``site``: the one line they
+    each go wrong at, in calls of their own (a helper called once per layer)."""
+    at = f": look at {_place(common)}" if common else site
+    if not shared.right:
+        if site and not common:
+            message = f"the factor is shared by every parameter gradient{site}"
+        else:
+            message = "the factor is shared by every parameter gradient, so it enters before them" + (
+                at or ": look at the first lines of the backward pass"
+            )
+    else:
+        wrong, right = ", ".join(shared.wrong), ", ".join(shared.right)
+        verb = "is" if len(shared.wrong) == 1 else "are"
+        message = (
+            f"{wrong} {verb} {nice_factor(shared.factor)}× the reference and {right}"
+            f" {'is' if len(shared.right) == 1 else 'are'} right: the factor enters on the path to"
+            f" {wrong} only, after it parts from the path to {right}{at}"
+        )
+    return Finding("bug", "", message, "line" if common or site else "shared")
+
+
+def _noun(target: str) -> str:
+    """How the report calls a target: its text, or what a statement returns."""
+    return "the value returned" if target == "return value" else target
+
+
+def _words(c: Culprit) -> str:
+    """A culprit's sentence: what is right, what is wrong, and the line with its iteration."""
+    target = _noun(c.event.target)
+    own = len(c.tensors) == 1 and target in (c.tensors[0], f"d{c.tensors[0]}")
+    prefix = "" if own else f"{', '.join(c.tensors)}: "
+    where = c.event.where(first=c.repeated)
+    if c.kind == "dropped":
+        return (
+            f"{prefix}{target} keeps only the last of the {c.detail} values its line computes, at {where}:"
+            " each one replaces the one before, which nothing reads (an accumulation needs +=; a value"
+            " carried to the next step must be read there)"
+        )
+    if c.kind == "misnamed":
+        return (
+            f"{prefix}{target} is the gradient of another of the forward's values, not of"
+            f" {target[1:]}: look at the line that computes {target}, {where}"
+        )
+    if c.kind == "unwritten":
+        return f"{prefix}{c.detail} are never written after {where}"
+    if c.right:
+        head = f"{', '.join(c.right)} {'is' if len(c.right) == 1 else 'are'} right, {target} is wrong"
+    elif c.terms:
+        head = f"{target} is wrong"
+    elif not c.event.inputs:
+        head = f"{target} is wrong, and reads no array"
+    else:
+        head = f"{target} is wrong, computed from the forward's values and the data"
+    if c.terms:
+        head += f"; it reads {'; '.join(c.terms)}"
+    return f"{prefix}{head}: look at {_place(c)}"
+
+
+def _place(c: Culprit) -> str:
+    """``the line that computes dW, file.py:12 `…` (at t = 3)``, or the lines, when several
+    statements on one array cannot be told apart."""
+    where = c.event.where(first=c.repeated)
+    if c.event.target == "return value":
+        return f"the line that returns it, {where}"
+    if c.also:
+        others = " or ".join(e.where(first=True) for e in c.also)
+        return f"the lines that compute {c.event.target}, {where} or {others}"
+    return f"the line that computes {c.event.target}, {where}"
 
 
 def theta_part(raw: Any, layout: Layout, name: str) -> np.ndarray:
@@ -156,17 +260,6 @@ def intermediate_keys(raw: Any, layout: Layout) -> list[str]:
         return []
     known = {str(k) for k in layout.keys} | {f"d{k}" for k in layout.keys}
     return [k for k in raw if k not in known and is_intermediate_key(k)]
-
-
-def _gradient_key(raw: Any, layout: Layout, t: int) -> str | None:
-    """The name the backward gives tensor ``t``'s gradient (``dW2``), for a dict gradient."""
-    if not isinstance(raw, dict):
-        return None
-    key = layout.keys[t]
-    for candidate in (f"d{key}", key):
-        if candidate in raw:
-            return str(candidate)
-    return None
 
 
 def _check_intermediates(
@@ -191,79 +284,6 @@ def _check_intermediates(
     estimate = Estimate("autograd", values, error, reason="autograd, with respect to the forward's values")
     verdicts = compare(g, {"autograd": estimate}, layout)
     return verdict_report(g, {"autograd": estimate}, verdicts, layout)
-
-
-def _backward_lines(grad: Callable[[Any], Any], layout: Layout, theta: np.ndarray) -> list[tuple[str, Line]]:
-    """The assignments of the user's backward (the user function that returned the gradient),
-    in source order."""
-    own = getattr(grad, "backward_lines", None)  # a backward run elsewhere (the grader's worker)
-    if own is not None:  # says its lines itself, read from its source
-        return list(own)
-    try:
-        frames = returning_frames(lambda: grad(layout.unflatten(theta.copy())))
-    except Exception:
-        return []
-    best: tuple[int, list[tuple[str, Line]]] = (-1, [])
-    for code, value in frames:
-        if not _gradient_like(value, layout):
-            continue
-        lines = assignments(code)
-        if len(lines) > best[0]:
-            best = (len(lines), lines)
-    return best[1]
-
-
-def _gradient_like(value: Any, layout: Layout, depth: int = 0) -> bool:
-    """Whether ``value`` (or an item of a tuple it is) is a gradient for the layout."""
-    if isinstance(value, dict) and layout.kind == "dict":
-        keys = {str(k) for k in value}
-        return all(str(k) in keys or f"d{k}" in keys for k in layout.keys)
-    if isinstance(value, (list, tuple)):
-        shapes = [v.shape if isinstance(v, np.ndarray) else None for v in value]
-        if len(shapes) == len(layout.shapes) and all(
-            s == tuple(e) for s, e in zip(shapes, layout.shapes, strict=True)
-        ):
-            return True
-        return depth == 0 and any(_gradient_like(v, layout, 1) for v in value)
-    return layout.kind == "array" and isinstance(value, np.ndarray) and value.shape == layout.shapes[0]
-
-
-def first_wrong_lines(checked: dict[str, bool], lines: dict[str, Line]) -> list[Finding]:
-    """The lines at fault: wrong values all of whose checked inputs are right, in backprop order.
-
-    Parameters
-    ----------
-    checked : dict of str to bool
-        Gradient names the check decided (``dZ2``, ``dW2``) -> wrong.
-    lines : dict of str to Line
-        The backward's assignments by name.
-    """
-    named = sorted((n for n in checked if n in lines), key=lambda n: lines[n].number)
-    wrong = [n for n in named if checked[n]]
-    findings: list[Finding] = []
-    downstream = []
-    for name in wrong:
-        inputs = [r for r in sorted(lines[name].reads) if r in checked and r != name]
-        if any(checked[r] for r in inputs):
-            downstream.append(name)
-            continue
-        right = [r for r in inputs if not checked[r]]
-        head = (
-            f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} right, {name} is wrong"
-            if right
-            else (f"{name} is wrong")
-        )
-        message = f"{head}: look at the line that computes {name}, {lines[name]}"
-        findings.append(Finding("bug", name, message, "line"))
-    if findings and downstream:
-        tail = f"; {', '.join(downstream)} {'is' if len(downstream) == 1 else 'are'} wrong downstream"
-        findings[0].message += tail
-    return findings
-
-
-def labels_line(lines: list[tuple[str, Line]]) -> Line | None:
-    """The first line of the backward that reads the labels: where the cost's derivative enters."""
-    return next((line for _, line in lines if line.reads & set(LABELS)), None)
 
 
 def dead_units(values: dict[str, np.ndarray], m: int | None) -> list[str]:

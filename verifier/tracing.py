@@ -27,9 +27,6 @@ The users' code is plain numpy: ``np.dot``, helpers in a module beside the noteb
   pass, autograd's gradient with respect to the parameters and to each of those values: the
   reference for the parameters and for a backward's ``dZ2``, ``dA1``, from the same trace.
 
-* :func:`assignments` reads a function's source: the line that assigns each name, and the
-  names it reads, for naming the first wrong line.
-
 While a session is open the process's numpy is rebound in those modules: do not run
 the user's code from another thread meanwhile.
 """
@@ -39,16 +36,13 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-import inspect
 import linecache
 import re
 import sys
-import textwrap
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import autograd.numpy as anp
@@ -990,35 +984,6 @@ class ForwardTrace:
         return max(self.frames, key=score)[1]
 
 
-def _on_return(record: Callable[[types.FrameType, Any], None]) -> Callable[[], Any]:
-    """Install a tracer calling ``record(frame, value)`` when a user function returns; returns
-    the function that removes it (putting back whatever tracer was there: a debugger's).
-
-    ``sys.settrace``, not ``setprofile``: it is not called for numpy's C functions, a frame
-    outside the user's code gets no further event, and a user frame gets no line events.
-    """
-    user: dict[types.CodeType, bool] = {}  # per code object: one path test each
-
-    def local(frame: types.FrameType, event: str, arg: Any) -> Any:
-        if event == "return":
-            record(frame, arg)
-        return local
-
-    def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
-        code = frame.f_code
-        mine = user.get(code)
-        if mine is None:
-            mine = user[code] = is_user_file(code.co_filename)
-        if not mine:
-            return None
-        frame.f_trace_lines = False
-        return local
-
-    old = sys.gettrace()
-    sys.settrace(tracer)
-    return lambda: sys.settrace(old)
-
-
 @contextmanager
 def _frames_making_boxes(seen: dict[int, types.FrameType]) -> Iterator[None]:
     """While the context lasts, put in ``seen`` (by ``id``) every user frame on the stack when a
@@ -1137,56 +1102,3 @@ def backward(forward: ForwardTrace, names: list[str]) -> tuple[Any, dict[str, np
         if name in held and name not in out:
             out[name] = np.zeros(np.shape(held[name]._value))
     return params, out
-
-
-# ---------------------------------------------------------------------------------------------
-# the user's source: which line assigns what
-
-
-@dataclass(frozen=True)
-class Line:
-    """A line of the user's code: where, its text, and the names it reads."""
-
-    file: str
-    number: int
-    text: str
-    reads: frozenset[str]
-
-    def __str__(self) -> str:
-        return f"{Path(self.file).name}:{self.number} `{self.text}`"
-
-
-def assignments(code: types.CodeType) -> list[tuple[str, Line]]:
-    """Every line of a function that assigns a plain name, in source order, with the names it reads."""
-    try:
-        lines, start = inspect.getsourcelines(code)
-        tree = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError):
-        return []
-    out: list[tuple[str, Line]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            value = node.value
-            if value is None:
-                continue
-            reads = frozenset(n.id for n in ast.walk(value) if isinstance(n, ast.Name))
-            number = start + node.lineno - 1
-            text = linecache.getline(code.co_filename, number).strip() or ast.unparse(node)
-            out += [
-                (t.id, Line(code.co_filename, number, text, reads))
-                for t in targets
-                if isinstance(t, ast.Name)
-            ]
-    return sorted(out, key=lambda item: item[1].number)
-
-
-def returning_frames(fn: Callable[[], Any]) -> list[tuple[types.CodeType, Any]]:
-    """Call ``fn()``; the user functions that returned meanwhile, with what each returned."""
-    frames: list[tuple[types.CodeType, Any]] = []
-    remove = _on_return(lambda frame, value: frames.append((frame.f_code, value)))
-    try:
-        fn()
-    finally:
-        remove()
-    return frames

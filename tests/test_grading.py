@@ -294,9 +294,8 @@ def test_a_notebook_is_its_code_cells_with_magics_skipped_and_lines_named_in_cel
     path.write_text(json.dumps({"cells": cells}))
     submission = read(path)
     assert submission.problem is None
-    (tmp_path / submission.script_name).write_text(submission.script)
-    found = dict(submission.lines("backward", tmp_path / submission.script_name))
-    assert str(found["dW"]) == "nina.ipynb cell 3:4 `dW = X * 2`"
+    number = submission.script.splitlines().index("    dW = X * 2") + 1
+    assert submission.where(number) == "nina.ipynb cell 3:4"
 
     path.write_text("{not json")
     assert "is not a readable notebook" in read(path).problem
@@ -325,3 +324,90 @@ def test_the_protocol_carries_plain_data_only():
         protocol.decode(forged, [b"\0" * 8])
     with pytest.raises(protocol.ProtocolError, match="with 7 bytes"):
         protocol.decode({"a": 0, "dtype": "<f8", "shape": [1]}, [b"\0" * 7])
+
+
+HELPER_SLIP = """\
+import numpy as np
+
+
+def linear_backward(dZ, A_prev, W, m):
+    dW = np.dot(dZ, A_prev.T)
+    db = np.sum(dZ, axis=1, keepdims=True)
+    dA_prev = np.dot(W.T, dZ)
+    return dA_prev, dW, db
+
+
+def backward_propagation_n(X, Y, cache):
+    m = X.shape[1]
+    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
+    dZ3 = (A3 - Y) / m
+    dA2, dW3, db3 = linear_backward(dZ3, A2, W3, m)
+    dZ2 = dA2 * (A2 > 0)
+    dA1, dW2, db2 = linear_backward(dZ2, A1, W2, m)
+    dZ1 = dA1 * (A1 > 0)
+    _, dW1, db1 = linear_backward(dZ1, X, W1, m)
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dW3": dW3, "db3": db3}
+"""
+
+
+def test_a_slip_in_a_helper_the_backward_calls_is_named_at_the_helpers_line(data, tmp_path):
+    """The line is found by running the student's backward under observation in its worker, so a
+    helper called once per layer is followed into: its line, in the submitted file."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    right = (
+        HELPER_SLIP.replace("dZ3 = (A3 - Y) / m", "dZ3 = A3 - Y")
+        .replace("dW = np.dot(dZ, A_prev.T)", "dW = np.dot(dZ, A_prev.T) / m")
+        .replace("db = np.sum(dZ, axis=1, keepdims=True)", "db = np.sum(dZ, axis=1, keepdims=True) / m")
+    )
+    (folder / "olga_helper.py").write_text(right)
+    # the 1/m moved into dZ3 (so every gradient is right) but then forgotten in dW alone: dW1..dW3
+    # are m times the reference, the biases right
+    slipped = HELPER_SLIP.replace("dZ3 = (A3 - Y) / m", "dZ3 = A3 - Y").replace(
+        "db = np.sum(dZ, axis=1, keepdims=True)", "db = np.sum(dZ, axis=1, keepdims=True) / m"
+    )
+    (folder / "pat_helper_slip.py").write_text(slipped)
+    graded = verifier.grade(REFERENCE, folder, data[0], timeout=TIMEOUT, memory="1G")
+    grades = {g.submission: g for g in graded}
+    assert grades["olga_helper.py"].score == grades["olga_helper.py"].max_score
+    pat = grades["pat_helper_slip.py"]
+    assert pat.cases[0].wrong == ["W1", "W2", "W3"]
+    assert pat.score == pytest.approx(5.0, abs=1e-4)
+    assert "pat_helper_slip.py:5 `dW = np.dot(dZ, A_prev.T)`" in pat.feedback
+    assert "each goes wrong at pat_helper_slip.py:5 `dW = np.dot(dZ, A_prev.T)`" in pat.feedback
+    assert "(in linear_backward, called from pat_helper_slip.py:19)" in pat.feedback  # dW1's call
+    assert pat.feedback.count("the factor enters on the path to W1, W2, W3 only") == 1
+    for leak in ("/tmp", "verifier-grade-", "runner.py", "grader.py", "explaining.py", "_ipynb.py"):
+        assert leak not in pat.feedback
+
+
+def test_a_worker_failing_while_its_line_is_worked_out_keeps_its_grade(data, tmp_path):
+    """The explanation is feedback only: a worker that crashes in it, or answers what is not
+    findings (here, its own patch of the explanation), keeps the grade its check gave."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    carol = (CLASS / "submissions" / "carol_slip.py").read_text()
+    start = "    m = X.shape[1]\n"
+    assert carol.count(start) == 1
+    # only the explanation runs the backward under a trace (the recording of its lines)
+    crashes = carol.replace("import numpy as np\n", "import os\nimport sys\nimport numpy as np\n").replace(
+        start, "    if sys.gettrace() is not None:\n        os._exit(3)\n" + start
+    )
+    (folder / "quinn_crashes.py").write_text(crashes)
+    forges = carol + (
+        "\n\nimport verifier.grading.explaining as _explaining\n"
+        "_explaining.run_explain = lambda *a: [['bug', 'W2', 'full marks ' * 1000, 'line']]\n"
+    )
+    (folder / "rita_forges.py").write_text(forges)
+    shutil.copy(CLASS / "submissions" / "carol_slip.py", folder)
+    graded = verifier.grade(REFERENCE, folder, data[0], timeout=TIMEOUT, memory="1G")
+    grades = {g.submission: g for g in graded}
+    assert "carol_slip.py:15 `dW2 = 1.0 / m * np.dot(dZ2, A1.T) * 2`" in grades["carol_slip.py"].feedback
+    for name in ("quinn_crashes.py", "rita_forges.py"):
+        g = grades[name]
+        (case,) = g.cases
+        assert (g.score, case.status, case.wrong) == (grades["carol_slip.py"].score, "fail", ["W2"])
+        assert not case.reason
+        assert g.labels == ["W2 ×2"]
+        assert "W2 is exactly 2.0× the reference" in g.feedback
+        assert "look at" not in g.feedback and "full marks" not in g.feedback

@@ -36,7 +36,9 @@ from ..adapters import STYLES as ADAPTERS
 from ..adapters import style_of
 from ..errors import InputError
 from ..loading import load_module
+from ..params import layout_of
 from ..reference import load_reference
+from . import explaining
 from .runner import Remote, SubmissionRaised, Worker, WorkerFailed, parse_memory
 from .scoring import CaseGrade, Grade, case_points, label
 from .submissions import Submission, find
@@ -78,6 +80,7 @@ class Plan:
 
     forward: Callable[..., Any]
     backward: Callable[..., Any]
+    source: Path
     names: tuple[str, str]
     style: str
     submissions: list[Submission]
@@ -265,6 +268,7 @@ def prepare(
     return Plan(
         forward=forward,
         backward=backward,
+        source=path.resolve(),
         names=(forward_name, backward_name),
         style=how,
         submissions=found,
@@ -307,10 +311,6 @@ def grade_submission(plan: Plan, submission: Submission, lock: threading.Lock) -
     cases: list[CaseGrade] = []
     with tempfile.TemporaryDirectory(prefix="verifier-grade-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
-        (root / "source").mkdir()
-        script = root / "source" / submission.script_name
-        script.write_text(submission.script, encoding="utf-8")
-        lines = submission.lines(plan.names[1], script)
         stop: tuple[str, str] | None = None  # the load failed: the same for every case
         for k, case in enumerate(plan.cases, start=1):
             if stop is not None:
@@ -328,7 +328,7 @@ def grade_submission(plan: Plan, submission: Submission, lock: threading.Lock) -
                 if stop is not None:
                     cases.append(_error(case, worth, *stop))
                 else:
-                    cases.append(_grade_case(plan, case, worker, lines, lock, worth))
+                    cases.append(_grade_case(plan, case, submission, worker, lock, worth))
             finally:
                 worker.close()
                 text = worker.output.text()
@@ -344,7 +344,6 @@ def _load(plan: Plan, submission: Submission, worker: Worker) -> tuple[str, str]
             {
                 "op": "load",
                 "script": submission.script_name,
-                "display": submission.name,
                 "module": submission.module,
             }
         )
@@ -361,9 +360,10 @@ def _load(plan: Plan, submission: Submission, worker: Worker) -> tuple[str, str]
 
 
 def _grade_case(
-    plan: Plan, case: Case, worker: Worker, lines: list[Any], lock: threading.Lock, worth: float
+    plan: Plan, case: Case, submission: Submission, worker: Worker, lock: threading.Lock, worth: float
 ) -> CaseGrade:
-    """The check of the submission's backward on one case, and its points."""
+    """The check of the submission's backward on one case, and its points; when it fails, the
+    first wrong line, worked out in the worker (:mod:`verifier.grading.explaining`)."""
     from ..harness import check
 
     adapter = ADAPTERS[plan.style]
@@ -379,8 +379,8 @@ def _grade_case(
     else:
         cost, grad = adapter(plan.forward, Remote(worker, plan.names[1]), case.X, case.Y)
     missing: dict[str, list[str]] = {}
-    complete = _completed(grad, case.params, missing)
-    complete.backward_lines = lines  # type: ignore[attr-defined]  # its source is read, not run, here
+    calls: list[tuple[np.ndarray, Any]] = []
+    complete = _completed(grad, case.params, missing, calls)
     reason = tag = ""
     report = None
     with lock, warnings.catch_warnings():
@@ -411,17 +411,33 @@ def _grade_case(
         reason, tag = worker.failure, _failure_tag(worker)
     if report is None or reason:
         return _error(case, worth, reason, tag)
+    # what the check made of the proxy's lines says nothing of the submission's: the worker's
+    # explanation (feedback only, after the verdicts) takes its place
+    for r in [report, *(p.report for p in report.points)]:
+        r.findings = [f for f in r.findings if f.pattern not in ("line", "region")]
+    if report.status == "fail":
+        explained = explaining.request(
+            worker, plan, case, report, calls, submission.script_name, submission.where
+        )
+        if explained is not None:
+            explaining.merge(report, *explained)
     return _case_grade(plan, case.name, report, worth, missing)
 
 
 def _completed(
-    grad: Callable[[Any], Any], params: Any, missing: dict[str, list[str]]
+    grad: Callable[[Any], Any],
+    params: Any,
+    missing: dict[str, list[str]],
+    calls: list[tuple[np.ndarray, Any]] | None = None,
 ) -> Callable[[Any], Any]:
     """``grad`` with the parameters its dict leaves out filled with NaN (each then wrong, the
-    others graded), and what was left out put in ``missing`` (name -> the keys it returned)."""
+    others graded), and what was left out put in ``missing`` (name -> the keys it returned);
+    each call's parameters (flat, a copy) and what it returned appended to ``calls``."""
 
     def complete(p: Any) -> Any:
         raw = grad(p)
+        if calls is not None:
+            calls.append((layout_of(p)[1].copy(), raw))
         if not (isinstance(params, dict) and isinstance(raw, dict)):
             return raw
         absent = [k for k in params if k not in raw and f"d{k}" not in raw]

@@ -3,20 +3,18 @@
 Nothing here runs a submission. A notebook becomes the script of its code cells in order,
 each IPython magic (``%...``, ``%%...``) and shell line (``!...``) replaced by ``pass`` so that
 every other line keeps its number; a line of that script is named back to the notebook as
-``name.ipynb cell 3:5`` (the 3rd code cell, its 5th line). The backward's lines, for the
-report's "look at the line that computes dW2", are read from the script's source by
-compiling it (compiling does not run it).
+``name.ipynb cell 3:5`` (the 3rd code cell, its 5th line): the feedback's "look at the line
+that computes dW2" (worked out in the submission's worker, :mod:`verifier.grading.explaining`)
+names the submitted file's line so.
 """
 
 from __future__ import annotations
 
 import json
-import types
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..tracing import Line, assignments
 
 SUFFIXES = (".py", ".ipynb")
 #: Cell magics whose body is Python (run once, as written); any other cell magic's cell is skipped.
@@ -68,25 +66,6 @@ class Submission:
             cell, number = self.cells[line - 1]
             return f"{self.name} cell {cell}:{number}"
         return f"{self.name}:{line}"
-
-    def lines(self, function: str, script_file: Path) -> list[tuple[str, Line]]:
-        """The assignments of ``function`` (its last top-level definition), named in the submitted file.
-
-        ``script_file`` holds :attr:`script` (the source is read from it, as tracebacks are).
-        """
-        try:
-            module = compile(self.script, str(script_file), "exec")
-        except (SyntaxError, ValueError):
-            return []
-        codes = [c for c in module.co_consts if isinstance(c, types.CodeType) and c.co_name == function]
-        if not codes:
-            return []
-        out = []
-        for name, line in assignments(codes[-1]):
-            place = self.where(line.number)
-            file, _, number = place.rpartition(":")
-            out.append((name, replace(line, file=file, number=int(number))))
-        return out
 
 
 def find(path: str | Path, argument: str = "submissions") -> list[Submission]:

@@ -8,7 +8,9 @@ prints to stderr, which the grader reads and caps. Then it answers requests:
   answer the names of the functions it defines;
 * ``call``: call one of them with the arguments sent, answer what it returns;
 * ``chain``: ``backward(X, Y, forward(X, Y, params)[1])``, the submission's own forward
-  feeding its own cache to its own backward; answer ``[cost, gradients]``.
+  feeding its own cache to its own backward; answer ``[cost, gradients]``;
+* ``explain``: the first wrong line of the backward, for the feedback
+  (:mod:`verifier.grading.explaining`); answer the findings as strings.
 
 An exception, ``sys.exit`` included, is answered with its type, message and the line of
 the submission it came from. Nothing here decides a grade: the grader does, in its own
@@ -39,7 +41,7 @@ def main(argv: list[str]) -> int:
     from . import protocol
 
     namespace: dict[str, Any] = {}
-    display = "submission"
+    script = "submission"
     while True:
         try:
             header, value = protocol.read(requests)
@@ -48,8 +50,8 @@ def main(argv: list[str]) -> int:
         op = header.get("op")
         try:
             if op == "load":
-                display = header["display"]
-                namespace = _load(header["script"], display, header["module"])
+                script = header["script"]
+                namespace = _load(script, header["module"])
                 result: Any = sorted(
                     k for k, v in namespace.items() if callable(v) and not k.startswith("__")
                 )
@@ -63,6 +65,10 @@ def main(argv: list[str]) -> int:
                         f"{header['forward']} must return (cost, cache); got {type(out).__name__}"
                     )
                 result = [out[0], namespace[header["backward"]](X, Y, out[1])]
+            elif op == "explain":
+                from .explaining import run_explain
+
+                result = run_explain(namespace, header, value)
             else:
                 raise ValueError(f"unknown request {op!r}")
             answer = protocol.message({"ok": True}, result)
@@ -71,12 +77,14 @@ def main(argv: list[str]) -> int:
                 {"ok": False, "error": f"returned what cannot be graded: {exc}", "line": None}
             )
         except BaseException as exc:  # the submission's exceptions, sys.exit included, are answers
-            answer = protocol.message({"ok": False, **_described(exc, display)})
+            answer = protocol.message({"ok": False, **_described(exc, script)})
         protocol.write(answers, answer)
 
 
-def _load(script: str, display: str, name: str) -> dict[str, Any]:
-    """Run the script as module ``name``; tracebacks name it ``display`` (the submitted file)."""
+def _load(script: str, name: str) -> dict[str, Any]:
+    """Run the script as module ``name``, under its own file name in the working directory
+    (tracebacks, warnings and the line explanation read its lines from that file; the grader
+    names them in the submitted file)."""
     with open(script, encoding="utf-8") as f:
         source = f.read()
     module = types.ModuleType(name)
@@ -84,15 +92,15 @@ def _load(script: str, display: str, name: str) -> dict[str, Any]:
     module.__dict__["display"] = print  # notebooks call IPython's display(): shown as a print
     sys.modules[name] = module
     sys.path.insert(0, os.getcwd())  # the submission's own helper files, copied beside it
-    exec(compile(source, display, "exec"), module.__dict__)
+    exec(compile(source, script, "exec"), module.__dict__)
     return module.__dict__
 
 
-def _described(exc: BaseException, display: str) -> dict[str, Any]:
+def _described(exc: BaseException, script: str) -> dict[str, Any]:
     """What to say of an exception: its type, message, and the submission's innermost line."""
     line = None
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if frame.filename == display:
+        if frame.filename == script:
             line = frame.lineno
             break
     if isinstance(exc, SystemExit):

@@ -22,6 +22,7 @@ from verifier.cli import main
 from verifier.grading import protocol
 from verifier.grading.runner import OUTPUT_LIMIT
 from verifier.grading.submissions import notebook_script, read
+from verifier.loading import load_module
 
 CLASS = Path(__file__).parent / "grading_class"
 REFERENCE = f"{CLASS / 'reference.py'}:forward_propagation_n,backward_propagation_n"
@@ -411,3 +412,32 @@ def test_a_worker_failing_while_its_line_is_worked_out_keeps_its_grade(data, tmp
         assert g.labels == ["W2 ×2"]
         assert "W2 is exactly 2.0× the reference" in g.feedback
         assert "look at" not in g.feedback and "full marks" not in g.feedback
+
+
+def test_a_case_failing_only_at_its_perturbed_point_is_explained_there():
+    """The explanation runs at the point that failed: the parameters the check called the
+    backward with there, found by the gradient that point's report holds."""
+    from verifier.adapters import from_notebook
+    from verifier.grading.explaining import _failing_point
+    from verifier.grading.grader import _completed
+    from verifier.params import layout_of
+
+    reference = load_module(str(CLASS / "reference.py"))
+    x, y, parameters = seeds.notebook_test_case()
+    given = parameters["W1"].copy()
+
+    def backward(X, Y, cache):  # right at the data's parameters only (as dead units can make it)
+        grads = reference.backward_propagation_n(X, Y, cache)
+        if not np.array_equal(cache[2], given):
+            grads["dW2"] = 2 * grads["dW2"]
+        return grads
+
+    cost, grad = from_notebook(reference.forward_propagation_n, backward, x, y)
+    calls: list = []
+    report = verifier.check(cost, _completed(grad, parameters, {}, calls), parameters, points=2, seed=0)
+    assert report.point_status == "pass" and report.points[0].report.point_status == "fail"
+    layout, theta = layout_of(parameters)
+    failing, at = _failing_point(report, layout, theta, calls)
+    assert failing is report.points[0].report
+    assert not np.array_equal(at, theta)
+    assert not np.array_equal(layout.unflatten(at)["W1"], given)

@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
-import sys
 import warnings
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,7 +86,7 @@ def run_explain(namespace: dict[str, Any], header: dict[str, Any], value: Any) -
         if name in wrong
     }
     # the submission's prints were shown once, from the graded run: not again
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), _own_path():
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         raw = grad(layout.unflatten(theta.copy()))
         read: list[tuple[int, tuple[int, ...], str]] = []
@@ -112,24 +109,6 @@ def run_explain(namespace: dict[str, Any], header: dict[str, Any], value: Any) -
     out = [[f.kind, f.tensor, f.message, f.pattern] for f in explained.findings if f.pattern in PATTERNS]
     out += [["bug", name, text, "where"] for name, text in explained.where.items()]
     return out
-
-
-@contextlib.contextmanager
-def _own_path() -> Iterator[None]:
-    """``sys.path`` without the folder the runner put on it for this package's source alone.
-
-    A source checkout holds the project's metadata (``*.egg-info``) beside the package: with
-    that folder on the path, every file listed there (the instructor's files, when they are
-    kept in the project) would count as installed, not as the user's own code, and autograd
-    would not resolve numpy in the reference's forward.
-    """
-    root = os.path.realpath(Path(__file__).resolve().parents[2])
-    saved = list(sys.path)
-    sys.path[:] = [p for p in saved if os.path.realpath(p or os.curdir) != root]
-    try:
-        yield
-    finally:
-        sys.path[:] = saved
 
 
 # ---------------------------------------------------------------------------------------------

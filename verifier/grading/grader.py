@@ -436,8 +436,11 @@ def _completed(
 
     def complete(p: Any) -> Any:
         raw = grad(p)
-        if calls is not None:
-            calls.append((layout_of(p)[1].copy(), raw))
+        if calls is not None and _float64(p):  # not the check's long-double re-run
+            try:
+                calls.append((layout_of(p)[1], raw))
+            except InputError:  # parameters that are not finite: no point to explain
+                pass
         if not (isinstance(params, dict) and isinstance(raw, dict)):
             return raw
         absent = [k for k in params if k not in raw and f"d{k}" not in raw]
@@ -448,6 +451,14 @@ def _completed(
         return {**raw, **{f"d{k}": np.full(np.shape(params[k]), np.nan) for k in absent}}
 
     return complete
+
+
+def _float64(params: Any) -> bool:
+    """Whether ``params`` (the check's structure) holds float64 arrays only."""
+    leaves = list(params.values()) if isinstance(params, dict) else params
+    if not isinstance(leaves, (list, tuple)):
+        leaves = [leaves]
+    return all(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in leaves)
 
 
 def _case_grade(plan: Plan, name: str, report: Any, worth: float, missing: dict[str, list[str]]) -> CaseGrade:

@@ -94,9 +94,11 @@ class Worker:
         self.kind: str | None = None
         package = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
-        env["PYTHONPATH"] = (
-            package + os.pathsep + env.get("PYTHONPATH", "") if env.get("PYTHONPATH") else package
-        )
+        if package not in _site_folders():  # run from a source folder: the worker imports it from there
+            env["PYTHONPATH"] = (
+                package + os.pathsep + env.get("PYTHONPATH", "") if env.get("PYTHONPATH") else package
+            )
+            env["VERIFIER_GRADING_SOURCE"] = package
         env.update({"PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "PYTHONIOENCODING": "utf-8"})
         env.update(dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1"))
         self.process = subprocess.Popen(
@@ -194,6 +196,14 @@ class Remote:
 
     def __call__(self, *args: Any) -> Any:
         return self.worker.request({"op": "call", "name": self.name}, list(args))
+
+
+def _site_folders() -> set[str]:
+    """The folders a fresh interpreter has its installed packages in."""
+    import site
+
+    folders = [*site.getsitepackages(), site.getusersitepackages()]
+    return {str(Path(f).resolve()) for f in folders}
 
 
 def parse_memory(value: int | str, argument: str) -> int:

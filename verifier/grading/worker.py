@@ -40,6 +40,13 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)  # the submission's prints go to stderr: the grader's capped capture
     from . import protocol
 
+    source = os.environ.pop("VERIFIER_GRADING_SOURCE", None)
+    if source:
+        # the source folder was on the path to import this package (imported now: its modules are
+        # found through it): not the submission's to import from, and a project's metadata there
+        # (*.egg-info) would make the instructor's files in the project count as installed, not
+        # as user code whose numpy autograd resolves (the line explanation)
+        sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != os.path.realpath(source)]
     namespace: dict[str, Any] = {}
     script = "submission"
     while True:

@@ -106,7 +106,11 @@ def run_explain(namespace: dict[str, Any], header: dict[str, Any], value: Any) -
             ]
             shared = Shared(float(factor), list(masks), right)
         explained = explain(grad, cost, layout, theta, raw, masks, shared, context, reference)
-    out = [[f.kind, f.tensor, f.message, f.pattern] for f in explained.findings if f.pattern in PATTERNS]
+    out = [
+        [f.kind, f.tensor, f.message, f.pattern]
+        for f in explained.findings
+        if f.kind == "bug" and f.pattern in PATTERNS
+    ]
     out += [["bug", name, text, "where"] for name, text in explained.where.items()]
     return out
 
@@ -174,7 +178,7 @@ def request(
         answer = worker.request(header, [case.X, case.Y, layout.unflatten(at), wrong, factor])
     except (SubmissionRaised, WorkerFailed):
         return None
-    findings = _validated(answer, script_name, where)
+    findings = _validated(answer, set(wrong), script_name, where)
     return None if findings is None else (failing, findings)
 
 
@@ -223,9 +227,12 @@ def _failing_point(
     return None
 
 
-def _validated(answer: Any, script_name: str, where: Callable[[int | None], str]) -> list[Finding] | None:
+def _validated(
+    answer: Any, wrong: set[str], script_name: str, where: Callable[[int | None], str]
+) -> list[Finding] | None:
     """The worker's answer as findings, or None if it is not a list of findings of the kinds
-    explained (four strings each, bounded in count and length)."""
+    explained (four strings each, bounded in count and length, each of a tensor found wrong or
+    of none)."""
     if not isinstance(answer, list) or len(answer) > MAX_FINDINGS:
         return None
     place = re.compile(r"(?<![\w.\-])" + re.escape(script_name) + r":(\d+)")
@@ -235,7 +242,7 @@ def _validated(answer: Any, script_name: str, where: Callable[[int | None], str]
         if not (strings and len(item) == 4):
             return None
         kind, tensor, message, pattern = item
-        if kind != "bug" or pattern not in PATTERNS:
+        if kind != "bug" or pattern not in PATTERNS or (tensor and tensor not in wrong):
             return None
         message = place.sub(lambda m: where(int(m.group(1))), message)
         out.append(Finding("bug", tensor, message, pattern))

@@ -162,7 +162,7 @@ def case_points(names: list[str], weights: dict[str, float], wrong: set[str], wo
 
 def label(finding: Finding) -> str | None:
     """A short name of a bug finding for the class summary (``"W2 ×2"``), or None."""
-    if finding.kind != "bug" or not finding.tensor or finding.pattern in ("line", "layer"):
+    if finding.kind != "bug" or not finding.tensor or finding.pattern in ("line", "layer", "region"):
         return None
     if finding.pattern == "scale" and finding.factor is not None:
         return f"{finding.tensor} ×{nice_factor(finding.factor).split(' ')[0].removesuffix('.0')}"

@@ -24,9 +24,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import user_net  # noqa: E402
 
-import verifier.harness as harness  # noqa: E402
-from verifier.adapters import from_functions  # noqa: E402
-from verifier.bench import SIZES  # noqa: E402
+import verifier.api as harness  # noqa: E402
+from verifier.frontends.adapters import from_functions  # noqa: E402
+from verifier.frontends.bench import SIZES  # noqa: E402
 from verifier.networks import DeepReLU  # noqa: E402
 
 STAGES = ("autograd_ref", "centered", "scipy_fd", "run_directions", "compare", "diagnose", "verdict_report")

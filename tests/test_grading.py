@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 import verifier
-from verifier import InputError, seeds
-from verifier.cli import main
+from verifier import InputError
+from verifier.frontends import published as seeds
+from verifier.frontends.cli import main
 from verifier.grading import protocol
 from verifier.grading.runner import OUTPUT_LIMIT
 from verifier.grading.submissions import notebook_script, read
@@ -131,7 +132,7 @@ def test_patching_the_checkers_changes_nothing_but_the_returned_arrays(graded):
     assert grace.labels == ["every tensor zero"]
     # and the grader's own process was never touched
     assert not np.allclose(1.0, 2.0)
-    assert verifier.check.__module__ == "verifier.harness"
+    assert verifier.check.__module__ == "verifier.api"
 
 
 def test_the_class_finishes_within_the_time_limits(graded):

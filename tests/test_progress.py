@@ -9,10 +9,10 @@ import types
 import numpy as np
 import pytest
 
-import verifier.harness as harness
+import verifier.api as harness
 from verifier import check
+from verifier.frontends.progress import Progress, interactive
 from verifier.networks import DeepReLU
-from verifier.progress import Progress, interactive
 
 
 class _Stream:
@@ -68,7 +68,7 @@ def test_a_check_shows_evaluations_and_an_estimate_in_a_terminal(monkeypatch):
     term = _Stream(tty=True)
     monkeypatch.setattr(sys, "stderr", term)
     cost, grad, params = _sampled_network()
-    monkeypatch.setattr("verifier.progress.REDRAW", 0.0)
+    monkeypatch.setattr("verifier.frontends.progress.REDRAW", 0.0)
     assert check(cost, grad, params, budget=2000, progress=True).ok
     assert "evaluations" in term.out and "centered: a sample of 2657" in term.out, term.out[-500:]
     assert term.out.endswith("\r\033[K")  # the line is cleared when the check ends

@@ -30,7 +30,7 @@ difference :math:`D(h) = (J_{+1} - J_{-1}) / 2h`. Its error bound is
   bound covers kinks the two-step difference cannot see (a kink right next to
   :math:`\theta` shifts :math:`D(h)` and :math:`D(2h)` equally);
 * :math:`\delta` is the cost's absolute noise: the larger of the level
-  measured near :math:`\theta` (:meth:`verifier.objective.Objective.noise`: along two
+  measured near :math:`\theta` (:meth:`verifier.core.objective.Objective.noise`: along two
   coordinates, and against long double where the cost keeps it), the worst any smooth
   element's stencil saw (it raises the level for every method) and, per element, the stencil's
   fourth difference over 8 (pure round-off for a smooth cost, whose
@@ -49,9 +49,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..objective import EPS, Objective, step_sizes
-from ..params import chunks
-from ..tolerance import decides
+from ..core.objective import EPS, Objective, step_sizes
+from ..core.params import chunks
+from ..core.tolerance import decides
 from .base import Estimate
 
 #: Stencil offsets in units of the step.
@@ -241,8 +241,8 @@ def centered(
 
     Notes
     -----
-    Elements are evaluated and reduced :data:`~verifier.params.CHUNK_ELEMENTS` at a time, each stencil reduced
-    at once to what its bound needs at any noise level (:class:`Stats`): the working memory
+    Elements are evaluated and reduced :data:`~verifier.core.params.CHUNK_ELEMENTS` at a time, each
+    stencil reduced at once to what its bound needs at any noise level (:class:`Stats`): the working memory
     is bounded by the chunk, and the estimate itself is a dozen arrays of P numbers.
     """
     start = time.perf_counter()

@@ -12,7 +12,7 @@ scaled by :math:`1/\sqrt{n_T}` so that every tensor weighs alike (a bug in a one
 bias is not drowned by a weight matrix of 10^5 entries).
 
 **Verdict.** A direction agrees only when its bound is within the resolution a pass
-certifies (:data:`~verifier.tolerance.RESOLUTION` of the slope, or a millionth of the largest
+certifies (:data:`~verifier.core.tolerance.RESOLUTION` of the slope, or a millionth of the largest
 gradient in its tensors for slopes near zero); otherwise it tries fresh directions, then
 gives no verdict. Before it disagrees, it measures the cost's noise and takes its slope
 again with a step :data:`WIDE` times wider; and a disagreement convicts only through an
@@ -48,9 +48,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..objective import CBRT_EPS, EPS, Objective, step_sizes
-from ..params import Layout
-from ..tolerance import MATERIAL, decides, scale_floors
+from ..core.objective import CBRT_EPS, EPS, Objective, step_sizes
+from ..core.params import Layout
+from ..core.tolerance import MATERIAL, decides, scale_floors
 from .centered import OFFSETS, POINTS, centered, five_point
 
 #: Shrinks of the step (16x each) before a kinked direction is split.
@@ -216,10 +216,10 @@ class Directions:
 
     def floor(self, start: int, stop: int) -> float:
         """The absolute bound that decides a slope near zero on ``start:stop``: the per-element
-        rule's floors (:mod:`verifier.compare`): :data:`ABSOLUTE` of the largest gradient in the
+        rule's floors (:mod:`verifier.judge.compare`): :data:`ABSOLUTE` of the largest gradient in the
         tensors it touches, :data:`GLOBAL` of the largest over all parameters (a tensor whose
         gradient is all zero, dead units, has no scale of its own), and twice the round-off
-        floor from the computation's scale (:func:`verifier.tolerance.scale_floors`)."""
+        floor from the computation's scale (:func:`verifier.core.tolerance.scale_floors`)."""
         largest = self.largest(start, stop)
         everywhere = self.largest(0, self.layout.size)
         if self._floors is None:
@@ -430,7 +430,7 @@ def _verdict(
 
 
 def informative(bound: float, projected: float, value: float) -> bool:
-    """Whether a direction's bound is within :data:`~verifier.tolerance.RESOLUTION` of the slope it
+    """Whether a direction's bound is within :data:`~verifier.core.tolerance.RESOLUTION` of the slope it
     bounds (and the slope finite): the per-element rule, along a direction."""
     return bool(np.isfinite(value)) and bool(decides(bound, max(abs(projected), abs(value)), 1e-300))
 

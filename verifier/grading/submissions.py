@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import InputError
-from ..tracing import Line, assignments
+from ..trace.tracing import Line, assignments
 
 SUFFIXES = (".py", ".ipynb")
 #: Cell magics whose body is Python (run once, as written); any other cell magic's cell is skipped.

@@ -133,7 +133,7 @@ class DeepReLU:
         None when the masks are redrawn at every evaluation: then each cost evaluation
         must draw its own, as the plain cost does.
         """
-        from .layered import LayeredStencil
+        from .batched import LayeredStencil
 
         if getattr(self, "replay", True) is False:
             return None

@@ -10,8 +10,30 @@ from typing import Any
 import numpy as np
 
 from . import validate
-from .adapters import bind_data, examples_in, loss_and_gradients
-from .compare import (
+from .core.objective import NOT_MEASURED, Objective, step_sizes, vectorized_stencil
+from .core.params import Layout, is_intermediate_key, layout_of
+from .core.sampling import PER_ELEMENT, per_tensor_within, sample_indices
+from .core.threads import blas_threads_for
+from .core.tolerance import scale_floors
+from .errors import InputError, NonDeterministicCostWarning
+from .estimators.autograd_ref import autograd_ref
+from .estimators.base import Estimate
+from .estimators.centered import centered, extended_centered
+from .estimators.complex_step import complex_step
+from .estimators.directional import DirectionalResult, run_directions
+from .estimators.scipy_fd import scipy_fd
+from .explain.diagnose import (
+    Finding,
+    _reference_values,
+    diagnose,
+    direction_findings,
+    nearby_findings,
+)
+from .explain.lines import Shared, explain, intermediate_keys
+from .explain.shapes import ShapeSlip, repaired, slip_findings
+from .frontends.adapters import bind_data, examples_in, loss_and_gradients
+from .frontends.progress import Progress
+from .judge.compare import (
     AGREE,
     KINK,
     UNCHECKED,
@@ -20,29 +42,7 @@ from .compare import (
     Verdicts,
     compare,
 )
-from .diagnose import (
-    Finding,
-    _reference_values,
-    diagnose,
-    direction_findings,
-    nearby_findings,
-)
-from .errors import InputError, NonDeterministicCostWarning
-from .estimators.autograd_ref import autograd_ref
-from .estimators.base import Estimate
-from .estimators.centered import centered, extended_centered
-from .estimators.complex_step import complex_step
-from .estimators.directional import DirectionalResult, run_directions
-from .estimators.scipy_fd import scipy_fd
-from .lines import Shared, explain, intermediate_keys
-from .objective import NOT_MEASURED, Objective, step_sizes, vectorized_stencil
-from .params import Layout, is_intermediate_key, layout_of
-from .progress import Progress
 from .report import MethodResult, PointResult, Report, verdict_report
-from .sampling import PER_ELEMENT, per_tensor_within, sample_indices
-from .shapes import ShapeSlip, repaired, slip_findings
-from .threads import blas_threads_for
-from .tolerance import scale_floors
 from .validate import DEFAULT_METHODS, MODES
 
 #: Cost evaluations a finite-difference method may spend checking every element one by one
@@ -149,7 +149,7 @@ def check(
     context : dict, optional
         What is known about the network, for the diagnosis: ``m`` (how many terms the
         cost averages: examples, times outputs for MSE; default: the number of examples a
-        cost made by :mod:`verifier.adapters` holds), ``name`` (the parameters' own name, so
+        cost made by :mod:`verifier.frontends.adapters` holds), ``name`` (the parameters' own name, so
         that a list's tensors read ``THETA[0]``), ``loss`` (``"mse"``
         or ``"cross-entropy"``), ``notes`` (list of str), ``layers`` (tensor name ->
         layer number, for the layer picture).
@@ -186,9 +186,9 @@ def check(
 
     Notes
     -----
-    The comparison rule is in :mod:`verifier.compare`; each method's error
+    The comparison rule is in :mod:`verifier.judge.compare`; each method's error
     bound in its estimator module. Up to 131,072 parameters the check runs BLAS on one
-    thread (:mod:`verifier.threads`) and restores the caller's threads afterwards.
+    thread (:mod:`verifier.core.threads`) and restores the caller's threads afterwards.
 
     Examples
     --------
@@ -590,7 +590,7 @@ def _settle_kinks(
 
     Returns the elements agreeing at a nearby point, those left undecided, and the nearby
     point's own report when it found wrong elements there (None when no element was at a
-    kink); :func:`~verifier.diagnose.nearby_findings` words them.
+    kink); :func:`~verifier.explain.diagnose.nearby_findings` words them.
     """
     kink = verdicts.verdict == KINK
     if centered_estimate is not None and centered_estimate.kink is not None:
@@ -878,7 +878,7 @@ def _explain_lines(
     verdicts: Verdicts,
     context: dict[str, Any] | None,
 ) -> None:
-    """Add what the user's own lines say (:mod:`verifier.lines`) to a full check's report."""
+    """Add what the user's own lines say (:mod:`verifier.explain.lines`) to a full check's report."""
     ref = estimates.get("autograd")
     layout = objective.layout
     bad = verdicts.verdict == WRONG

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..objective import BATCH_NUMBERS, vectorized_stencil
-from ..params import Layout
+from ..core.objective import BATCH_NUMBERS, vectorized_stencil
+from ..core.params import Layout
 from .deep_relu import loss_from_logits
 
 #: Up to this many numbers, all perturbations go through one batched forward pass instead.
@@ -34,7 +34,7 @@ SMALL_NUMBERS = 64 * 1024
 
 
 class LayeredStencil:
-    """Perturbed costs of a DeepReLU network, for :meth:`verifier.objective.Objective.stencil`.
+    """Perturbed costs of a DeepReLU network, for :meth:`verifier.core.objective.Objective.stencil`.
 
     Parameters
     ----------
@@ -44,7 +44,7 @@ class LayeredStencil:
         The point.
     layout, theta : Layout, ndarray of shape (P,)
         The flat layout of ``params`` the indices refer to, and ``params`` flattened by it
-        (both from :func:`verifier.params.layout_of`).
+        (both from :func:`verifier.core.params.layout_of`).
     """
 
     def __init__(

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from . import seeds
-from .harness import check_network
-from .networks import DeepReLU, Scalar, XORNet
-from .params import layout_of
-from .report import Report
+from ..api import check_network
+from ..core.params import layout_of
+from ..networks import DeepReLU, Scalar, XORNet
+from ..report import Report
+from . import published
 
 
 @dataclass(frozen=True)
@@ -91,24 +91,25 @@ class Reproduction:
 
 def reproductions() -> list[Reproduction]:
     """The seeds' printed figures, recomputed (never typed in)."""
-    x, y, parameters = seeds.notebook_test_case()
-    _, cache = seeds.notebook_forward(x, y, parameters)
-    correct = seeds.notebook_gradient_check_n(parameters, seeds.notebook_backward(x, y, cache), x, y)
-    planted = seeds.notebook_gradient_check_n(parameters, seeds.notebook_backward_planted(x, y, cache), x, y)
-    X, Y = seeds.xor_data()
+    x, y, parameters = published.notebook_test_case()
+    _, cache = published.notebook_forward(x, y, parameters)
+    correct = published.notebook_gradient_check_n(parameters, published.notebook_backward(x, y, cache), x, y)
+    planted_grads = published.notebook_backward_planted(x, y, cache)
+    planted = published.notebook_gradient_check_n(parameters, planted_grads, x, y)
+    X, Y = published.xor_data()
     net = XORNet()
     theta = net.init_params(np.random.default_rng(0), low=0.0, high=1.0)
     ratios = np.concatenate(
         [
             (b / t).ravel()
-            for b, t in zip(seeds.blog_backprop(theta, X, Y), net.backward(theta, X, Y), strict=True)
+            for b, t in zip(published.blog_backprop(theta, X, Y), net.backward(theta, X, Y), strict=True)
         ]
     )
     return [
         Reproduction(
             "notebook 1-D check, x = 2, theta = 4, eps = 1e-5",
             "7.826683745609991e-12",
-            seeds.one_d_gradient_check(),
+            published.one_d_gradient_check(),
         ),
         Reproduction("notebook N-D check, correct backprop, eps = 1e-7", "1.1885552035482147e-07", correct),
         Reproduction("notebook N-D check, planted bugs (dW2 x2, db1 4./m)", "0.2850931567761623", planted),
@@ -131,17 +132,17 @@ def _random(net: Any, seed: int, **init: Any) -> Callable[[], tuple[Any, ...]]:
 
 
 def _notebook_correct() -> tuple[Any, ...]:
-    x, y, parameters = seeds.notebook_test_case()
-    return DeepReLU(), parameters, x, y, seeds.notebook_style(seeds.notebook_backward)
+    x, y, parameters = published.notebook_test_case()
+    return DeepReLU(), parameters, x, y, published.notebook_style(published.notebook_backward)
 
 
 def _xor_blog_point() -> tuple[Any, ...]:
-    net, params, X, Y, _ = seeds.KNOWN_BUGS["blog-missing-2/m"].make()
+    net, params, X, Y, _ = published.KNOWN_BUGS["blog-missing-2/m"].make()
     return net, params, X, Y, None
 
 
 def _known(name: str) -> Callable[[], tuple[Any, ...]]:
-    return lambda: seeds.KNOWN_BUGS[name].make()
+    return lambda: published.KNOWN_BUGS[name].make()
 
 
 def cases(quick: bool = False) -> list[Case]:
@@ -156,14 +157,14 @@ def cases(quick: bool = False) -> list[Case]:
             "notebook test case, planted bugs",
             _known("notebook-planted"),
             "fail",
-            seeds.KNOWN_BUGS["notebook-planted"].wrong,
+            published.KNOWN_BUGS["notebook-planted"].wrong,
         ),
         Case("blog XOR [2, 2, 2, 1], true gradient", _xor_blog_point),
         Case(
             "blog XOR [2, 2, 2, 1], blog's backprop",
             _known("blog-missing-2/m"),
             "fail",
-            seeds.KNOWN_BUGS["blog-missing-2/m"].wrong,
+            published.KNOWN_BUGS["blog-missing-2/m"].wrong,
         ),
     ]
     seeds_ = range(1) if quick else range(3)
@@ -211,7 +212,7 @@ def run_suite(quick: bool = False, methods: tuple[str, ...] | None = None) -> It
 
 def _xor_point(seed: int) -> tuple[str, Callable[[Any], Any], Any]:
     net = XORNet()
-    X, y = seeds.xor_data()
+    X, y = published.xor_data()
     params = net.init_params(np.random.default_rng(seed), low=0.0, high=1.0)
     return f"{net!r} on the XOR data, U[0, 1) weights, seed {seed}", lambda p: net.cost(p, X, y), params
 

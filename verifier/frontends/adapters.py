@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from . import validate
+from .. import validate
+from ..errors import InputError
 from .catalog import STYLES as STYLE_SIGNATURES
-from .errors import InputError
 
 Pair = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 #: First-parameter names that mark a forward taking the parameters first (the functions style).
@@ -40,7 +40,7 @@ def from_notebook(forward: Callable[..., Any], backward: Callable[..., Any], X: 
     Examples
     --------
     >>> from verifier import check, seeds
-    >>> from verifier.adapters import from_notebook
+    >>> from verifier.frontends.adapters import from_notebook
     >>> x, y, parameters = seeds.notebook_test_case()
     >>> cost, grad = from_notebook(seeds.notebook_forward, seeds.notebook_backward, x, y)
     >>> check(cost, grad, parameters).ok
@@ -90,7 +90,7 @@ def from_globals(
     Parameters
     ----------
     module : module
-        The user's module (imported, or :func:`verifier.loading.load_module`).
+        The user's module (imported, or :func:`verifier.frontends.loading.load_module`).
     name : str
         The global that holds the parameters (``"THETA"``).
     cost, grad : str or callable

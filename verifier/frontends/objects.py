@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from . import validate
-from .errors import InputError
-from .report import Report
+from .. import validate
+from ..errors import InputError
+from ..report import Report
 
 #: How a gradient's name says which parameter it belongs to: prefixes and suffixes around it.
 PREFIXES = ("grad_", "d_", "d", "g_")
@@ -178,7 +178,7 @@ def check_objects(
     ...     verifier.check_objects(forward, backward, dense=dense).ok
     True
     """
-    from .harness import FULL_BUDGET, check
+    from ..api import FULL_BUDGET, check
 
     validate.callable_(forward, "forward", "() -> loss (your forward pass, as you call it)")
     if backward is not None:

@@ -48,8 +48,8 @@ from autograd.core import VJPNode, add_outgrads
 from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.tracer import toposort, trace
 
-from .errors import is_user_file
-from .params import Layout
+from ..core.params import Layout
+from ..errors import is_user_file
 from .tracing import _frames_making_boxes, _traced_arrays, autograd_session
 
 #: Code objects whose frames are not statements of their own (their values reach the

@@ -17,9 +17,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import __version__
+from .. import __version__
+from ..errors import InputError, where_raised
 from .catalog import BENCH_DEFAULT_SIZES, BENCH_METHODS, BENCH_PEERS, BENCH_SIZES, NETWORK_NAMES, STYLES
-from .errors import InputError, where_raised
 
 #: Exit codes, documented in ``--help`` and the README.
 PASS, BUG, USAGE, INCONCLUSIVE, ERROR = 0, 1, 2, 3, 4
@@ -368,7 +368,7 @@ def _names(text: str, argument: str) -> list[str]:
 
 
 def _integers(text: str, argument: str) -> list[int]:
-    from . import validate
+    from .. import validate
 
     out = []
     for item in _names(text, argument):
@@ -385,7 +385,7 @@ def _needs_matplotlib(path: str | None, argument: str) -> None:
     """Fail before a long run, not after it, when a plot is asked for and cannot be made."""
     if path is None:
         return
-    from . import validate
+    from .. import validate
 
     validate.output_path(path, argument)
     if importlib.util.find_spec("matplotlib") is None:
@@ -393,11 +393,11 @@ def _needs_matplotlib(path: str | None, argument: str) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from . import validate
+    from .. import validate
     from .adapters import STYLES as ADAPTERS
     from .adapters import from_globals, style_of
     from .loading import load_module
-    from .reference import load_reference
+    from .store import load_reference
 
     if args.html:
         validate.output_path(args.html, "--html")
@@ -433,7 +433,7 @@ def _check(args: argparse.Namespace) -> int:
         style = args.style or style_of(forward)
         cost, grad = ADAPTERS[style](forward, backward, data["X"], data["Y"])
         params = data["params"]
-    from .harness import check
+    from ..api import check
 
     try:
         report = check(
@@ -462,10 +462,10 @@ def _check(args: argparse.Namespace) -> int:
 def _layer(args: argparse.Namespace) -> int:
     import inspect
 
-    from . import validate
-    from .layers import check_layer
+    from .. import validate
+    from .layer_check import check_layer
     from .loading import load_module
-    from .reference import layer_inputs
+    from .store import layer_inputs
 
     if args.html:
         validate.output_path(args.html, "--html")
@@ -509,7 +509,7 @@ def _layer(args: argparse.Namespace) -> int:
 
 
 def _objects(args: argparse.Namespace) -> int:
-    from . import validate
+    from .. import validate
     from .loading import load_module
     from .objects import check_objects
 
@@ -546,8 +546,8 @@ def _function(module: Any, path: str, name: str) -> Callable[..., Any]:
 
 
 def _reference(args: argparse.Namespace) -> int:
-    from . import validate
-    from .reference import make_reference, save_reference
+    from .. import validate
+    from .store import make_reference, save_reference
 
     dims = _integers(args.dims, "--dims")
     seed = validate.seed(args.seed, "--seed")
@@ -560,7 +560,7 @@ def _reference(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     pinned = _pin_blas()  # first: validate's import loads numpy, and with it BLAS's threads
-    from . import validate
+    from .. import validate
 
     sizes = _integers(args.sizes, "--sizes")
     methods = tuple(_names(args.methods, "--methods"))
@@ -574,9 +574,9 @@ def _bench(args: argparse.Namespace) -> int:
     if args.csv:
         validate.output_path(args.csv, "--csv")
     _needs_matplotlib(args.png, "--png")
+    from ..report import BENCH_HEADER, plot_bench, render_bench_row, render_bench_summary
     from .bench import bench, summarize
     from .progress import Progress
-    from .report import BENCH_HEADER, plot_bench, render_bench_row, render_bench_summary
 
     # each row goes out as it is measured, to the terminal and the CSV: a long run shows its
     # progress, and an interrupted one keeps what it measured
@@ -606,11 +606,11 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from . import validate
+    from .. import validate
 
     seed = validate.seed(args.seed, "--seed")
     _needs_matplotlib(args.png, "--png")
-    from .report import plot_sweep, render_sweep
+    from ..report import plot_sweep, render_sweep
     from .suite import NETWORKS
     from .sweep import sweep
 
@@ -625,12 +625,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import validate
+    from .. import validate
 
     methods = validate.methods(_names(args.methods, "--methods"), "--methods")
     if args.html:
         validate.output_path(args.html, "--html")
-    from .report import render_case_line, render_reproductions, render_suite_html, render_suite_summary
+    from ..report import render_case_line, render_reproductions, render_suite_html, render_suite_summary
     from .suite import reproductions, run_suite
 
     repros = reproductions()
@@ -658,9 +658,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from . import validate
-    from .grading.grader import prepare, run
-    from .grading.scoring import grade_line, summary, write_gradescope, write_json
+    from .. import validate
+    from ..grading.grader import prepare, run
+    from ..grading.scoring import grade_line, summary, write_gradescope, write_json
     from .progress import Progress
 
     weights: dict[str, float] = {}

@@ -1,9 +1,9 @@
 """A gradient whose shape is not its parameter's: a finding of the check, not bad input.
 
 The most common slip in hand-written backprop is a shape: a bias gradient summed over the wrong
-axis, a weight gradient transposed, ``keepdims`` lost. :meth:`verifier.params.Layout.flatten_like`
+axis, a weight gradient transposed, ``keepdims`` lost. :meth:`verifier.core.params.Layout.flatten_like`
 collects them (reading the values where a reshape or a transpose can, see
-:func:`verifier.params.read_as`); this module words them, and gives the lines' module a gradient
+:func:`verifier.core.params.read_as`); this module words them, and gives the lines' module a gradient
 of the right shapes to work on.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.params import Layout
 from .diagnose import Finding
-from .params import Layout
 
 
 @dataclass

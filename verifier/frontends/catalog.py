@@ -33,7 +33,7 @@ BENCH_SIZES: dict[int, tuple[list[int], int]] = {
     394753: ([256, 512, 512, 1], 32),
     1050625: ([512, 1024, 512, 1], 32),
 }
-#: How ``verifier check`` calls the user's functions (see :mod:`verifier.adapters`).
+#: How ``verifier check`` calls the user's functions (see :mod:`verifier.frontends.adapters`).
 STYLES = {
     "notebook": "FORWARD(X, Y, parameters) -> (cost, cache) and BACKWARD(X, Y, cache) -> gradients",
     "functions": "FORWARD(params, X, Y) -> cost and BACKWARD(params, X, Y) -> gradients",

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.exceptions import ComplexWarning
 
-from .errors import CostError, InputError
+from ..errors import CostError, InputError
 from .params import Layout
 
 EPS = float(np.finfo(np.float64).eps)
@@ -70,7 +70,7 @@ def cost_value(value: Any, *, where: str) -> float:
     if isinstance(value, tuple):
         hint = (
             " It looks like the notebook's forward_propagation_n, which returns (cost, cache):"
-            " pass `lambda p: forward(X, Y, p)[0]`, or use verifier.adapters.from_notebook."
+            " pass `lambda p: forward(X, Y, p)[0]`, or use verifier.frontends.adapters.from_notebook."
             if len(value) == 2
             else ""
         )
@@ -112,7 +112,7 @@ class Objective:
     cost : callable
         ``cost(params) -> float``, with ``params`` in the caller's container.
     layout : Layout
-        From :func:`verifier.params.layout_of`.
+        From :func:`verifier.core.params.layout_of`.
     theta0 : ndarray, shape (P,)
         The base point (float64). It is copied, unless ``copy`` is False.
     rng : numpy.random.Generator, optional

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from . import validate
-from .errors import InputError
-from .estimators.autograd_ref import reference_gradients
-from .networks import DeepReLU, XORNet
+from .. import validate
+from ..errors import InputError
+from ..estimators.autograd_ref import reference_gradients
+from ..networks import DeepReLU, XORNet
 
 NETWORKS = {"deep-relu": DeepReLU, "xor": XORNet}
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from . import validate
-from .errors import InputError
-from .report import Report
+from .. import validate
+from ..errors import InputError
+from ..report import Report
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def check_layer(
     >>> check_layer(affine_forward, affine_backward, x, w, b).ok
     True
     """
-    from .harness import check
+    from ..api import check
 
     validate.callable_(forward, "forward", "(*inputs) -> (out, cache), or (loss, dx) with backward=None")
     if backward is not None:

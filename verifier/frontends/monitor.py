@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import validate
-from .errors import InputError
-from .harness import CHECK_OPTIONS, check
-from .report import Report
+from .. import validate
+from ..api import CHECK_OPTIONS, check
+from ..errors import InputError
+from ..report import Report
 
 
 class GradientCheckFailed(AssertionError):

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, PrecisionWarning
+from ..errors import InputError, PrecisionWarning
 
 
 def is_intermediate_key(key: object) -> bool:

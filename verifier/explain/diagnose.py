@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .compare import KINK, UNDECIDED, WRONG, Verdicts
-from .estimators.base import Estimate
-from .params import Layout
+from ..core.params import Layout
+from ..estimators.base import Estimate
+from ..judge.compare import KINK, UNDECIDED, WRONG, Verdicts
 
 METHOD_TITLE = {
     "centered": "centered differences",
@@ -179,7 +179,7 @@ def diagnose(
         The hand-written gradient, flat.
     estimates : dict of str to Estimate
     verdicts : Verdicts
-        From :func:`verifier.compare.compare`.
+        From :func:`verifier.judge.compare.compare`.
     layout : Layout
     context : dict, optional
         What is known about the network: ``m`` (how many terms the cost

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .compare import relative_error
-from .estimators.autograd_ref import traced_gradient
-from .objective import EPS, Objective, step_sizes
-from .params import layout_of
+from ..core.objective import EPS, Objective, step_sizes
+from ..core.params import layout_of
+from ..estimators.autograd_ref import traced_gradient
+from ..judge.compare import relative_error
 
 #: The default grid of step multipliers.
 STEPS = np.logspace(-14, 0, 29)

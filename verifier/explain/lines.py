@@ -1,7 +1,7 @@
 """The first wrong line, in the user's own file: one mechanism for any code, built-ins included.
 
 When something is wrong, the user's backward is run once more under observation
-(:mod:`verifier.provenance`): where each array that ends up in a gradient was made or
+(:mod:`verifier.trace.provenance`): where each array that ends up in a gradient was made or
 written, through helpers, methods, loops and buffers, and which arrays each statement read.
 The cost is traced once more, and every value its forward computed, with the cost's gradient
 with respect to it, says which of those arrays are right. The report then names, for each
@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .compare import compare, relative_error
+from ..core.params import Layout, is_intermediate_key, layout_of
+from ..estimators.base import Estimate
+from ..judge.compare import compare, relative_error
+from ..report import verdict_report
+from ..trace.provenance import EVENT_BUDGET, Culprit, first_wrong, forward_table, outputs, record, regions
 from .diagnose import Finding, bias_axis, layer_number, nice_factor
-from .estimators.base import Estimate
-from .params import Layout, is_intermediate_key, layout_of
-from .provenance import EVENT_BUDGET, Culprit, first_wrong, forward_table, outputs, record, regions
-from .report import verdict_report
 
 
 @dataclass

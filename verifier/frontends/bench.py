@@ -13,7 +13,7 @@ default        ``check_network(net, params, X, Y)``: the default three-way check
 centered       ``check_network(net, ..., methods=("centered",))``: the call a user makes,
                report and diagnosis included, through the network's batch stencil
 user-default   ``check(cost, grad, params)`` on the notebook's plain-numpy forward and
-               backward (``verifier.adapters.from_notebook``): the default three-way check of
+               backward (``verifier.frontends.adapters.from_notebook``): the default three-way check of
                a user's own cost
 user-centered  the same with ``methods=("centered",)``
 autograd       ``verifier.reference_gradients`` on the same plain cost
@@ -50,15 +50,15 @@ from typing import Any
 
 import numpy as np
 
+from ..api import check_network
+from ..core.params import layout_of
+from ..estimators.autograd_ref import reference_gradients
+from ..networks import DeepReLU
 from .catalog import BENCH_METHODS as METHODS
 from .catalog import BENCH_PEERS as PEERS
 from .catalog import BENCH_SIZES as SIZES
 from .catalog import PEER_PACKAGE
-from .estimators.autograd_ref import reference_gradients
-from .harness import check_network
-from .networks import DeepReLU
-from .params import layout_of
-from .seeds import notebook_forward, seed_loop
+from .published import notebook_forward, seed_loop
 
 __all__ = ["METHODS", "PEERS", "PEER_PACKAGE", "SIZES", "BenchRow", "bench", "summarize"]
 #: Sub-second measurements repeat for about this long (median of at most MAX_REPEATS runs):
@@ -134,9 +134,9 @@ def _runners(size: int) -> tuple[Callable[[], Any], dict[str, Callable[[], Any]]
     """The forward pass, each method's call, and the factor scaling a per-element loop's time."""
     import warnings
 
+    from ..api import check
     from .adapters import from_notebook
-    from .harness import check
-    from .seeds import notebook_backward
+    from .published import notebook_backward
 
     dims, m = SIZES[size]
     net = DeepReLU(dims, cost_form="notebook")  # the notebook's cost, as the loop differentiates it

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from .compare import NAMES, UNDECIDED, WRONG, Verdicts, relative_errors
-from .diagnose import METHOD_TITLE, Finding
-from .estimators.base import Estimate
-from .params import Layout
-from .sampling import describe_sample
+from ..core.params import Layout
+from ..core.sampling import describe_sample
+from ..estimators.base import Estimate
+from ..explain.diagnose import METHOD_TITLE, Finding
+from ..judge.compare import NAMES, UNDECIDED, WRONG, Verdicts, relative_errors
 
 STATUSES = ("pass", "fail", "inconclusive")
 #: Up to this many parameters, ``to_dict`` lists every element; above, only those not agreeing.
@@ -87,7 +87,7 @@ class Elements(dict):
     def __missing__(self, key: str) -> np.ndarray:
         if key != "verdict" or "verdict_code" not in self:
             raise KeyError(key)
-        from .compare import NAMES
+        from ..judge.compare import NAMES
 
         names = np.array(NAMES, dtype=object)[self["verdict_code"]]
         self["verdict"] = names
@@ -208,7 +208,7 @@ class Report:
         """The elements that were checked: all of them up to :data:`JSON_ELEMENTS`, else those
         not agreeing. Unchecked elements (fast mode, a sample) carry no values and are counted,
         not listed: at 10^6 parameters listing them took 66 MB and 11 s."""
-        from .compare import AGREE, NAMES, UNCHECKED
+        from ..judge.compare import AGREE, NAMES, UNCHECKED
 
         code = self.elements["verdict_code"]
         checked = code != UNCHECKED
@@ -458,7 +458,7 @@ def render_suite_summary(results: list[Any]) -> str:
 
 def render_sweep(result: Any) -> str:
     """The step-size study as a text table with the fitted orders and the chosen step."""
-    from .sweep import THEORY
+    from ..frontends.sweep import THEORY
 
     lines = [
         f"Step-size study: {result.label}",
@@ -525,7 +525,7 @@ def render_bench_summary(
     exponents: dict[str, float], ratios: list[tuple[int, str, float, float | None]]
 ) -> str:
     """After the rows: each method's growth exponent, and the side-by-side ratios
-    (:func:`verifier.bench.summarize` computes them; this only renders)."""
+    (:func:`verifier.frontends.bench.summarize` computes them; this only renders)."""
     lines = ["", "growth exponent (seconds ~ params^k):"]
     for method, k in exponents.items():
         lines.append(f"  {method:<15} k = {k:.2f}" if np.isfinite(k) else f"  {method:<15} k = -")
@@ -586,7 +586,7 @@ def render_html(report: Report, worst: int = 10, verbose: bool = False) -> str:
             f'<td style="color:{tint};font-weight:bold">{escape(t.verdict)}</td></tr>'
         )
     code = report.elements["verdict_code"]
-    from .compare import AGREE, UNCHECKED
+    from ..judge.compare import AGREE, UNCHECKED
 
     flagged = np.flatnonzero((code != AGREE) & (code != UNCHECKED))[:worst].tolist()
     verdict = report.elements["verdict"] if flagged else None

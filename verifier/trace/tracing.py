@@ -52,7 +52,7 @@ from autograd.extend import VSpace, defvjp, primitive
 from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.tracer import Box, isbox, new_box, toposort, trace, trace_stack
 
-from .errors import in_package_networks, is_user_file, user_frame
+from ..errors import in_package_networks, is_user_file, user_frame
 
 
 class PlainNumpyError(TypeError):

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .networks import DeepReLU, Scalar, XORNet
-from .params import layout_of
+from ..core.params import layout_of
+from ..networks import DeepReLU, Scalar, XORNet
 
 #: The notebook's 1-D case: x, theta, and the step of its check.
 ONE_D = {"x": 2, "theta": 4, "epsilon": 1e-5}

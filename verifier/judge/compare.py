@@ -28,10 +28,10 @@ gradient off by :math:`10^{-4}` cannot pass), or :math:`e_i \le 10^{-6} S_T`
 with :math:`S_T` the largest gradient magnitude in the element's tensor, or
 :math:`e_i \le 10^{-9} S` over all parameters, or :math:`e_i + b_i \le 2 f_T` with
 :math:`f_T` the round-off floor of the element's tensor from the computation's scale
-(:func:`verifier.tolerance.scale_floors`), which is also the least :math:`b_i`: a tensor whose
+(:func:`verifier.core.tolerance.scale_floors`), which is also the least :math:`b_i`: a tensor whose
 true gradient is zero (a bias before a batch normalisation) is certified zero within the
 round-off of the sums that produce it, never convicted for it. The rule is
-:func:`verifier.tolerance.decides`.
+:func:`verifier.core.tolerance.decides`.
 
 **Verdict per element** (in this order):
 
@@ -74,14 +74,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .params import Layout, chunk_segments, chunks
-from .tolerance import MATERIAL, RESOLUTION
-from .tolerance import decides as resolves
+from ..core.params import Layout, chunk_segments, chunks
+from ..core.tolerance import MATERIAL, RESOLUTION
+from ..core.tolerance import decides as resolves
 
 __all__ = ["MATERIAL", "RESOLUTION", "agreement", "compare", "relative_error", "relative_errors"]
 
 if TYPE_CHECKING:  # the estimators import the constants below; the rule only reads their results
-    from .estimators.base import Estimate
+    from ..estimators.base import Estimate
 
 #: Verdict codes (small integers: a verdict array costs one byte per parameter) and their names.
 AGREE, KINK, WRONG, UNDECIDED, UNCHECKED = range(5)
@@ -104,7 +104,7 @@ def relative_errors(
 ) -> np.ndarray:
     """:func:`relative_error` of each pair of flat arrays on each segment
     ``offsets[k]:offsets[k + 1]`` (a layout's tensors): all pairs in one vectorised pass,
-    :data:`~verifier.params.CHUNK_ELEMENTS` elements at a time.
+    :data:`~verifier.core.params.CHUNK_ELEMENTS` elements at a time.
 
     Returns
     -------
@@ -217,14 +217,14 @@ def compare(
         added to every agreement test as ``atol + rtol |reference|``.
     floors : ndarray, shape (n_tensors,), optional
         Per tensor, the round-off floor from the computation's scale
-        (:func:`verifier.tolerance.scale_floors`): the hand-written gradient's round-off is
+        (:func:`verifier.core.tolerance.scale_floors`): the hand-written gradient's round-off is
         at least this, and a bound within it decides (a zero gradient is certified zero
         within the round-off of the sums that produce it). Default 0.
 
     Notes
     -----
     Elementwise but for two scales (the largest magnitude in each tensor, and over all), so it
-    runs :data:`~verifier.params.CHUNK_ELEMENTS` elements at a time: its temporaries are
+    runs :data:`~verifier.core.params.CHUNK_ELEMENTS` elements at a time: its temporaries are
     bounded by the chunk; what it keeps is the verdicts, a byte or a bit per element.
     """
     size = layout.size

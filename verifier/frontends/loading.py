@@ -1,4 +1,4 @@
-"""Loading a user's module for ``verifier check`` (its data: :func:`verifier.reference.load_reference`)."""
+"""Loading a user's module for ``verifier check`` (its data: :func:`~.store.load_reference`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def load_module(path: str) -> ModuleType:

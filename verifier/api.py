@@ -42,6 +42,7 @@ from .judge.compare import (
     Verdicts,
     compare,
 )
+from .networks.base import hooks
 from .report import MethodResult, PointResult, Report, verdict_report
 from .validate import DEFAULT_METHODS, MODES
 
@@ -834,8 +835,9 @@ def check_network(
     for j in range(1, count):
         X_j, Y_j, fresh = X, Y, False
         m = examples_in(X, Y)
-        if m is not None and callable(getattr(net, "example_data", None)):
-            X_j, Y_j = net.example_data(rng, m=m)
+        fresh_data = hooks(net).example_data(rng, m=m) if m is not None else None
+        if fresh_data is not None:
+            X_j, Y_j = fresh_data
             fresh = True
         assert layout is not None and theta is not None
         params_j = layout.unflatten(theta + _perturbation(layout, theta, rng))
@@ -854,14 +856,14 @@ def _network_point(
         context.setdefault("m", m)
     rest = {k: v for k, v in options.items() if k != "context"}
     fast = rest.get("mode") == "fast"
-    describe = getattr(net, "describe", None)
-    batch = getattr(net, "batch_stencil", None)
     if not fast:  # the notes on the point cost a forward pass the fast mode saves, as does the batch
         layout, theta = layout_of(params)  # bad parameters get their error before any forward pass
-        if callable(describe):
-            context = {**describe(params, X, Y), **context}
-        if callable(batch) and "stencil" not in rest and not rest.get("vectorized"):
-            rest["stencil"] = batch(params, X, Y, layout, theta)
+        net_hooks = hooks(net)
+        context = {**net_hooks.describe(params, X, Y), **context}
+        if "stencil" not in rest and not rest.get("vectorized"):
+            stencil = net_hooks.batch_stencil(params, X, Y, layout, theta)
+            if stencil is not None:
+                rest["stencil"] = stencil
     # X and Y are check_network's own copies already
     cost = bind_data(net.cost, X, Y, data_first=False, copy=False)
     grad = bind_data(back, X, Y, data_first=False, copy=False)

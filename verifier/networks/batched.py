@@ -27,7 +27,7 @@ import numpy as np
 
 from ..core.objective import BATCH_NUMBERS, vectorized_stencil
 from ..core.params import Layout
-from .deep_relu import loss_from_logits
+from .base import loss_from_logits
 
 #: Up to this many numbers, all perturbations go through one batched forward pass instead.
 SMALL_NUMBERS = 64 * 1024

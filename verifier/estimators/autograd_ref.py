@@ -44,14 +44,9 @@ from ..core.objective import Objective
 from ..core.params import Layout
 from ..errors import ReferenceUnavailable
 from ..judge.compare import agreement
-from ..trace.tracing import (
-    LAYER_VALUE,
-    autograd_session,
-    backward,
-    loss_beside_gradients,
-    refusal,
-    traced_locals,
-)
+from ..trace.recording import LAYER_VALUE, backward, loss_beside_gradients, traced_locals
+from ..trace.refusal import refusal
+from ..trace.tracing import autograd_session
 from .base import Estimate
 
 #: The relative bound of a gradient whose cost casts traced values to float32: 32 of its ulps.

@@ -9,7 +9,7 @@ import types
 import numpy as np
 import pytest
 
-import verifier.api as harness
+import verifier.estimators.run as harness
 from verifier import check
 from verifier.frontends.progress import Progress, interactive
 from verifier.networks import DeepReLU

@@ -4,35 +4,35 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from . import validate
-from .core.objective import NOT_MEASURED, Objective, step_sizes, vectorized_stencil
-from .core.params import Layout, is_intermediate_key, layout_of
-from .core.sampling import PER_ELEMENT, per_tensor_within, sample_indices
+from .core.objective import Objective, vectorized_stencil
+from .core.params import Layout, layout_of
+from .core.plan import FULL_BUDGET, Options
 from .core.threads import blas_threads_for
 from .core.tolerance import scale_floors
 from .errors import InputError, NonDeterministicCostWarning
 from .estimators.autograd_ref import autograd_ref
 from .estimators.base import Estimate
-from .estimators.centered import centered, extended_centered
+from .estimators.centered import extended_centered
 from .estimators.complex_step import complex_step
-from .estimators.directional import DirectionalResult, run_directions
-from .estimators.scipy_fd import scipy_fd
+from .estimators.directional import run_directions
+from .estimators.roundoff import _backprop_roundoff
+from .estimators.run import _full, _gradient
 from .explain.diagnose import (
     Finding,
-    _reference_values,
     diagnose,
     direction_findings,
     nearby_findings,
 )
-from .explain.lines import Shared, explain, intermediate_keys
+from .explain.line_findings import _explain_lines, _unchecked
+from .explain.lines import intermediate_keys
 from .explain.shapes import ShapeSlip, repaired, slip_findings
 from .frontends.adapters import bind_data, examples_in, loss_and_gradients
-from .frontends.progress import Progress
 from .judge.compare import (
     AGREE,
     KINK,
@@ -42,13 +42,12 @@ from .judge.compare import (
     Verdicts,
     compare,
 )
+from .judge.directions import _apply_directions, _covered, _withdraw_unpinned
+from .judge.kinks import FAST_NEARBY, _settle_kinks, _stencil_at
 from .networks.base import hooks
 from .report import MethodResult, PointResult, Report, verdict_report
 from .validate import DEFAULT_METHODS, MODES
 
-#: Cost evaluations a finite-difference method may spend checking every element one by one
-#: before it checks a sample instead: a count, so that a report never depends on the machine.
-FULL_BUDGET = 10_000
 #: The options :func:`check_network` passes on to :func:`check`.
 CHECK_OPTIONS = frozenset(
     {"methods", "mode", "vectorized", "stencil", "budget", "executor", "progress", "context", "rtol", "atol"}
@@ -239,28 +238,6 @@ def check(
     return report
 
 
-@dataclass
-class Options:
-    """How a check runs (see :func:`check`)."""
-
-    methods: tuple[str, ...]
-    mode: str = "full"
-    budget: int = FULL_BUDGET
-    stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-    executor: Any = None
-    progress: bool | None = None
-    accepted: tuple[float, float] = (0.0, 0.0)  #: (rtol, atol) the user accepts
-
-
-def _stencil_at(
-    stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, theta: np.ndarray
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
-    """A batch stencil's counterpart at other parameters (its ``at(theta)``: the built-in
-    networks' and ``vectorized``'s), or None for one bound to its point alone."""
-    at = getattr(stencil, "at", None)
-    return at(theta) if callable(at) else None
-
-
 def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Gaussian noise at half each tensor's RMS (1 for an all-zero tensor)."""
     out = np.empty_like(theta)
@@ -269,56 +246,6 @@ def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -
         rms = float(np.sqrt(np.mean(part**2))) or 1.0
         out[layout.slice(t)] = 0.5 * rms * rng.standard_normal(part.size)
     return out
-
-
-def _plan(objective: Objective, options: Options) -> dict[str, bool]:
-    """Per method, whether to check every element one by one (True) or a sample (False).
-
-    From counts only, never from measured time, so the same seed gives the same report on any
-    machine: a method checks every element when that takes at most ``options.budget`` cost
-    evaluations (centred 2 per element where its three-point difference decides, which is
-    every element of a smooth cost, counted as 2.2; SciPy 1 per element and 2 more when the
-    centred method's curvature at every element gives its bound, else 2 per element and 3
-    more; the complex step 2; a batch stencil evaluates the finite differences'
-    perturbations in a few batched passes, so both always check every element).
-    """
-    size = objective.layout.size
-    centred_full = "centered" in options.methods and (
-        options.stencil is not None or PER_ELEMENT * size <= options.budget
-    )
-    evaluations = _evaluations(size, options, centred_full)
-    return {m: evaluations[m] <= options.budget for m in options.methods}
-
-
-def _evaluations(size: int, options: Options, centred_full: bool) -> dict[str, int]:
-    """Cost evaluations each method takes on ``size`` elements one by one (see :func:`_plan`)."""
-    return {
-        "centered": 0 if options.stencil is not None else int(PER_ELEMENT * size),
-        # with the centred curvature at every element SciPy's bound needs no second pass
-        "scipy": 0 if options.stencil is not None else size + 2 if centred_full else 2 * size + 3,
-        "complex": 2 * size,
-        "autograd": 0,
-    }
-
-
-#: Cost evaluations planned for each tensor's random direction when a method samples.
-DIRECTION_EVALUATIONS = 4
-
-
-def _planned_evaluations(objective: Objective, options: Options, plan: dict[str, bool]) -> int:
-    """The cost evaluations the plan will make, every element or a sample: a count, to show the
-    progress against (and, times one evaluation's time, to decide whether to show it)."""
-    layout = objective.layout
-    sizes = np.diff(np.asarray(layout.offsets))
-    k = per_tensor_within(layout, options.budget)
-    sampled = int(np.minimum(sizes, k).sum())
-    # SciPy's bound takes the centred curvature on the elements both check, every one or a sample
-    full = _evaluations(layout.size, options, plan.get("centered", False))
-    part = _evaluations(sampled, options, "centered" in plan)
-    total = sum(full[m] if every else part[m] for m, every in plan.items())
-    if not all(plan.values()):
-        total += DIRECTION_EVALUATIONS * len(layout.names)
-    return total
 
 
 def check_point(
@@ -470,298 +397,6 @@ def _slip_agrees(verdicts: Verdicts, layout: Layout, t: int) -> bool | None:
     return True if np.all((v == AGREE) | (v == KINK)) else None
 
 
-def _gradient(grad: Callable[[Any], Any], objective: Objective) -> Any:
-    """The hand-written gradient at ``theta0``: on read-only views (no copy of P numbers), or,
-    for a gradient function that writes into its parameters, on a copy of its own."""
-    try:
-        return grad(objective.readonly())
-    except ValueError as exc:
-        if "read-only" not in str(exc):
-            raise
-        return grad(objective.structure())
-
-
-def _full(
-    objective: Objective,
-    g: np.ndarray,
-    g_error: np.ndarray,
-    options: Options,
-    rng: np.random.Generator,
-    watch: list[str],
-) -> tuple[dict[str, Estimate], DirectionalResult | None]:
-    """The full mode's references: every method on every element, or on a sample plus directions.
-
-    ``watch``: the forward's values whose gradients autograd's trace also gives (the
-    backward's intermediates, for the first wrong line)."""
-    layout = objective.layout
-    plan = _plan(objective, options)
-    planned = _planned_evaluations(objective, options, plan)
-    # the one use of a measured time: whether the progress is worth showing, never a verdict
-    per = 0.0 if options.stencil is not None else objective.seconds_per_eval
-    wanted = options.progress is True or (options.progress is None and planned * per > 1)
-    show = Progress(
-        planned, enabled=None if options.progress is None and wanted else wanted, unit="evaluation"
-    )
-    objective.tick = show.advance if show.enabled else None
-    estimates: dict[str, Estimate] = {}
-    if "autograd" in plan:
-        show("autograd reference", 0)
-        estimates["autograd"] = autograd_ref(objective, watch, target=g, target_error=g_error)
-        _noise_from_lost_digits(objective, estimates["autograd"])
-    reference = estimates["autograd"].values if "autograd" in estimates else None
-    sample = None
-    if not all(plan.values()):  # a sample as large as the budget pays for, up to PER_TENSOR each
-        k = per_tensor_within(layout, options.budget)
-        sample = sample_indices(layout, g, reference, rng, per_tensor=k) if k else None
-    # the complex step last: it is confirmed against the centred differences
-    for method in sorted((m for m in options.methods if m != "autograd"), key=lambda m: m == "complex"):
-        if not plan[method] and sample is None:
-            reason = (
-                f"budget {options.budget}: not one element per tensor fits it; the random-direction"
-                " check of every tensor stands in"
-            )
-            estimates[method] = Estimate.unavailable(method, layout.size, reason)
-            continue
-        show(f"{method}: {'every element' if plan[method] else 'a sample'} of {layout.size}", 0)
-        part = None if plan[method] else sample
-        estimates[method] = _estimate(method, objective, g, part, options, estimates.get("centered"))
-    directions = None
-    if not all(plan.values()):
-        show("random directions", 0)
-        directions = run_directions(objective, g, g_error, rng)
-    show.close()
-    objective.tick = None
-    return estimates, directions
-
-
-#: Evaluations the fast mode may spend checking whole small tensors with a kink at the nearby
-#: point (a slip on the largest entry sits on a kink here and on another element there).
-FAST_NEARBY = 400
-#: Relative sizes of the seeded moves to a nearby point where a kink is cleared.
-NEARBY = (1e-3, 1e-2)
-
-
-def _noise_from_lost_digits(objective: Objective, estimate: Estimate) -> None:
-    """Raise the cost's noise level to what autograd's long-double re-run shows the computation
-    losing: round-off measured where it happens.
-
-    The difference of two costs a step apart is the integral of the gradient over the step; where
-    the float64 gradient of the same computation is off by ``e_i`` (a saturated ``log(1 - A)``:
-    ``1 - A`` keeps few digits), the float64 costs' difference over the step ``h_i`` is
-    uncertain by at least ``e_i h_i``, a level the measurement along two coordinates can miss
-    (the cost is flat over a step where ``A`` does not move by one ulp of 1). With it every
-    finite-difference bound is at least ``2 e_i``: no method convicts a difference the
-    computation cannot resolve.
-    """
-    lost = estimate.extra.get("lost")
-    if lost is None or not np.any(lost > 0):
-        return
-    steps = step_sizes(objective.theta0, objective.step_scale)
-    level = float(np.max(np.where(np.isfinite(lost), lost * steps, 0.0)))
-    if level > objective.noise(measure=False)[0]:
-        objective.raise_noise(level, "autograd's float64 gradient loses digits here (against long double)")
-
-
-def _settle_kinks(
-    cost: Callable[[Any], Any],
-    grad: Callable[[Any], Any],
-    objective: Objective,
-    verdicts: Verdicts,
-    centered_estimate: Estimate | None,
-    rng: np.random.Generator,
-    budget: int = 0,
-    accepted: tuple[float, float] = (0.0, 0.0),
-) -> tuple[np.ndarray, np.ndarray, Report | None] | None:
-    """Decide the elements at a kink again at a nearby point where the cost is smooth.
-
-    At a kink (ReLU exactly at 0, a tied max) finite differences cannot convict, and with
-    several examples at the kink backprop's convention (ReLU'(0) = 0) need not even lie
-    between the cost's one-sided slopes; nor can they clear a wrong value that happens to
-    lie between them. So the parameters are moved by a small seeded step (1e-3 of each
-    tensor's scale, then 1e-2), which moves the kink away by far more than a difference's
-    step, the user's backprop is run again there, and those elements are checked by
-    centred differences: wrong there is wrong here; agreeing there leaves the kink a
-    valid subgradient here; anything else leaves them undecided.
-
-    A slip can sit on an element that is at a kink here and hide there (its value lies between
-    the one-sided slopes), and move elsewhere with the point (a bug tied to the largest entry,
-    to a tie's winner): so, where it takes at most ``budget`` evaluations, the first nearby
-    point checks every element of the tensors that have a kink, and a wrong one there fails
-    the check (it is the same backward, at a point a step away).
-
-    Returns the elements agreeing at a nearby point, those left undecided, and the nearby
-    point's own report when it found wrong elements there (None when no element was at a
-    kink); :func:`~verifier.explain.diagnose.nearby_findings` words them.
-    """
-    kink = verdicts.verdict == KINK
-    if centered_estimate is not None and centered_estimate.kink is not None:
-        kink |= (verdicts.verdict == UNDECIDED) & centered_estimate.kink
-    if verdicts.contested is not None:
-        kink |= verdicts.contested
-    open_ = np.flatnonzero(kink)
-    if not open_.size:
-        return None
-    layout, theta = objective.layout, objective.theta0
-    agreed: list[np.ndarray] = []
-    elsewhere: Report | None = None
-    tensors = np.unique(np.searchsorted(layout.offsets, open_, side="right") - 1)
-    around = np.concatenate([np.arange(layout.offsets[t], layout.offsets[t + 1]) for t in tensors])
-    for size in NEARBY:
-        scale = np.maximum(np.abs(theta), objective.step_scale)  # as the steps are (step_sizes)
-        moved = theta + size * scale * rng.standard_normal(theta.size)
-        try:
-            near = Objective(
-                cost,
-                layout,
-                moved,
-                rng,
-                batch=_stencil_at(objective.batch, moved),
-                executor=objective.executor,
-            )
-            g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad", slips=[])
-        except Exception:  # the cost or backprop cannot run there: leave the elements as they are
-            break
-        level, how = objective.noise(measure=False)
-        if how != NOT_MEASURED:  # a step away the cost loses precision as it does here
-            near.raise_noise(level, how, measure=False)
-        wide = size == NEARBY[0] and 4 * around.size <= budget
-        checked = around if wide else open_
-        # the noise level found here carries over; a wider step there would cross the kink
-        est = centered(near, checked, target=g_near, confirm=False)
-        compared = compare(g_near, {"centered": est}, layout, accepted=accepted)
-        verdict_there = compared.verdict
-        if wide and np.setdiff1d(around[verdict_there[around] == WRONG], open_).size:
-            findings = diagnose(g_near, {"centered": est}, compared, layout)
-            elsewhere = verdict_report(g_near, {"centered": est}, compared, layout, findings)
-        there = verdict_there[open_]
-        wrong, agree = open_[there == WRONG], open_[there == AGREE]
-        verdicts.verdict[wrong] = WRONG
-        verdicts.odd["backprop"][wrong] = True
-        verdicts.verdict[agree] = KINK
-        agreed.append(agree)
-        open_ = open_[(there != WRONG) & (there != AGREE)]
-        if not open_.size:
-            break
-    verdicts.verdict[open_] = UNDECIDED
-    settled = np.concatenate(agreed) if agreed else np.array([], dtype=np.intp)
-    return settled, open_, elsewhere
-
-
-def _withdraw_unpinned(directions: DirectionalResult, verdicts: Verdicts) -> None:
-    """A disagreeing direction convicts only through an element its bisection pinned (each one
-    confirmed by its own stencil, at the step and at a much wider one). A gap no element
-    carries, however wide against the direction's bound, is the bound's failure (a cost
-    quantised by a saturated log is flat over a step, and its slope there is consistently
-    wrong): such a direction is withdrawn to no verdict, marked ``unpinned``."""
-    for c in directions.checks:
-        pinned = any(c.start <= i < c.stop for i in directions.wrong)
-        if c.agrees is False and not pinned and not _covered(c, verdicts):
-            if c.lenient and not directions.failing_blocks:
-                # within MATERIAL of the slope, and no element off: the old agreement stands
-                c.agrees = True
-            else:
-                c.agrees, c.unpinned = None, True
-
-
-def _covered(check: Any, verdicts: Verdicts) -> bool:
-    """Whether every element of a direction's support has its own verdict (so the direction adds nothing)."""
-    return bool(np.all(verdicts.verdict[check.start : check.stop] != UNCHECKED))
-
-
-def _apply_directions(verdicts: Verdicts, directions: DirectionalResult) -> None:
-    """Elements the localisation confirmed, where no per-element reference had decided them."""
-    for i in directions.wrong:  # never an element a per-element reference left undecided
-        if verdicts.verdict[i] == UNCHECKED:
-            verdicts.verdict[i] = WRONG
-            verdicts.odd["backprop"][i] = True
-    for i in directions.kinks:
-        if verdicts.verdict[i] in (UNCHECKED, UNDECIDED):
-            verdicts.verdict[i] = KINK
-    for i in directions.agreed:
-        if verdicts.verdict[i] in (UNCHECKED, UNDECIDED):
-            verdicts.verdict[i] = AGREE
-
-
-def _estimate(
-    method: str,
-    objective: Objective,
-    g: np.ndarray,
-    sample: np.ndarray | None,
-    options: Options,
-    centered_estimate: Estimate | None = None,
-) -> Estimate:
-    if method == "centered":
-        return centered(objective, sample, target=g)
-    if method == "scipy":
-        curvature = centered_estimate.curvature if centered_estimate is not None else None
-        return scipy_fd(objective, g, sample, curvature)
-    if method == "complex":
-        return complex_step(objective, sample, centered_estimate)
-    return autograd_ref(objective)
-
-
-#: Units of round-off a backward that ran narrower than float64 is allowed, relative to each
-#: element plus its tensor's largest (as autograd's bound for a cost that casts to float32).
-NARROW_ULPS = 4
-#: Standard deviations of a narrow backward's measured round-off that bound each element.
-NARROW_SIGMAS = 4
-
-
-def _backprop_roundoff(
-    grad: Callable[[Any], Any], objective: Objective, g: np.ndarray, raw: Any = None
-) -> np.ndarray:
-    """Round-off bound of the hand-written gradient: 8 |g64 - g_ext| with ``g_ext`` in long double.
-
-    Backprop has round-off of its own: with a saturated sigmoid, ``A - Y``
-    keeps few digits of a gradient near 1e-15. Running the same backward on
-    ``np.longdouble`` parameters measures it. Zero where that is unavailable
-    (no long double, or the backward does not keep it).
-    """
-    objective.extended_eps = None
-    ext = objective.extended_gradient(grad)
-    error = np.zeros_like(g) if ext is None else 8 * np.abs(g - ext).astype(np.float64)
-    # a backward that ran (somewhere) narrower than float64, a float32 np.dot or a global patch
-    # like nnfs.init(): its own round-off at that precision, which no long-double re-run sees
-    kinds = [np.asarray(p).dtype for p in objective.layout.collect(raw, argument="grad")[0]]
-    eps = max(
-        [float(np.finfo(k).eps) for k in kinds if k.kind in "fc"] + [objective.extended_eps or 0.0],
-        default=0.0,
-    )
-    if eps > np.finfo(np.float64).eps:
-        magnitude = np.abs(g) + objective.layout.tensor_max(g)
-        error = np.maximum(error, NARROW_ULPS * eps * magnitude)
-        error = np.maximum(error, _narrow_noise(grad, objective, g, eps))
-    return error
-
-
-def _narrow_noise(grad: Callable[[Any], Any], objective: Objective, g: np.ndarray, eps: float) -> np.ndarray:
-    """The round-off of a backward that runs at unit round-off ``eps``, measured: the backward at
-    four more points along a seeded direction, ``16 eps`` of each parameter's scale apart (far
-    enough for its roundings to differ, too close for its value to change beyond a cubic);
-    the fourth difference of the five values is the noise alone (its spread is sqrt(70) times
-    the values'); :data:`NARROW_SIGMAS` times its root mean square over each tensor bounds
-    each element. A kink within
-    the steps makes it large: the elements are then left undecided, never convicted."""
-    layout, theta = objective.layout, objective.theta0
-    rng = np.random.default_rng(20)  # a fixed direction: the report does not depend on the run
-    step = 16 * eps * np.maximum(np.abs(theta), objective.step_scale) * rng.choice([-1.0, 1.0], theta.size)
-    values = []
-    try:
-        for t in (-2, -1, 1, 2):
-            with np.errstate(all="ignore"):
-                moved = layout.unflatten(theta + t * step)
-            values.append(layout.flatten_like(grad(moved), argument="grad")[0])
-    except Exception:  # the backward cannot run there: the floor alone
-        return np.zeros_like(g)
-    fourth = values[0] - 4 * values[1] + 6 * g - 4 * values[2] + values[3]
-    if not np.all(np.isfinite(fourth)):
-        return np.full_like(g, np.inf)
-    # per tensor, the root mean square of the elements' noise samples
-    sizes = np.diff(layout.offsets)
-    rms = np.sqrt(np.add.reduceat(fourth**2 / 70.0, layout.offsets[:-1]) / np.maximum(sizes, 1))
-    return NARROW_SIGMAS * np.repeat(rms, sizes)
-
-
 def _random_reason(drift: float) -> str:
     return (
         f"the cost is not deterministic: two evaluations at the same parameters differ by"
@@ -868,85 +503,3 @@ def _network_point(
     cost = bind_data(net.cost, X, Y, data_first=False, copy=False)
     grad = bind_data(back, X, Y, data_first=False, copy=False)
     return check(cost, grad, params, context=context, seed=seed, **rest)
-
-
-def _explain_lines(
-    report: Report,
-    cost: Callable[[Any], Any],
-    grad: Callable[[Any], Any],
-    objective: Objective,
-    raw: Any,
-    estimates: dict[str, Estimate],
-    verdicts: Verdicts,
-    context: dict[str, Any] | None,
-) -> None:
-    """Add what the user's own lines say (:mod:`verifier.explain.lines`) to a full check's report."""
-    ref = estimates.get("autograd")
-    layout = objective.layout
-    bad = verdicts.verdict == WRONG
-    wrong = {
-        name: bad[layout.slice(t)].reshape(layout.shapes[t])
-        for t, name in enumerate(layout.names)
-        if bad[layout.slice(t)].any()
-    }
-    shared = None
-    for f in report.findings:
-        if f.kind == "bug" and not f.tensor and f.pattern in ("scale", "sign") and f.factor is not None:
-            reference = _reference_values({k: e for k, e in estimates.items() if e.available}, verdicts)
-            largest = layout.tensor_maxima(np.nan_to_num(reference))
-            top = float(largest.max(initial=0.0))
-            right = [
-                n
-                for n, peak in zip(layout.names, largest, strict=True)
-                if n not in wrong and peak > 1e-9 * top
-            ]
-            shared = Shared(f.factor, list(wrong), right)
-            break
-    explained = explain(grad, cost, layout, objective.theta0, raw, wrong, shared, context or {}, ref)
-    report.intermediates = explained.intermediates
-    if explained.unchecked:
-        warnings.warn(
-            f"`grad` returned {explained.unchecked}, which are not checked: the forward holds no"
-            f" value named {[k[1:] for k in explained.unchecked]} (a key `dNAME` is read as the"
-            " gradient of the forward's value NAME; a parameter's is `dW1` or `W1`).",
-            UserWarning,
-            stacklevel=4,
-        )
-    if any(f.pattern == "line" for f in explained.findings):
-        # the lines say more than the layer picture inferred from parameters alone
-        report.findings = [f for f in report.findings if f.pattern != "layer"]
-    for finding in explained.findings:
-        _insert_bug(report, finding)
-    for name, text in explained.where.items():
-        for f in report.findings:
-            if f.kind == "bug" and f.tensor == name and f.pattern not in ("line", "layer"):
-                f.message += f"; {text}"
-                break
-    known = {f.message for f in report.findings}
-    report.findings += [Finding("note", "", n, "context") for n in explained.notes if n not in known]
-
-
-def _unchecked(ignored: list[str], report: Report) -> list[str]:
-    """The gradient's keys no check covered, each with why (every gradient returned is either
-    checked or named here)."""
-    inter = report.intermediates
-    checked = {f"d{t.name}" for t in inter.tensors} if inter is not None else set()
-    out = []
-    for key in ignored:
-        if key in checked:
-            continue
-        if is_intermediate_key(key):
-            out.append(
-                f"{key} (the gradient of the forward's value {key[1:]}, which autograd's trace did not"
-                " follow: data such as X, a value the forward holds under no such name, or no"
-                " reference)"
-            )
-        else:
-            out.append(f"{key} (matches no parameter)")
-    return out
-
-
-def _insert_bug(report: Report, finding: Finding) -> None:
-    """Add a bug finding after the existing ones."""
-    bugs = [i for i, f in enumerate(report.findings) if f.kind == "bug"]
-    report.findings.insert(bugs[-1] + 1 if bugs else 0, finding)

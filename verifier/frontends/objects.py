@@ -178,7 +178,8 @@ def check_objects(
     ...     verifier.check_objects(forward, backward, dense=dense).ok
     True
     """
-    from ..api import FULL_BUDGET, check
+    from ..api import check
+    from ..core.plan import FULL_BUDGET
 
     validate.callable_(forward, "forward", "() -> loss (your forward pass, as you call it)")
     if backward is not None:

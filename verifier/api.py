@@ -44,8 +44,9 @@ from .judge.compare import (
 )
 from .judge.directions import _apply_directions, _covered, _withdraw_unpinned
 from .judge.kinks import FAST_NEARBY, _settle_kinks, _stencil_at
+from .judge.verdict import verdict_report
 from .networks.base import hooks
-from .report import MethodResult, PointResult, Report, verdict_report
+from .report import MethodResult, PointResult, Report
 from .validate import DEFAULT_METHODS, MODES
 
 #: The options :func:`check_network` passes on to :func:`check`.

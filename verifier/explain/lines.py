@@ -28,7 +28,7 @@ import numpy as np
 from ..core.params import Layout, is_intermediate_key, layout_of
 from ..estimators.base import Estimate
 from ..judge.compare import compare, relative_error
-from ..report import verdict_report
+from ..judge.verdict import verdict_report
 from ..trace.provenance import EVENT_BUDGET, record
 from .diagnose import Finding, bias_axis, layer_number, nice_factor
 from .forward_table import forward_table

@@ -574,9 +574,9 @@ def _bench(args: argparse.Namespace) -> int:
     if args.csv:
         validate.output_path(args.csv, "--csv")
     _needs_matplotlib(args.png, "--png")
-    from ..report import BENCH_HEADER, plot_bench, render_bench_row, render_bench_summary
     from .bench import bench, summarize
     from .progress import Progress
+    from .views import BENCH_HEADER, plot_bench, render_bench_row, render_bench_summary
 
     # each row goes out as it is measured, to the terminal and the CSV: a long run shows its
     # progress, and an interrupted one keeps what it measured
@@ -610,9 +610,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
     seed = validate.seed(args.seed, "--seed")
     _needs_matplotlib(args.png, "--png")
-    from ..report import plot_sweep, render_sweep
     from .suite import NETWORKS
     from .sweep import sweep
+    from .views import plot_sweep, render_sweep
 
     label, cost, params = NETWORKS[args.network](seed)
     result = sweep(cost, params, label=label)
@@ -630,8 +630,8 @@ def _run(args: argparse.Namespace) -> int:
     methods = validate.methods(_names(args.methods, "--methods"), "--methods")
     if args.html:
         validate.output_path(args.html, "--html")
-    from ..report import render_case_line, render_reproductions, render_suite_html, render_suite_summary
     from .suite import reproductions, run_suite
+    from .views import render_case_line, render_reproductions, render_suite_html, render_suite_summary
 
     repros = reproductions()
     if not args.json:

@@ -14,7 +14,7 @@ from ..estimators.run import _gradient
 from ..explain.diagnose import (
     diagnose,
 )
-from ..report import Report, verdict_report
+from ..report import Report
 from .compare import (
     AGREE,
     KINK,
@@ -23,6 +23,7 @@ from .compare import (
     Verdicts,
     compare,
 )
+from .verdict import verdict_report
 
 
 def _stencil_at(

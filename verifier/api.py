@@ -23,12 +23,9 @@ from .estimators.complex_step import complex_step
 from .estimators.directional import run_directions
 from .estimators.roundoff import _backprop_roundoff
 from .estimators.run import _full, _gradient
-from .explain.diagnose import (
-    Finding,
-    diagnose,
-    direction_findings,
-    nearby_findings,
-)
+from .explain.artefacts import direction_findings, nearby_findings
+from .explain.diagnose import diagnose
+from .explain.findings import Finding
 from .explain.line_findings import _explain_lines, _unchecked
 from .explain.lines import intermediate_keys
 from .explain.shapes import ShapeSlip, repaired, slip_findings

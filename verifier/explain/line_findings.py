@@ -16,10 +16,8 @@ from ..judge.compare import (
     Verdicts,
 )
 from ..report import Report
-from .diagnose import (
-    Finding,
-    _reference_values,
-)
+from .diagnose import _reference_values
+from .findings import Finding
 from .lines import Shared, explain
 
 

@@ -30,8 +30,9 @@ from ..estimators.base import Estimate
 from ..judge.compare import compare, relative_error
 from ..judge.verdict import verdict_report
 from ..trace.provenance import EVENT_BUDGET, record
-from .diagnose import Finding, bias_axis, layer_number, nice_factor
+from .findings import Finding, nice_factor
 from .forward_table import forward_table
+from .layer_picture import bias_axis, layer_number
 from .walk import Culprit, first_wrong, outputs, regions
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core.params import Layout
-from .diagnose import Finding
+from .findings import Finding
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 from ..core.params import Layout
 from ..core.sampling import describe_sample
 from ..estimators.base import Estimate
-from ..explain.diagnose import Finding
+from ..explain.findings import Finding
 from ..report import Elements, MethodResult, Report, TensorResult
 from .compare import NAMES, UNDECIDED, WRONG, Verdicts, relative_errors
 

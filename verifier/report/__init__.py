@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..explain.diagnose import Finding
+from ..explain.findings import Finding
 from ..judge.compare import NAMES
 
 STATUSES = ("pass", "fail", "inconclusive")

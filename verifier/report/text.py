@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..explain.diagnose import METHOD_TITLE, Finding
+from ..explain.findings import METHOD_TITLE, Finding
 from . import Report
 
 

@@ -14,36 +14,27 @@ from .core.objective import Objective, vectorized_stencil
 from .core.params import Layout, layout_of
 from .core.plan import FULL_BUDGET, Options
 from .core.threads import blas_threads_for
-from .core.tolerance import scale_floors
 from .errors import InputError, NonDeterministicCostWarning
 from .estimators.autograd_ref import autograd_ref
 from .estimators.base import Estimate
-from .estimators.centered import extended_centered
-from .estimators.complex_step import complex_step
 from .estimators.directional import run_directions
 from .estimators.roundoff import _backprop_roundoff
-from .estimators.run import _full, _gradient
+from .estimators.run import Evidence, Hand, _full, _read
 from .explain.artefacts import direction_findings, nearby_findings
 from .explain.diagnose import diagnose
 from .explain.findings import Finding
 from .explain.line_findings import _explain_lines, _unchecked
 from .explain.lines import intermediate_keys
-from .explain.shapes import ShapeSlip, repaired, slip_findings
+from .explain.shapes import repaired, slip_findings
 from .frontends.adapters import bind_data, examples_in, loss_and_gradients
 from .judge.compare import (
-    AGREE,
-    KINK,
-    UNCHECKED,
-    UNDECIDED,
-    WRONG,
     Verdicts,
-    compare,
 )
-from .judge.directions import _apply_directions, _covered, _withdraw_unpinned
-from .judge.kinks import FAST_NEARBY, _settle_kinks, _stencil_at
+from .judge.kinks import _stencil_at
+from .judge.point import judge
 from .judge.verdict import verdict_report
 from .networks.base import hooks
-from .report import MethodResult, PointResult, Report
+from .report import PointResult, Report
 from .validate import DEFAULT_METHODS, MODES
 
 #: The options :func:`check_network` passes on to :func:`check`.
@@ -263,81 +254,91 @@ def check_point(
     # a batch stencil is faster than any pool: the executor gets what no batch evaluates
     executor = options.executor if options.stencil is None else None
     objective = Objective(cost, layout, theta, rng, batch=options.stencil, copy=False, executor=executor)
-    raw = _gradient(grad, objective)
-    read: list[tuple[int, tuple[int, ...], str]] = []  # gradients of the wrong shape: findings
-    g, ignored = layout.flatten_like(raw, argument="grad", slips=read)
-    slips = [ShapeSlip(*s) for s in read]
-    # the fast mode makes the repeat evaluation only when its first direction does not pass
-    # decisively (see run_directions): a forward pass saved on every passing verdict
-    drift = 0.0 if fast else objective.repeat_differs()
-    g_error = None if fast else _backprop_roundoff(grad, objective, g, raw)
-    if g_error is not None:
-        for slip in slips:  # its long-double re-run is not read the same way
-            g_error[layout.slice(slip.tensor)] = 0.0
+    hand = _read(grad, objective)
+    evidence = _fast(objective, hand, rng) if fast else _full_mode(grad, objective, hand, options, rng)
+    verdicts, nearby, agree = judge(cost, grad, objective, hand.g, hand.slips, evidence, options, rng, fast)
+    findings, raw = _findings(hand, evidence, verdicts, nearby, agree, layout, options, context, theta)
+    intermediates = None
+    if not fast and not evidence.drift:
+        findings, intermediates = _explain_lines(
+            findings, cost, grad, objective, raw, evidence.estimates, verdicts, context
+        )
+    return verdict_report(
+        hand.g,
+        evidence.estimates,
+        verdicts,
+        layout,
+        findings,
+        hand.ignored,
+        bool(evidence.drift),
+        directions=evidence.directions,
+        intermediates=intermediates,
+        unchecked=_unchecked(hand.ignored, intermediates),
+        nearby=None if nearby is None else nearby[2],
+    )
+
+
+def _fast(objective: Objective, hand: Hand, rng: np.random.Generator) -> Evidence:
+    """The fast mode's evidence: random directions only (nothing element by element).
+
+    It makes the repeat evaluation only when its first direction does not pass decisively
+    (see run_directions): a forward pass saved on every passing verdict.
+    """
     objective.seconds_per_eval = min(objective.seconds_per_eval, objective.last_seconds)
-    estimates: dict[str, Estimate] = {}
-    directions = None
+    # a non-finite hand-written value is wrong (compare's rule); the directions check the rest
+    g = hand.g
+    finite = np.isfinite(g)
+    g_dir = g if finite.all() else np.where(finite, g, 0.0)
+    directions = run_directions(
+        objective, g_dir, None, rng, global_first=True, confirm=objective.repeat_differs
+    )
+    drift = directions.drift
+    # with a drift the directions compared costs of different networks: no verdict from them
+    return Evidence({}, None if drift else directions, drift, None)
+
+
+def _full_mode(
+    grad: Callable[[Any], Any], objective: Objective, hand: Hand, options: Options, rng: np.random.Generator
+) -> Evidence:
+    """The full mode's evidence: every method on every element (or a sample and directions)."""
+    layout = objective.layout
+    drift = objective.repeat_differs()
+    g_error = _backprop_roundoff(grad, objective, hand.g, hand.raw)
+    for slip in hand.slips:  # its long-double re-run is not read the same way
+        g_error[layout.slice(slip.tensor)] = 0.0
+    objective.seconds_per_eval = min(objective.seconds_per_eval, objective.last_seconds)
     if drift:  # finite differences would compare different networks; autograd still says something
-        for method in options.methods if not fast else ():
+        estimates: dict[str, Estimate] = {}
+        for method in options.methods:
             reason = _random_reason(drift)
             unavailable = Estimate.unavailable(method, layout.size, reason)
             estimates[method] = autograd_ref(objective) if method == "autograd" else unavailable
-    elif fast:
-        # a non-finite hand-written value is wrong (compare's rule); the directions check the rest
-        finite = np.isfinite(g)
-        g_dir = g if finite.all() else np.where(finite, g, 0.0)
-        directions = run_directions(
-            objective, g_dir, None, rng, global_first=True, confirm=objective.repeat_differs
-        )
-        drift = directions.drift
-        if drift:  # the directions compared costs of different networks: no verdict from them
-            directions = None
-    else:
-        assert g_error is not None
-        watch = [k[1:] for k in intermediate_keys(raw, layout)]  # the backward's dZ2, dA1, without the d
-        estimates, directions = _full(objective, g, g_error, options, rng, watch)
-    # a pass over the parameters: only where something is compared element by element
-    floors = scale_floors(layout, objective.theta0, g, objective.value0) if estimates else None
-    if estimates:
-        verdicts = compare(g, estimates, layout, g_error, options.accepted, floors)
-    else:  # fast mode: nothing is checked element by element
-        none = np.zeros(layout.size, dtype=bool)
-        nobody = np.full(layout.size, -1, dtype=np.int8)
-        verdicts = Verdicts(
-            np.full(layout.size, UNCHECKED, dtype=np.int8), {}, {}, {"backprop": none}, nobody
-        )
-    undecided = np.flatnonzero(verdicts.verdict == UNDECIDED)
-    if undecided.size and "complex" not in options.methods and not drift and not fast:
-        # the complex step settles what the others could not, where the cost allows it; the
-        # report says why where it does not
-        settle = complex_step(objective, undecided, estimates.get("centered"))
-        settle.reason += f" (tried on the {undecided.size} elements no other method decided)"
-        estimates["complex"] = settle
-        if settle.available:
-            verdicts = compare(g, estimates, layout, g_error, options.accepted, floors)
-    undecided = np.flatnonzero(verdicts.verdict == UNDECIDED)
-    centred = estimates.get("centered")
-    if undecided.size and centred is not None and centred.available and 12 * undecided.size <= options.budget:
-        # what float64 cannot resolve, the cost run on long double arrays may
-        if extended_centered(objective, undecided, centred, g):
-            verdicts = compare(g, estimates, layout, g_error, options.accepted, floors)
-    if directions is not None:
-        _apply_directions(verdicts, directions)
-        _withdraw_unpinned(directions, verdicts)
-    nearby = None
-    if not drift:
-        budget = options.budget if not fast else min(options.budget, FAST_NEARBY)
-        nearby = _settle_kinks(
-            cost, grad, objective, verdicts, estimates.get("centered"), rng, budget, options.accepted
-        )
-    verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
-    agree = [_slip_agrees(verdicts, layout, s.tensor) for s in slips]
-    for slip in slips:  # a wrong shape is wrong, whatever its values
-        verdicts.verdict[layout.slice(slip.tensor)] = WRONG
-        verdicts.odd.setdefault("backprop", np.zeros(layout.size, dtype=bool))[layout.slice(slip.tensor)] = (
-            True
-        )
-    findings = diagnose(g, estimates, verdicts, layout, context, theta)
+        return Evidence(estimates, None, drift, g_error)
+    watch = [k[1:] for k in intermediate_keys(hand.raw, layout)]  # the backward's dZ2, dA1, without the d
+    estimates, directions = _full(objective, hand.g, g_error, options, rng, watch)
+    return Evidence(estimates, directions, drift, g_error)
+
+
+def _findings(
+    hand: Hand,
+    evidence: Evidence,
+    verdicts: Verdicts,
+    nearby: tuple[np.ndarray, np.ndarray, Report | None] | None,
+    agree: list[bool | None],
+    layout: Layout,
+    options: Options,
+    context: dict[str, Any] | None,
+    theta: np.ndarray,
+) -> tuple[list[Finding], Any]:
+    """What the verdicts look like, in words; and the gradient as returned, its slips repaired."""
+    estimates, directions, drift, slips, raw = (
+        evidence.estimates,
+        evidence.directions,
+        evidence.drift,
+        hand.slips,
+        hand.raw,
+    )
+    findings = diagnose(hand.g, estimates, verdicts, layout, context, theta)
     if directions is not None:
         findings = direction_findings(directions, layout) + findings
     if slips:  # the shape says what is wrong with them; the values' patterns would mislead
@@ -345,7 +346,7 @@ def check_point(
         findings = slip_findings(slips, layout, agree, (context or {}).get("m")) + [
             f for f in findings if not (f.kind == "bug" and f.tensor in slipped)
         ]
-        raw = repaired(raw, layout, g, slips)
+        raw = repaired(raw, layout, hand.g, slips)
     if nearby is not None:
         findings += nearby_findings(layout, *nearby[:2])
     if any(options.accepted):
@@ -362,37 +363,11 @@ def check_point(
     retried = estimates["autograd"].extra.get("retried") if "autograd" in estimates else ""
     if retried:  # the user's exception is never swallowed: said in the report and warned
         findings.insert(0, Finding("note", "", retried, "retried"))
-        warnings.warn(retried, UserWarning, stacklevel=3)
+        warnings.warn(retried, UserWarning, stacklevel=4)
     if drift:
         findings.insert(0, Finding("undecided", "", _random_reason(drift), "random"))
-        warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=3)
-    report = verdict_report(g, estimates, verdicts, layout, findings, ignored, bool(drift))
-    if nearby is not None and nearby[2] is not None:
-        label = "nearby point: a small seeded move off this point's kinks, whole tensors checked"
-        report.points.append(PointResult(label, nearby[2]))
-    if not fast and not drift:
-        _explain_lines(report, cost, grad, objective, raw, estimates, verdicts, context)
-    report.unchecked = _unchecked(ignored, report)
-    if directions is not None:
-        report.directions = directions.checks
-        open_checks = [c for c in directions.checks if not _covered(c, verdicts)]
-        if directions.failing_blocks or any(c.agrees is False for c in open_checks):
-            report.point_status = "fail"
-        elif report.point_status == "pass" and any(c.agrees is None for c in open_checks):
-            report.point_status = "inconclusive"
-        report.methods["directions"] = MethodResult(
-            "directions", True, "random-direction checks, five-point stencil each", directions.nfev, 0.0, {}
-        )
-    return report
-
-
-def _slip_agrees(verdicts: Verdicts, layout: Layout, t: int) -> bool | None:
-    """Whether tensor ``t``'s values, as read, agree everywhere (True), are wrong somewhere (False),
-    or were not all decided (None)."""
-    v = verdicts.verdict[layout.slice(t)]
-    if np.any(v == WRONG):
-        return False
-    return True if np.all((v == AGREE) | (v == KINK)) else None
+        warnings.warn(_random_reason(drift), NonDeterministicCostWarning, stacklevel=4)
+    return findings, raw
 
 
 def _random_reason(drift: float) -> str:

@@ -5,6 +5,7 @@ on a sample plus random directions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from ..core.objective import Objective, step_sizes
 from ..core.plan import Options, _plan, _planned_evaluations
 from ..core.sampling import per_tensor_within, sample_indices
+from ..explain.shapes import ShapeSlip
 from ..frontends.progress import Progress
 from .autograd_ref import autograd_ref
 from .base import Estimate
@@ -19,6 +21,28 @@ from .centered import centered
 from .complex_step import complex_step
 from .directional import DirectionalResult, run_directions
 from .scipy_fd import scipy_fd
+
+
+@dataclass
+class Hand:
+    """The hand-written gradient as read: as returned, flat, the keys that match no parameter,
+    and the tensors returned in the wrong shape (findings, not errors)."""
+
+    raw: Any
+    g: np.ndarray
+    ignored: list[str]
+    slips: list[ShapeSlip]
+
+
+@dataclass
+class Evidence:
+    """What a mode gathered: the references, the random directions, the cost's drift between two
+    evaluations at the same point, and the hand-written gradient's round-off bound."""
+
+    estimates: dict[str, Estimate]
+    directions: DirectionalResult | None
+    drift: float
+    g_error: np.ndarray | None
 
 
 def _gradient(grad: Callable[[Any], Any], objective: Objective) -> Any:
@@ -122,3 +146,11 @@ def _estimate(
     if method == "complex":
         return complex_step(objective, sample, centered_estimate)
     return autograd_ref(objective)
+
+
+def _read(grad: Callable[[Any], Any], objective: Objective) -> Hand:
+    """The hand-written gradient at the point, flattened; a tensor of the wrong shape is a finding."""
+    raw = _gradient(grad, objective)
+    read: list[tuple[int, tuple[int, ...], str]] = []  # gradients of the wrong shape: findings
+    g, ignored = objective.layout.flatten_like(raw, argument="grad", slips=read)
+    return Hand(raw, g, ignored, [ShapeSlip(*s) for s in read])

@@ -22,7 +22,7 @@ from .lines import Shared, explain
 
 
 def _explain_lines(
-    report: Report,
+    findings: list[Finding],
     cost: Callable[[Any], Any],
     grad: Callable[[Any], Any],
     objective: Objective,
@@ -30,8 +30,9 @@ def _explain_lines(
     estimates: dict[str, Estimate],
     verdicts: Verdicts,
     context: dict[str, Any] | None,
-) -> None:
-    """Add what the user's own lines say (:mod:`verifier.explain.lines`) to a full check's report."""
+) -> tuple[list[Finding], Report | None]:
+    """A full check's findings with what the user's own lines say (:mod:`verifier.explain.lines`)
+    added, and the check of the backward's intermediate gradients (None without one)."""
     ref = estimates.get("autograd")
     layout = objective.layout
     bad = verdicts.verdict == WRONG
@@ -41,7 +42,7 @@ def _explain_lines(
         if bad[layout.slice(t)].any()
     }
     shared = None
-    for f in report.findings:
+    for f in findings:
         if f.kind == "bug" and not f.tensor and f.pattern in ("scale", "sign") and f.factor is not None:
             reference = _reference_values({k: e for k, e in estimates.items() if e.available}, verdicts)
             largest = layout.tensor_maxima(np.nan_to_num(reference))
@@ -54,7 +55,6 @@ def _explain_lines(
             shared = Shared(f.factor, list(wrong), right)
             break
     explained = explain(grad, cost, layout, objective.theta0, raw, wrong, shared, context or {}, ref)
-    report.intermediates = explained.intermediates
     if explained.unchecked:
         warnings.warn(
             f"`grad` returned {explained.unchecked}, which are not checked: the forward holds no"
@@ -65,22 +65,22 @@ def _explain_lines(
         )
     if any(f.pattern == "line" for f in explained.findings):
         # the lines say more than the layer picture inferred from parameters alone
-        report.findings = [f for f in report.findings if f.pattern != "layer"]
+        findings = [f for f in findings if f.pattern != "layer"]
     for finding in explained.findings:
-        _insert_bug(report, finding)
+        _insert_bug(findings, finding)
     for name, text in explained.where.items():
-        for f in report.findings:
+        for f in findings:
             if f.kind == "bug" and f.tensor == name and f.pattern not in ("line", "layer"):
                 f.message += f"; {text}"
                 break
-    known = {f.message for f in report.findings}
-    report.findings += [Finding("note", "", n, "context") for n in explained.notes if n not in known]
+    known = {f.message for f in findings}
+    findings += [Finding("note", "", n, "context") for n in explained.notes if n not in known]
+    return findings, explained.intermediates
 
 
-def _unchecked(ignored: list[str], report: Report) -> list[str]:
+def _unchecked(ignored: list[str], inter: Report | None) -> list[str]:
     """The gradient's keys no check covered, each with why (every gradient returned is either
     checked or named here)."""
-    inter = report.intermediates
     checked = {f"d{t.name}" for t in inter.tensors} if inter is not None else set()
     out = []
     for key in ignored:
@@ -97,7 +97,7 @@ def _unchecked(ignored: list[str], report: Report) -> list[str]:
     return out
 
 
-def _insert_bug(report: Report, finding: Finding) -> None:
+def _insert_bug(findings: list[Finding], finding: Finding) -> None:
     """Add a bug finding after the existing ones."""
-    bugs = [i for i, f in enumerate(report.findings) if f.kind == "bug"]
-    report.findings.insert(bugs[-1] + 1 if bugs else 0, finding)
+    bugs = [i for i, f in enumerate(findings) if f.kind == "bug"]
+    findings.insert(bugs[-1] + 1 if bugs else 0, finding)

@@ -9,9 +9,11 @@ import numpy as np
 from ..core.params import Layout
 from ..core.sampling import describe_sample
 from ..estimators.base import Estimate
+from ..estimators.directional import DirectionalResult
 from ..explain.findings import Finding
-from ..report import Elements, MethodResult, Report, TensorResult
+from ..report import Elements, MethodResult, PointResult, Report, TensorResult
 from .compare import NAMES, UNDECIDED, WRONG, Verdicts, relative_errors
+from .directions import _covered
 
 
 def verdict_report(
@@ -22,11 +24,19 @@ def verdict_report(
     findings: list[Finding] | None = None,
     ignored: list[str] | None = None,
     drift: bool = False,
+    *,
+    directions: DirectionalResult | None = None,
+    intermediates: Report | None = None,
+    unchecked: list[str] | None = None,
+    nearby: Report | None = None,
 ) -> Report:
-    """The report of a comparison: status, per-tensor summary, per-element arrays, findings."""
-    status = "fail" if np.any(verdicts.verdict == WRONG) else "pass"
-    if status == "pass" and np.any(verdicts.verdict == UNDECIDED) or drift:
-        status = "inconclusive"
+    """The report of a comparison: status, per-tensor summary, per-element arrays, findings.
+
+    Everything the check gathered goes in here, once: the random ``directions``, the check of
+    the backward's ``intermediates``, the gradients left ``unchecked`` (each with why), and the
+    ``nearby`` point's own report when it found wrong elements there.
+    """
+    status = point_status(verdicts, drift, directions)
     avail = {m: e for m, e in estimates.items() if e.available}
     # per tensor, all pairs in one pass: the hand-written gradient against each method, and
     # each pair of methods
@@ -52,7 +62,42 @@ def verdict_report(
         m: MethodResult(m, e.available, e.reason, e.nfev, e.seconds, _headline(e, layout))
         for m, e in estimates.items()
     }
-    return Report(status, tensors, method_results, findings or [], elements, ignored or [], layout=layout)
+    points = []
+    if nearby is not None:
+        label = "nearby point: a small seeded move off this point's kinks, whole tensors checked"
+        points.append(PointResult(label, nearby))
+    if directions is not None:
+        method_results["directions"] = MethodResult(
+            "directions", True, "random-direction checks, five-point stencil each", directions.nfev, 0.0, {}
+        )
+    return Report(
+        status,
+        tensors,
+        method_results,
+        findings or [],
+        elements,
+        ignored or [],
+        points=points,
+        intermediates=intermediates,
+        directions=[] if directions is None else directions.checks,
+        layout=layout,
+        unchecked=unchecked or [],
+    )
+
+
+def point_status(verdicts: Verdicts, drift: bool, directions: DirectionalResult | None = None) -> str:
+    """The status at one point, decided here alone: fail where an element or a random direction
+    is wrong; inconclusive where one is undecided, or the cost drifts; else pass."""
+    status = "fail" if np.any(verdicts.verdict == WRONG) else "pass"
+    if status == "pass" and np.any(verdicts.verdict == UNDECIDED) or drift:
+        status = "inconclusive"
+    if directions is not None:
+        open_checks = [c for c in directions.checks if not _covered(c, verdicts)]
+        if directions.failing_blocks or any(c.agrees is False for c in open_checks):
+            status = "fail"
+        elif status == "pass" and any(c.agrees is None for c in open_checks):
+            status = "inconclusive"
+    return status
 
 
 def _headline(estimate: Estimate, layout: Layout) -> dict[str, Any]:

@@ -28,7 +28,7 @@ all-zero tensor, as the steps take it), and the floor is
 a sum of 64 such terms' worth of round-off: far below any slip (a slip of that size moves the
 cost by :math:`64 \epsilon` of its scale, less than its own round-off), and above what
 backprop's sums leave of a zero. Where the hand-written gradient can be re-run in long
-double its round-off is measured instead (``harness._backprop_roundoff``); the floor covers
+double its round-off is measured instead (``estimators.roundoff._backprop_roundoff``); the floor covers
 code that drops to float64 (a buffer from ``np.zeros``, a ``float()``).
 """
 
@@ -47,6 +47,13 @@ RESOLUTION = 1e-5
 #: Relative differences below this are agreement whatever the bounds: the accuracy of the cost
 #: itself (an ODE solver's, a series'), float32 inside a backward, never a backprop slip.
 MATERIAL = 1e-7
+#: The absolute floor near zero, as parts of the largest gradient: of the element's own tensor,
+#: and of all parameters (a tensor whose gradient is zero everywhere).
+TENSOR_FLOOR = 1e-6
+GLOBAL_FLOOR = 1e-9
+#: autograd's least bound, as parts of each value and of its tensor's largest (sums that cancel).
+AUTOGRAD_RELATIVE = 1e-9
+AUTOGRAD_TENSOR = 1e-11
 #: Terms' worth of round-off in the scale floor (see the module notes).
 ROUNDOFF_TERMS = 64
 
@@ -80,6 +87,12 @@ def per_element(layout: Layout, floors: np.ndarray, sl: slice) -> np.ndarray:
     """The per-tensor ``floors`` spread over the elements of the chunk ``sl``."""
     tensors, _, lengths = chunk_segments(layout.offsets, sl)
     return np.repeat(floors[tensors], lengths)
+
+
+def autograd_floor(values: np.ndarray, layout: Layout) -> np.ndarray:
+    """autograd's least bound on each element: :data:`AUTOGRAD_RELATIVE` of its value plus
+    :data:`AUTOGRAD_TENSOR` of its tensor's largest."""
+    return AUTOGRAD_RELATIVE * np.abs(values) + AUTOGRAD_TENSOR * layout.tensor_max(values)
 
 
 def decides(bound: Any, magnitude: Any, floor: Any) -> Any:

@@ -42,6 +42,7 @@ from autograd import grad as autograd_grad
 
 from ..core.objective import Objective
 from ..core.params import Layout
+from ..core.tolerance import autograd_floor
 from ..errors import ReferenceUnavailable
 from ..judge.compare import agreement
 from ..trace.recording import LAYER_VALUE, backward, loss_beside_gradients, traced_locals
@@ -270,7 +271,7 @@ def _floor(values: np.ndarray, layout: Layout, low_precision: bool) -> np.ndarra
     """autograd's least bound: ``1e-9 |g| + 1e-11 max_T |g|`` (sums that cancel), and for a cost
     that rounds traced values to float32 its round-off, which a long-double re-run (rounded
     the same way) cannot see."""
-    floor = 1e-9 * np.abs(values) + 1e-11 * layout.tensor_max(values)
+    floor = autograd_floor(values, layout)
     if low_precision:
         floor = np.maximum(floor, LOW_PRECISION * (np.abs(values) + layout.tensor_max(values)))
     return floor

@@ -51,7 +51,7 @@ import numpy as np
 
 from ..core.objective import EPS, Objective, step_sizes
 from ..core.params import chunks
-from ..core.tolerance import decides
+from ..core.tolerance import TENSOR_FLOOR, decides
 from .base import Estimate
 
 #: Stencil offsets in units of the step.
@@ -229,7 +229,7 @@ def centered(
     confirm : bool, optional
         With a target, take the slopes that disagree with it again at a step 64 times wider
         and raise the noise level where they differ (:func:`_confirm_disagreements`; default
-        True). Off near a kink (the nearby point of ``harness._settle_kinks``, which inherits
+        True). Off near a kink (the nearby point of ``judge.kinks._settle_kinks``, which inherits
         the noise level measured here), where a wider step crosses the kink.
 
     Returns
@@ -470,9 +470,10 @@ def _offsets_at(theta: np.ndarray, scale: np.ndarray, at: np.ndarray) -> np.ndar
 
 
 def _tensor_floor(values: np.ndarray, layout: Any, idx: np.ndarray) -> np.ndarray:
-    """1e-6 of the largest finite ``|values|`` among the estimated elements of each one's tensor
-    (``values`` given at ``idx``): no array of P numbers when ``idx`` is a sample."""
-    return 1e-6 * layout.tensor_maxima(values, at=idx)[layout.tensor_of(idx)]
+    """:data:`~verifier.core.tolerance.TENSOR_FLOOR` of the largest finite ``|values|`` among the
+    estimated elements of each one's tensor (``values`` given at ``idx``): no array of P numbers
+    when ``idx`` is a sample."""
+    return TENSOR_FLOOR * layout.tensor_maxima(values, at=idx)[layout.tensor_of(idx)]
 
 
 def _decides(three: Stats, delta: float, target: np.ndarray, floor: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ random-direction checkers flag correct gradients at scale. The stencil sees it (
 slopes disagree: the third difference is large); the step is then shrunk, 16x at a time,
 up to three times, and if the kink is still inside the stencil the direction is split in
 two and each half checked on its own, down to single elements, which the check decides
-at a nearby point where the cost is smooth (``harness._settle_kinks``, as in the full
+at a nearby point where the cost is smooth (``judge.kinks._settle_kinks``, as in the full
 mode). A kink is never reported as a bug.
 
 **Localisation.** When a direction disagrees beyond its bound, its support is bisected:
@@ -50,7 +50,7 @@ import numpy as np
 
 from ..core.objective import CBRT_EPS, EPS, Objective, step_sizes
 from ..core.params import Layout
-from ..core.tolerance import MATERIAL, decides, scale_floors
+from ..core.tolerance import GLOBAL_FLOOR, MATERIAL, TENSOR_FLOOR, decides, scale_floors
 from .centered import OFFSETS, POINTS, centered, five_point
 
 #: Shrinks of the step (16x each) before a kinked direction is split.
@@ -63,10 +63,10 @@ RETRIES = 3
 WIDE = 256.0
 #: A bound within this part of the largest gradient in the direction's tensors decides a slope
 #: near zero (as the per-element rule's 1e-6 of the tensor's largest).
-ABSOLUTE = 1e-6
+ABSOLUTE = TENSOR_FLOOR
 #: A bound within this part of the largest gradient over all parameters decides a slope near
 #: zero too (the per-element rule's 1e-9 of the largest over all).
-GLOBAL = 1e-9
+GLOBAL = GLOBAL_FLOOR
 #: The RMS of the weights' magnitudes 64 .. 191 (see Directions._vector).
 WEIGHT_RMS = float(np.sqrt(np.mean(np.arange(64, 192) ** 2.0)))
 #: The smallest weight's magnitude over the RMS: every element of a support moves by at least this

@@ -41,19 +41,7 @@ def _artefact_findings(
         odd = verdicts.odd.get(method, np.zeros(verdicts.verdict.size, dtype=bool))
         title = METHOD_TITLE[method]
         if method == "autograd":
-            idx = np.flatnonzero(odd & (verdicts.verdict != KINK))
-            if idx.size:
-                findings.append(
-                    Finding(
-                        "artefact",
-                        "",
-                        f"{title} disagrees with backprop and the finite differences at"
-                        f" {element_labels(layout, idx)}: autograd may be tracing something other than the"
-                        " cost that was evaluated (a value taken outside autograd, or a branch on"
-                        " parameter values); backprop agrees with finite differences",
-                        "trace",
-                    )
-                )
+            findings += _trace_artefact(title, odd, verdicts, layout)
             continue
         noisy = est.noise_dominated if est.noise_dominated is not None else np.zeros_like(odd)
         # uninformative for round-off where there is a gradient to see (dead entries are exact zeros)
@@ -93,6 +81,26 @@ def _artefact_findings(
             tail = f"; {trusted}, not a bug" if np.all(verdicts.verdict[idx] != WRONG) else ""
             message = f"{title} {verb} at {element_labels(layout, idx)}: {why}{tail}"
             findings.append(Finding("artefact", layout.locate(int(idx[0]))[0], message, kind))
+    return findings + _kinks_and_undecided(estimates, verdicts, layout)
+
+
+def _trace_artefact(title: str, odd: np.ndarray, verdicts: Verdicts, layout: Layout) -> list[Finding]:
+    """autograd alone disagreeing (off a kink): its trace followed something else than the cost."""
+    idx = np.flatnonzero(odd & (verdicts.verdict != KINK))
+    if not idx.size:
+        return []
+    message = (
+        f"{title} disagrees with backprop and the finite differences at"
+        f" {element_labels(layout, idx)}: autograd may be tracing something other than the"
+        " cost that was evaluated (a value taken outside autograd, or a branch on"
+        " parameter values); backprop agrees with finite differences"
+    )
+    return [Finding("artefact", "", message, "trace")]
+
+
+def _kinks_and_undecided(estimates: dict[str, Estimate], verdicts: Verdicts, layout: Layout) -> list[Finding]:
+    """The notes on the elements at a kink (a valid subgradient) and on those left undecided."""
+    findings = []
     at_kink = np.flatnonzero(verdicts.verdict == KINK)
     if at_kink.size:
         findings.append(

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core.params import Layout, is_intermediate_key, layout_of
+from ..core.tolerance import autograd_floor
 from ..estimators.base import Estimate
 from ..judge.compare import compare, relative_error
 from ..judge.verdict import verdict_report
@@ -283,7 +284,7 @@ def _check_intermediates(
         return None
     layout, g = layout_of(user)
     _, values = layout_of({k: refs[k] for k in user})
-    error = 1e-9 * np.abs(values) + 1e-11 * layout.tensor_max(values)
+    error = autograd_floor(values, layout)
     estimate = Estimate("autograd", values, error, reason="autograd, with respect to the forward's values")
     verdicts = compare(g, {"autograd": estimate}, layout)
     return verdict_report(g, {"autograd": estimate}, verdicts, layout)

@@ -315,19 +315,7 @@ def first_wrong(
     keys = outputs(rec, layout)
     walk.outputs = {k for k in keys if k is not None}
     culprits: dict[tuple[Any, ...], Culprit] = {}
-    used: set[int] = set()  # arrays some statement read, other than the one it made or wrote
-    summed: set[int] = set()  # arrays added into another (``+=``, ``np.add.at``)
-    for k, r in rec.arrays.items():
-        for e in [x for x in (r.origin, *r.writes) if x is not None]:  # a binding computes nothing
-            used.update(i for i in e.inputs if i != k)
-            if e.kind == "write" and (e.statement.kind == "aug" or e.statement.add_at is not None):
-                summed.update(i for i in e.inputs if i != k)
-    terms = {
-        e.seq: True
-        for k in summed
-        if k in rec.arrays
-        for e in [x for x in (rec.arrays[k].origin, *rec.arrays[k].writes) if x is not None]
-    }
+    used, terms = _used_and_terms(rec)
 
     def add(event: Event, tensor: str, kind: str, detail: str = "", also: list[Event] | None = None) -> None:
         ident = (
@@ -357,20 +345,7 @@ def first_wrong(
     # the right tensors were computed from: under it, most of them are gradients of forward
     # values (the wrong tensors' own arrays cannot say: a factor they all share looks like one)
     if table is not None:
-        right = [k for name, k in zip(layout.names, keys, strict=True) if k is not None and name not in wrong]
-        behind = _ancestry(rec, right)
-        pool = scales if behind else scales[: 2 if m and m > 1 else 1]
-        if not behind:
-            found: dict[int, Event] = {}
-            seen: set[int] = set()
-            for name, key in zip(layout.names, keys, strict=True):
-                if key is not None and name in wrong:
-                    walk.explore(key, wrong[name], found, seen)
-            behind = seen
-        votes = {c: sum(c in walk.match(k)[0] for k in behind) for c in pool}
-        walk.scale = max(pool, key=lambda c: (votes[c], c == 1.0))
-        walk.natures.clear()
-        walk.terms.clear()
+        _read_convention(walk, rec, layout, keys, wrong, scales, m)
     for name, key in zip(layout.names, keys, strict=True):
         if key is None or name not in wrong:
             continue
@@ -390,7 +365,7 @@ def first_wrong(
             last = [w for w in r.writes if np.any(_region(r.array.shape, w.region) & mask)]
             add(last[0] if last else r.origin if r.origin is not None else r.writes[0], name, "made")
             continue
-        found = {}
+        found: dict[int, Event] = {}
         walk.explore(key, mask, found, {key})
         if not found:  # every term it adds is right: a term is missing, or added where it does not belong
             found = {w.seq: w for w in r.writes if np.any(_region(r.array.shape, w.region) & mask)}
@@ -410,6 +385,52 @@ def first_wrong(
         also = [e for e in ranked[1:] if e.key == best.key and e.site != best.site and order(e) == rank]
         add(best, name, "misnamed" if best.seq in walk.misnamed else "line", also=also)
     return sorted(culprits.values(), key=lambda c: c.event.seq)
+
+
+def _used_and_terms(rec: Recording) -> tuple[set[int], dict[int, bool]]:
+    """The arrays some statement read, other than the one it made or wrote; and the statements
+    (by sequence number) that made an array added into another (``+=``, ``np.add.at``)."""
+    used: set[int] = set()
+    summed: set[int] = set()
+    for k, r in rec.arrays.items():
+        for e in [x for x in (r.origin, *r.writes) if x is not None]:  # a binding computes nothing
+            used.update(i for i in e.inputs if i != k)
+            if e.kind == "write" and (e.statement.kind == "aug" or e.statement.add_at is not None):
+                summed.update(i for i in e.inputs if i != k)
+    terms = {
+        e.seq: True
+        for k in summed
+        if k in rec.arrays
+        for e in [x for x in (rec.arrays[k].origin, *rec.arrays[k].writes) if x is not None]
+    }
+    return used, terms
+
+
+def _read_convention(
+    walk: _Walk,
+    rec: Recording,
+    layout: Layout,
+    keys: list[int | None],
+    wrong: dict[str, np.ndarray],
+    scales: list[float],
+    m: int | None,
+) -> None:
+    """Set the walk's convention (1, or a count) to the one under which most arrays behind the
+    right tensors are gradients of forward values (or, with no right tensor, behind the wrong)."""
+    right = [k for name, k in zip(layout.names, keys, strict=True) if k is not None and name not in wrong]
+    behind = _ancestry(rec, right)
+    pool = scales if behind else scales[: 2 if m and m > 1 else 1]
+    if not behind:
+        found: dict[int, Event] = {}
+        seen: set[int] = set()
+        for name, key in zip(layout.names, keys, strict=True):
+            if key is not None and name in wrong:
+                walk.explore(key, wrong[name], found, seen)
+        behind = seen
+    votes = {c: sum(c in walk.match(k)[0] for k in behind) for c in pool}
+    walk.scale = max(pool, key=lambda c: (votes[c], c == 1.0))
+    walk.natures.clear()
+    walk.terms.clear()
 
 
 def _ancestry(rec: Recording, keys: list[int]) -> set[int]:

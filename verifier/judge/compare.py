@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.params import Layout, chunk_segments, chunks
-from ..core.tolerance import MATERIAL, RESOLUTION
+from ..core.tolerance import GLOBAL_FLOOR, MATERIAL, RESOLUTION, TENSOR_FLOOR
 from ..core.tolerance import decides as resolves
 
 __all__ = ["MATERIAL", "RESOLUTION", "agreement", "compare", "relative_error", "relative_errors"]
@@ -290,6 +290,42 @@ class _Part:
         )
 
 
+def _who_decides(
+    g: np.ndarray,
+    refs: dict[str, _Part],
+    s_tensor: np.ndarray,
+    s_all: float,
+    g_err: np.ndarray,
+    accepted: tuple[float, float],
+    floor: np.ndarray | float,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per reference: where it agrees with ``g``, where its bound resolves the value (the one rule
+    of :mod:`verifier.core.tolerance`), and where it may decide (not a one-sided method at a kink)."""
+    agrees, informative = {}, {}
+    for m, est in refs.items():
+        have = np.isfinite(est.values) & np.isfinite(est.error)
+        agrees[m] = agreement(g, est.values, est.error, g_err, accepted)
+        magnitude = np.maximum(np.abs(g), np.where(have, np.abs(est.values), 0.0))
+        # the backprop's own round-off counts: where re-running it in long double moves it by
+        # more than the resolution (another path through ties, a cancellation), it cannot be
+        # certified either, so a sign flip can never hide behind its own bound
+        absolute = np.maximum(np.maximum(TENSOR_FLOOR * s_tensor, GLOBAL_FLOOR * s_all), 2 * floor)
+        informative[m] = have & resolves(est.error + g_err, magnitude, absolute)
+
+    centered = refs.get("centered")
+    decides = dict(informative)
+    if centered is not None and centered.kink is not None:
+        # a forward difference cannot see a kink just ahead of it: its bound is void there; and
+        # the complex step takes one side of a kink too (its imaginary step picks a branch of
+        # max(0, z) at z = 0): at a kink one-sided methods that agree with each other are one
+        # witness, not two, so neither decides there; the element is decided at a nearby
+        # smooth point (judge.kinks._settle_kinks) unless autograd can
+        for m in ("scipy", "complex"):
+            if m in decides:
+                decides[m] = informative[m] & ~centered.kink
+    return agrees, informative, decides
+
+
 def _rule(
     g: np.ndarray,
     refs: dict[str, _Part],
@@ -302,28 +338,11 @@ def _rule(
     """The rule on one chunk: ``s_tensor`` per element, ``s_all`` over all parameters,
     ``floor`` the scale floor per element (already within ``g_err``)."""
     size = g.size
-    agrees, informative = {}, {}
-    for m, est in refs.items():
-        have = np.isfinite(est.values) & np.isfinite(est.error)
-        agrees[m] = agreement(g, est.values, est.error, g_err, accepted)
-        magnitude = np.maximum(np.abs(g), np.where(have, np.abs(est.values), 0.0))
-        # the backprop's own round-off counts: where re-running it in long double moves it by
-        # more than the resolution (another path through ties, a cancellation), it cannot be
-        # certified either, so a sign flip can never hide behind its own bound
-        absolute = np.maximum(np.maximum(1e-6 * s_tensor, 1e-9 * s_all), 2 * floor)
-        informative[m] = have & resolves(est.error + g_err, magnitude, absolute)
-
+    agrees: dict[str, np.ndarray] = {}
+    informative: dict[str, np.ndarray] = {}
+    size = g.size
     centered = refs.get("centered")
-    decides = dict(informative)
-    if centered is not None and centered.kink is not None:
-        # a forward difference cannot see a kink just ahead of it: its bound is void there; and
-        # the complex step takes one side of a kink too (its imaginary step picks a branch of
-        # max(0, z) at z = 0): at a kink one-sided methods that agree with each other are one
-        # witness, not two, so neither decides there; the element is decided at a nearby
-        # smooth point (harness._settle_kinks) unless autograd can
-        for m in ("scipy", "complex"):
-            if m in decides:
-                decides[m] = informative[m] & ~centered.kink
+    agrees, informative, decides = _who_decides(g, refs, s_tensor, s_all, g_err, accepted, floor)
 
     verdict = np.full(size, UNDECIDED, dtype=np.int8)
     valued = np.zeros(size, dtype=bool)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 
 from . import Report
@@ -27,8 +29,6 @@ def render_html(report: Report, worst: int = 10, verbose: bool = False) -> str:
     status, one row per tensor (with its size), the worst elements, the methods, the random
     directions, the intermediate gradients' verdicts, the findings with their legend, the
     other points; short unless ``verbose``, as the text is."""
-    from html import escape
-
     colour = _COLOURS.get(report.status, "#57606a")
     methods = _columns(report)
     head = escape(render_text(report).splitlines()[0])
@@ -89,32 +89,40 @@ def render_html(report: Report, worst: int = 10, verbose: bool = False) -> str:
         + "".join(f"<li>{escape(line)}</li>" for line in about)
         + "</ul>"
     )
-    marks = {"bug": "&#10007;", "artefact": "~", "note": "&ndash;", "undecided": "?"}
     if report.findings:
-        quiet = [f for f in report.findings if quiet_artefact(f)] if not verbose else []
-        items = [
-            f'<li style="color:{RED if f.kind == "bug" else "inherit"}">{marks.get(f.kind, "")}'
-            f" {escape(f.message)}</li>"
-            for f in report.findings
-            if f not in quiet
-        ]
-        if quiet:
-            items.append(f"<li>~ {escape(_artefacts_line(quiet))}</li>")
-        legend = " &nbsp;&middot;&nbsp; ".join(escape(part) for part in LEGEND.split("   "))
-        legend = legend.replace("x a bug", "&#10007; a bug", 1)
-        parts.append(f"<p>findings:</p><ul>{''.join(items)}</ul><p><small>{legend}</small></p>")
+        parts.append(_findings_html(report, verbose))
     if report.points:
-        items = []
-        for p in report.points:
-            wrong = f"; wrong: {', '.join(p.report.wrong_tensors)}" if p.report.wrong_tensors else ""
-            tint = _COLOURS.get(p.report.status, "#57606a")
-            sub = "".join(
-                f"<li>&#10007; {escape(f.message)}</li>" for f in p.report.findings if f.kind == "bug"
-            )
-            items.append(
-                f'<li>{escape(p.label)}: <span style="color:{tint}">{escape(p.report.status)}</span>'
-                f"{escape(wrong)}{f'<ul>{sub}</ul>' if sub else ''}</li>"
-            )
-        parts.append(f"<p>other points ({len(report.points)}):</p><ul>{''.join(items)}</ul>")
+        parts.append(_points_html(report))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _findings_html(report: Report, verbose: bool) -> str:
+    """The findings as a list, quiet artefacts folded into one line unless ``verbose``; the legend."""
+    marks = {"bug": "&#10007;", "artefact": "~", "note": "&ndash;", "undecided": "?"}
+    quiet = [f for f in report.findings if quiet_artefact(f)] if not verbose else []
+    items = [
+        f'<li style="color:{RED if f.kind == "bug" else "inherit"}">{marks.get(f.kind, "")}'
+        f" {escape(f.message)}</li>"
+        for f in report.findings
+        if f not in quiet
+    ]
+    if quiet:
+        items.append(f"<li>~ {escape(_artefacts_line(quiet))}</li>")
+    legend = " &nbsp;&middot;&nbsp; ".join(escape(part) for part in LEGEND.split("   "))
+    legend = legend.replace("x a bug", "&#10007; a bug", 1)
+    return f"<p>findings:</p><ul>{''.join(items)}</ul><p><small>{legend}</small></p>"
+
+
+def _points_html(report: Report) -> str:
+    """The other points checked, each with its status and its bugs."""
+    items = []
+    for p in report.points:
+        wrong = f"; wrong: {', '.join(p.report.wrong_tensors)}" if p.report.wrong_tensors else ""
+        tint = _COLOURS.get(p.report.status, "#57606a")
+        sub = "".join(f"<li>&#10007; {escape(f.message)}</li>" for f in p.report.findings if f.kind == "bug")
+        items.append(
+            f'<li>{escape(p.label)}: <span style="color:{tint}">{escape(p.report.status)}</span>'
+            f"{escape(wrong)}{f'<ul>{sub}</ul>' if sub else ''}</li>"
+        )
+    return f"<p>other points ({len(report.points)}):</p><ul>{''.join(items)}</ul>"

@@ -51,7 +51,8 @@ import numpy as np
 from ..core.objective import CBRT_EPS, EPS, Objective, step_sizes
 from ..core.params import Layout
 from ..core.tolerance import GLOBAL_FLOOR, MATERIAL, TENSOR_FLOOR, decides, scale_floors
-from .centered import OFFSETS, POINTS, centered, five_point
+from .centered import centered
+from .five_point import OFFSETS, POINTS, five_point
 
 #: Shrinks of the step (16x each) before a kinked direction is split.
 SHRINKS = 3

@@ -12,8 +12,8 @@ import numpy as np
 from ..core.objective import Objective
 from ..core.plan import Options
 from ..core.tolerance import scale_floors
-from ..estimators.centered import extended_centered
 from ..estimators.complex_step import complex_step
+from ..estimators.extended import extended_centered
 from ..estimators.run import Evidence
 from ..explain.shapes import ShapeSlip
 from ..report import Report

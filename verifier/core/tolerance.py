@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .params import Layout, chunk_segments, chunks
+from .params import Layout, chunks
 
 EPS = float(np.finfo(np.float64).eps)
 #: The relative accuracy a pass certifies: a reference whose bound is wider than this part of
@@ -81,12 +81,6 @@ def scale_floors(layout: Layout, theta: np.ndarray, g: np.ndarray, cost: float) 
     largest = layout.tensor_maxima(theta)
     scale = np.where(largest > 0, largest, 1.0)
     return ROUNDOFF_TERMS * EPS * contribution / scale
-
-
-def per_element(layout: Layout, floors: np.ndarray, sl: slice) -> np.ndarray:
-    """The per-tensor ``floors`` spread over the elements of the chunk ``sl``."""
-    tensors, _, lengths = chunk_segments(layout.offsets, sl)
-    return np.repeat(floors[tensors], lengths)
 
 
 def autograd_floor(values: np.ndarray, layout: Layout) -> np.ndarray:

@@ -61,10 +61,9 @@ from .catalog import PEER_PACKAGE
 from .published import notebook_forward, seed_loop
 
 __all__ = ["METHODS", "PEERS", "PEER_PACKAGE", "SIZES", "BenchRow", "bench", "summarize"]
-#: Sub-second measurements repeat for about this long (median of at most MAX_REPEATS runs):
+#: Sub-second measurements repeat for about this long (the median of the runs is kept):
 #: at a fraction of a millisecond three runs on a shared machine are mostly noise.
 TARGET_SECONDS = 0.3
-MAX_REPEATS = 101
 #: Evaluations per parameter of the methods whose cost grows with P, for predictions.
 EVALS_PER_PARAM = {"seed-loop": 2.0, "scipy": 1.0, "torch-gradcheck": 2.0}
 

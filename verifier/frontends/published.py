@@ -26,12 +26,8 @@ import numpy as np
 from ..core.params import layout_of
 from ..networks import DeepReLU, Scalar, XORNet
 
-#: The notebook's 1-D case: x, theta, and the step of its check.
-ONE_D = {"x": 2, "theta": 4, "epsilon": 1e-5}
-#: The notebook's N-dimensional check: step and verdict threshold.
-NOTEBOOK_EPSILON, NOTEBOOK_THRESHOLD = 1e-7, 2e-7
-#: The blog's step.
-BLOG_EPSILON = 0.01
+#: The notebook's N-dimensional check: its step.
+NOTEBOOK_EPSILON = 1e-7
 
 
 def one_d_gradient_check(x: float = 2, theta: float = 4, epsilon: float = 1e-5) -> float:

@@ -219,12 +219,14 @@ def check(
         options.stencil = vectorized_stencil(cost, layout, theta)
     with blas_threads_for(layout.size):  # small evaluations: one BLAS thread, the caller's after
         report = check_point(cost, grad, layout, theta, options, rng, context)
+        others = []
         for j in range(1, count):
             moved = theta + _perturbation(layout, theta, rng)
             at_moved = replace(options, stencil=_stencil_at(options.stencil, moved))
             other = check_point(cost, grad, layout, moved, at_moved, rng, context)
-            report.points.append(PointResult(f"point {j + 1}: parameters perturbed", other))
-    return report
+            others.append(PointResult(f"point {j + 1}: parameters perturbed", other))
+    # the other points join a new Report: none is edited once built
+    return replace(report, points=[*report.points, *others]) if others else report
 
 
 def _perturbation(layout: Layout, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -440,6 +442,7 @@ def check_network(
     report = _network_point(net, back, params, X, Y, seed, options)
     rng = np.random.default_rng([seed, 1])
     layout, theta = layout_of(params) if count > 1 else (None, None)
+    others = []
     for j in range(1, count):
         X_j, Y_j, fresh = X, Y, False
         m = examples_in(X, Y)
@@ -451,8 +454,8 @@ def check_network(
         params_j = layout.unflatten(theta + _perturbation(layout, theta, rng))
         other = _network_point(net, back, params_j, X_j, Y_j, seed + j, options)
         label = f"point {j + 1}: {'fresh data, ' if fresh else ''}parameters perturbed"
-        report.points.append(PointResult(label, other))
-    return report
+        others.append(PointResult(label, other))
+    return replace(report, points=[*report.points, *others]) if others else report
 
 
 def _network_point(

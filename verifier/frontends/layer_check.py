@@ -161,7 +161,7 @@ def check_layer(
         warnings.filterwarnings("ignore", message="`grad` has keys that match no parameter")
         report = check(cost, grad, params, seed=seed, **options)
     if unchecked:
-        report.unchecked = [*unchecked, *report.unchecked]
+        report = replace(report, unchecked=[*unchecked, *report.unchecked])
         warnings.warn(f"not checked: {'; '.join(unchecked)}", UserWarning, stacklevel=2)
     return report
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -216,7 +216,7 @@ def check_objects(
     finally:
         saved.restore()
     if pairing.unchecked:
-        report.unchecked = [*pairing.unchecked, *report.unchecked]
+        report = replace(report, unchecked=[*pairing.unchecked, *report.unchecked])
         warnings.warn(
             f"not checked: {'; '.join(pairing.unchecked)}",
             UserWarning,

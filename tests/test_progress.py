@@ -50,13 +50,13 @@ def _no_tqdm(monkeypatch):
 def test_a_sampled_plan_is_predicted_from_its_counts_not_at_zero(monkeypatch):
     cost, grad, params = _sampled_network()
     planned = []
-    original = harness._planned_evaluations
+    original = harness.planned_evaluations
 
     def spy(objective, options, plan):
         planned.append((original(objective, options, plan), plan))
         return planned[-1][0]
 
-    monkeypatch.setattr(harness, "_planned_evaluations", spy)
+    monkeypatch.setattr(harness, "planned_evaluations", spy)
     report = check(cost, grad, params, budget=2000, progress=False)
     ((count, plan),) = planned
     assert not plan["centered"] and not plan["scipy"], plan  # a sample, not every element

@@ -18,19 +18,19 @@ from .errors import InputError, NonDeterministicCostWarning
 from .estimators.autograd_ref import autograd_ref
 from .estimators.base import Estimate
 from .estimators.directional import run_directions
-from .estimators.roundoff import _backprop_roundoff
-from .estimators.run import Evidence, Hand, _full, _read
+from .estimators.roundoff import backprop_roundoff
+from .estimators.run import Evidence, Hand, full_references, read_gradient
 from .explain.artefacts import direction_findings, nearby_findings
 from .explain.diagnose import diagnose
 from .explain.findings import Finding
-from .explain.line_findings import _explain_lines, _unchecked
+from .explain.line_findings import explain_lines, unchecked_reasons
 from .explain.lines import intermediate_keys
 from .explain.shapes import repaired, slip_findings
 from .frontends.adapters import bind_data, examples_in, loss_and_gradients
 from .judge.compare import (
     Verdicts,
 )
-from .judge.kinks import _stencil_at
+from .judge.kinks import stencil_at
 from .judge.point import judge
 from .judge.verdict import verdict_report
 from .networks.base import hooks
@@ -222,7 +222,7 @@ def check(
         others = []
         for j in range(1, count):
             moved = theta + _perturbation(layout, theta, rng)
-            at_moved = replace(options, stencil=_stencil_at(options.stencil, moved))
+            at_moved = replace(options, stencil=stencil_at(options.stencil, moved))
             other = check_point(cost, grad, layout, moved, at_moved, rng, context)
             others.append(PointResult(f"point {j + 1}: parameters perturbed", other))
     # the other points join a new Report: none is edited once built
@@ -256,13 +256,13 @@ def check_point(
     # a batch stencil is faster than any pool: the executor gets what no batch evaluates
     executor = options.executor if options.stencil is None else None
     objective = Objective(cost, layout, theta, rng, batch=options.stencil, copy=False, executor=executor)
-    hand = _read(grad, objective)
+    hand = read_gradient(grad, objective)
     evidence = _fast(objective, hand, rng) if fast else _full_mode(grad, objective, hand, options, rng)
     verdicts, nearby, agree = judge(cost, grad, objective, hand.g, hand.slips, evidence, options, rng, fast)
     findings, raw = _findings(hand, evidence, verdicts, nearby, agree, layout, options, context, theta)
     intermediates = None
     if not fast and not evidence.drift:
-        findings, intermediates = _explain_lines(
+        findings, intermediates = explain_lines(
             findings, cost, grad, objective, raw, evidence.estimates, verdicts, context
         )
     return verdict_report(
@@ -275,7 +275,7 @@ def check_point(
         bool(evidence.drift),
         directions=evidence.directions,
         intermediates=intermediates,
-        unchecked=_unchecked(hand.ignored, intermediates),
+        unchecked=unchecked_reasons(hand.ignored, intermediates),
         nearby=None if nearby is None else nearby[2],
     )
 
@@ -305,7 +305,7 @@ def _full_mode(
     """The full mode's evidence: every method on every element (or a sample and directions)."""
     layout = objective.layout
     drift = objective.repeat_differs()
-    g_error = _backprop_roundoff(grad, objective, hand.g, hand.raw)
+    g_error = backprop_roundoff(grad, objective, hand.g, hand.raw)
     for slip in hand.slips:  # its long-double re-run is not read the same way
         g_error[layout.slice(slip.tensor)] = 0.0
     objective.seconds_per_eval = min(objective.seconds_per_eval, objective.last_seconds)
@@ -317,7 +317,7 @@ def _full_mode(
             estimates[method] = autograd_ref(objective) if method == "autograd" else unavailable
         return Evidence(estimates, None, drift, g_error)
     watch = [k[1:] for k in intermediate_keys(hand.raw, layout)]  # the backward's dZ2, dA1, without the d
-    estimates, directions = _full(objective, hand.g, g_error, options, rng, watch)
+    estimates, directions = full_references(objective, hand.g, g_error, options, rng, watch)
     return Evidence(estimates, directions, drift, g_error)
 
 

@@ -31,7 +31,7 @@ class Options:
     accepted: tuple[float, float] = (0.0, 0.0)  #: (rtol, atol) the user accepts
 
 
-def _plan(objective: Objective, options: Options) -> dict[str, bool]:
+def plan_methods(objective: Objective, options: Options) -> dict[str, bool]:
     """Per method, whether to check every element one by one (True) or a sample (False).
 
     From counts only, never from measured time, so the same seed gives the same report on any
@@ -51,7 +51,7 @@ def _plan(objective: Objective, options: Options) -> dict[str, bool]:
 
 
 def _evaluations(size: int, options: Options, centred_full: bool) -> dict[str, int]:
-    """Cost evaluations each method takes on ``size`` elements one by one (see :func:`_plan`)."""
+    """Cost evaluations each method takes on ``size`` elements one by one (see :func:`plan_methods`)."""
     return {
         "centered": 0 if options.stencil is not None else int(PER_ELEMENT * size),
         # with the centred curvature at every element SciPy's bound needs no second pass
@@ -65,7 +65,7 @@ def _evaluations(size: int, options: Options, centred_full: bool) -> dict[str, i
 DIRECTION_EVALUATIONS = 4
 
 
-def _planned_evaluations(objective: Objective, options: Options, plan: dict[str, bool]) -> int:
+def planned_evaluations(objective: Objective, options: Options, plan: dict[str, bool]) -> int:
     """The cost evaluations the plan will make, every element or a sample: a count, to show the
     progress against (and, times one evaluation's time, to decide whether to show it)."""
     layout = objective.layout

@@ -28,7 +28,7 @@ all-zero tensor, as the steps take it), and the floor is
 a sum of 64 such terms' worth of round-off: far below any slip (a slip of that size moves the
 cost by :math:`64 \epsilon` of its scale, less than its own round-off), and above what
 backprop's sums leave of a zero. Where the hand-written gradient can be re-run in long
-double its round-off is measured instead (``estimators.roundoff._backprop_roundoff``); the floor covers
+double its round-off is measured instead (``estimators.roundoff.backprop_roundoff``); the floor covers
 code that drops to float64 (a buffer from ``np.zeros``, a ``float()``).
 """
 

@@ -135,7 +135,7 @@ def centered(
     confirm : bool, optional
         With a target, take the slopes that disagree with it again at a step 64 times wider
         and raise the noise level where they differ (:func:`_confirm_disagreements`; default
-        True). Off near a kink (the nearby point of ``judge.kinks._settle_kinks``, which inherits
+        True). Off near a kink (the nearby point of ``judge.kinks.settle_kinks``, which inherits
         the noise level measured here), where a wider step crosses the kink.
 
     Returns

@@ -32,7 +32,7 @@ random-direction checkers flag correct gradients at scale. The stencil sees it (
 slopes disagree: the third difference is large); the step is then shrunk, 16x at a time,
 up to three times, and if the kink is still inside the stencil the direction is split in
 two and each half checked on its own, down to single elements, which the check decides
-at a nearby point where the cost is smooth (``judge.kinks._settle_kinks``, as in the full
+at a nearby point where the cost is smooth (``judge.kinks.settle_kinks``, as in the full
 mode). A kink is never reported as a bug.
 
 **Localisation.** When a direction disagrees beyond its bound, its support is bisected:

@@ -20,7 +20,7 @@ NARROW_ULPS = 4
 NARROW_SIGMAS = 4
 
 
-def _backprop_roundoff(
+def backprop_roundoff(
     grad: Callable[[Any], Any], objective: Objective, g: np.ndarray, raw: Any = None
 ) -> np.ndarray:
     """Round-off bound of the hand-written gradient: 8 |g64 - g_ext| with ``g_ext`` in long double.

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..core.objective import Objective, step_sizes
-from ..core.plan import Options, _plan, _planned_evaluations
+from ..core.plan import Options, plan_methods, planned_evaluations
 from ..core.sampling import per_tensor_within, sample_indices
 from ..explain.shapes import ShapeSlip
 from ..frontends.progress import Progress
@@ -45,7 +45,7 @@ class Evidence:
     g_error: np.ndarray | None
 
 
-def _gradient(grad: Callable[[Any], Any], objective: Objective) -> Any:
+def hand_gradient(grad: Callable[[Any], Any], objective: Objective) -> Any:
     """The hand-written gradient at ``theta0``: on read-only views (no copy of P numbers), or,
     for a gradient function that writes into its parameters, on a copy of its own."""
     try:
@@ -56,7 +56,7 @@ def _gradient(grad: Callable[[Any], Any], objective: Objective) -> Any:
         return grad(objective.structure())
 
 
-def _full(
+def full_references(
     objective: Objective,
     g: np.ndarray,
     g_error: np.ndarray,
@@ -69,8 +69,8 @@ def _full(
     ``watch``: the forward's values whose gradients autograd's trace also gives (the
     backward's intermediates, for the first wrong line)."""
     layout = objective.layout
-    plan = _plan(objective, options)
-    planned = _planned_evaluations(objective, options, plan)
+    plan = plan_methods(objective, options)
+    planned = planned_evaluations(objective, options, plan)
     # the one use of a measured time: whether the progress is worth showing, never a verdict
     per = 0.0 if options.stencil is not None else objective.seconds_per_eval
     wanted = options.progress is True or (options.progress is None and planned * per > 1)
@@ -148,9 +148,9 @@ def _estimate(
     return autograd_ref(objective)
 
 
-def _read(grad: Callable[[Any], Any], objective: Objective) -> Hand:
+def read_gradient(grad: Callable[[Any], Any], objective: Objective) -> Hand:
     """The hand-written gradient at the point, flattened; a tensor of the wrong shape is a finding."""
-    raw = _gradient(grad, objective)
+    raw = hand_gradient(grad, objective)
     read: list[tuple[int, tuple[int, ...], str]] = []  # gradients of the wrong shape: findings
     g, ignored = objective.layout.flatten_like(raw, argument="grad", slips=read)
     return Hand(raw, g, ignored, [ShapeSlip(*s) for s in read])

@@ -26,7 +26,7 @@ def _noise_reason(est: Estimate) -> str:
     return f"its step is too small for the cost's round-off ({noise:.2g})"
 
 
-def _artefact_findings(
+def artefact_findings(
     g: np.ndarray, estimates: dict[str, Estimate], verdicts: Verdicts, layout: Layout
 ) -> list[Finding]:
     findings = []

@@ -19,9 +19,9 @@ import numpy as np
 from ..core.params import Layout
 from ..estimators.base import Estimate
 from ..judge.compare import WRONG, Verdicts
-from .artefacts import _artefact_findings
+from .artefacts import artefact_findings
 from .findings import METHOD_TITLE, Finding, element_labels, nice_factor
-from .layer_picture import _weight_like, layer_picture, unit_axis
+from .layer_picture import layer_picture, unit_axis, weight_like
 
 
 def scale_slip(c: float, m: int | None, loss: str | None) -> str:
@@ -138,15 +138,15 @@ def diagnose(
     # without a per-element reference (fast mode) the direction checks speak for the tensors
     bugs = []
     if refs:
-        reference = _reference_values(refs, verdicts)
+        reference = reference_values(refs, verdicts)
         bugs = _bug_findings(g, reference, verdicts, layout, refs, m, loss, theta)
         bugs += layer_picture(bugs, layout, reference=reference)
-    artefacts = _artefact_findings(g, estimates, verdicts, layout)
+    artefacts = artefact_findings(g, estimates, verdicts, layout)
     notes = [Finding("note", "", str(n), "context") for n in context.get("notes", [])]
     return bugs + artefacts + notes
 
 
-def _reference_values(refs: dict[str, Estimate], verdicts: Verdicts) -> np.ndarray:
+def reference_values(refs: dict[str, Estimate], verdicts: Verdicts) -> np.ndarray:
     """Per element, the value of the reference that decided it (else the best available)."""
     size = verdicts.verdict.size
     out = np.full(size, np.nan)
@@ -260,7 +260,7 @@ def _detail(
         own = "those output units' gradient: look at their mask or activation derivative"
         below = f"the inputs from those units of the layer below: look at the activations {name} multiplies"
         if units is None:
-            if not _weight_like(name):
+            if not weight_like(name):
                 return f"{head}; {worst_text}"
             as_out = f"{name} @ x" if axis == 0 else f"x @ {name}"
             as_in = f"x @ {name}" if axis == 0 else f"{name} @ x"

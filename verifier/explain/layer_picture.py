@@ -110,7 +110,7 @@ def bias_axis(name: str, g_b: np.ndarray, dz_reference: np.ndarray) -> Finding |
     return None
 
 
-def _weight_like(name: str) -> bool:
+def weight_like(name: str) -> bool:
     return bool(re.fullmatch(r"(?i)(w|weights?|theta)\w*|\w*\[\d+\]", name))
 
 
@@ -122,7 +122,7 @@ def _bias_of(layout: Layout, t: int) -> int | None:
             continue
         if number is not None and layer_number(other) == number:
             return u
-        if number is None and layer_number(other) is None and _weight_like(name):
+        if number is None and layer_number(other) is None and weight_like(name):
             return u
     return None
 
@@ -135,7 +135,7 @@ def unit_axis(layout: Layout, t: int) -> int | None:
     they share). None when the shapes leave both readings open (square weights, no bias).
     """
     shape = layout.shapes[t]
-    if len(shape) != 2 or not _weight_like(layout.names[t]):
+    if len(shape) != 2 or not weight_like(layout.names[t]):
         return None
     a, b = shape
     bias = _bias_of(layout, t)
@@ -149,7 +149,7 @@ def unit_axis(layout: Layout, t: int) -> int | None:
     votes = set()
     for u, other in enumerate(layout.names):
         n2, s2 = layer_number(other), layout.shapes[u]
-        if u == t or number is None or n2 is None or len(s2) != 2 or not _weight_like(other):
+        if u == t or number is None or n2 is None or len(s2) != 2 or not weight_like(other):
             continue
         if n2 == number + 1:  # the next layer reads this one's outputs
             votes |= {0} if s2[1] == a and s2[0] != b else {1} if s2[0] == b and s2[1] != a else set()

@@ -16,12 +16,12 @@ from ..judge.compare import (
     Verdicts,
 )
 from ..report import Report
-from .diagnose import _reference_values
+from .diagnose import reference_values
 from .findings import Finding
 from .lines import Shared, explain
 
 
-def _explain_lines(
+def explain_lines(
     findings: list[Finding],
     cost: Callable[[Any], Any],
     grad: Callable[[Any], Any],
@@ -44,7 +44,7 @@ def _explain_lines(
     shared = None
     for f in findings:
         if f.kind == "bug" and not f.tensor and f.pattern in ("scale", "sign") and f.factor is not None:
-            reference = _reference_values({k: e for k, e in estimates.items() if e.available}, verdicts)
+            reference = reference_values({k: e for k, e in estimates.items() if e.available}, verdicts)
             largest = layout.tensor_maxima(np.nan_to_num(reference))
             top = float(largest.max(initial=0.0))
             right = [
@@ -78,7 +78,7 @@ def _explain_lines(
     return findings, explained.intermediates
 
 
-def _unchecked(ignored: list[str], inter: Report | None) -> list[str]:
+def unchecked_reasons(ignored: list[str], inter: Report | None) -> list[str]:
     """The gradient's keys no check covered, each with why (every gradient returned is either
     checked or named here)."""
     checked = {f"d{t.name}" for t in inter.tensors} if inter is not None else set()

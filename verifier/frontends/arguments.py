@@ -42,7 +42,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
         return super()._get_help_string(action)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     common: dict[str, Any] = {"formatter_class": _Formatter, "epilog": EXIT_CODES}
     parser = argparse.ArgumentParser(
         prog="verifier",

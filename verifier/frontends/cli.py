@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import InputError, where_raised
-from .arguments import BUG, ERROR, INCONCLUSIVE, PASS, USAGE, _parser
+from .arguments import BUG, ERROR, INCONCLUSIVE, PASS, USAGE, build_parser
 from .catalog import BENCH_METHODS, BENCH_PEERS, BENCH_SIZES, STYLES
 
 
@@ -433,7 +433,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``verifier`` command; returns the exit code (see ``EXIT_CODES``)."""
     try:
-        args = _parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse: 0 after --help, 2 on a usage error
         return int(exc.code or 0)
     command = f"verifier {args.command}"

@@ -319,7 +319,7 @@ def _who_decides(
         # the complex step takes one side of a kink too (its imaginary step picks a branch of
         # max(0, z) at z = 0): at a kink one-sided methods that agree with each other are one
         # witness, not two, so neither decides there; the element is decided at a nearby
-        # smooth point (judge.kinks._settle_kinks) unless autograd can
+        # smooth point (judge.kinks.settle_kinks) unless autograd can
         for m in ("scipy", "complex"):
             if m in decides:
                 decides[m] = informative[m] & ~centered.kink

@@ -17,7 +17,7 @@ from .compare import (
 )
 
 
-def _withdraw_unpinned(directions: DirectionalResult, verdicts: Verdicts) -> None:
+def withdraw_unpinned(directions: DirectionalResult, verdicts: Verdicts) -> None:
     """A disagreeing direction convicts only through an element its bisection pinned (each one
     confirmed by its own stencil, at the step and at a much wider one). A gap no element
     carries, however wide against the direction's bound, is the bound's failure (a cost
@@ -25,7 +25,7 @@ def _withdraw_unpinned(directions: DirectionalResult, verdicts: Verdicts) -> Non
     wrong): such a direction is withdrawn to no verdict, marked ``unpinned``."""
     for c in directions.checks:
         pinned = any(c.start <= i < c.stop for i in directions.wrong)
-        if c.agrees is False and not pinned and not _covered(c, verdicts):
+        if c.agrees is False and not pinned and not direction_covered(c, verdicts):
             if c.lenient and not directions.failing_blocks:
                 # within MATERIAL of the slope, and no element off: the old agreement stands
                 c.agrees = True
@@ -33,12 +33,12 @@ def _withdraw_unpinned(directions: DirectionalResult, verdicts: Verdicts) -> Non
                 c.agrees, c.unpinned = None, True
 
 
-def _covered(check: Any, verdicts: Verdicts) -> bool:
+def direction_covered(check: Any, verdicts: Verdicts) -> bool:
     """Whether every element of a direction's support has its own verdict (so the direction adds nothing)."""
     return bool(np.all(verdicts.verdict[check.start : check.stop] != UNCHECKED))
 
 
-def _apply_directions(verdicts: Verdicts, directions: DirectionalResult) -> None:
+def apply_directions(verdicts: Verdicts, directions: DirectionalResult) -> None:
     """Elements the localisation confirmed, where no per-element reference had decided them."""
     for i in directions.wrong:  # never an element a per-element reference left undecided
         if verdicts.verdict[i] == UNCHECKED:

@@ -10,7 +10,7 @@ import numpy as np
 from ..core.objective import NOT_MEASURED, Objective
 from ..estimators.base import Estimate
 from ..estimators.centered import centered
-from ..estimators.run import _gradient
+from ..estimators.run import hand_gradient
 from ..explain.diagnose import (
     diagnose,
 )
@@ -26,7 +26,7 @@ from .compare import (
 from .verdict import verdict_report
 
 
-def _stencil_at(
+def stencil_at(
     stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, theta: np.ndarray
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
     """A batch stencil's counterpart at other parameters (its ``at(theta)``: the built-in
@@ -44,7 +44,7 @@ FAST_NEARBY = 400
 NEARBY = (1e-3, 1e-2)
 
 
-def _settle_kinks(
+def settle_kinks(
     cost: Callable[[Any], Any],
     grad: Callable[[Any], Any],
     objective: Objective,
@@ -97,10 +97,10 @@ def _settle_kinks(
                 layout,
                 moved,
                 rng,
-                batch=_stencil_at(objective.batch, moved),
+                batch=stencil_at(objective.batch, moved),
                 executor=objective.executor,
             )
-            g_near, _ = layout.flatten_like(_gradient(grad, near), argument="grad", slips=[])
+            g_near, _ = layout.flatten_like(hand_gradient(grad, near), argument="grad", slips=[])
         except Exception:  # the cost or backprop cannot run there: leave the elements as they are
             break
         level, how = objective.noise(measure=False)

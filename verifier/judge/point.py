@@ -18,8 +18,8 @@ from ..estimators.run import Evidence
 from ..explain.shapes import ShapeSlip
 from ..report import Report
 from .compare import AGREE, KINK, UNCHECKED, UNDECIDED, WRONG, Verdicts, compare
-from .directions import _apply_directions, _withdraw_unpinned
-from .kinks import FAST_NEARBY, _settle_kinks
+from .directions import apply_directions, withdraw_unpinned
+from .kinks import FAST_NEARBY, settle_kinks
 
 
 def judge(
@@ -44,12 +44,12 @@ def judge(
     if not drift and not fast:
         verdicts = _settle_undecided(objective, g, evidence, options, verdicts)
     if directions is not None:
-        _apply_directions(verdicts, directions)
-        _withdraw_unpinned(directions, verdicts)
+        apply_directions(verdicts, directions)
+        withdraw_unpinned(directions, verdicts)
     nearby = None
     if not drift:
         budget = options.budget if not fast else min(options.budget, FAST_NEARBY)
-        nearby = _settle_kinks(
+        nearby = settle_kinks(
             cost, grad, objective, verdicts, estimates.get("centered"), rng, budget, options.accepted
         )
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say

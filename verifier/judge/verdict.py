@@ -13,7 +13,7 @@ from ..estimators.directional import DirectionalResult
 from ..explain.findings import Finding
 from ..report import Elements, MethodResult, PointResult, Report, TensorResult
 from .compare import NAMES, UNDECIDED, WRONG, Verdicts, relative_errors
-from .directions import _covered
+from .directions import direction_covered
 
 
 def verdict_report(
@@ -92,7 +92,7 @@ def point_status(verdicts: Verdicts, drift: bool, directions: DirectionalResult 
     if status == "pass" and np.any(verdicts.verdict == UNDECIDED) or drift:
         status = "inconclusive"
     if directions is not None:
-        open_checks = [c for c in directions.checks if not _covered(c, verdicts)]
+        open_checks = [c for c in directions.checks if not direction_covered(c, verdicts)]
         if directions.failing_blocks or any(c.agrees is False for c in open_checks):
             status = "fail"
         elif status == "pass" and any(c.agrees is None for c in open_checks):

@@ -13,7 +13,7 @@ from verifier.estimators import centered
 from verifier.frontends.bench import BenchRow, bench, growth_exponent
 from verifier.frontends.cli import main
 from verifier.networks import DeepReLU, DropoutDeepReLU
-from verifier.networks.batched import LayeredStencil
+from verifier.networks.batched import BatchedStencil
 
 
 def _point(net, seed=0, scale=1.0, m=5):
@@ -32,7 +32,7 @@ def test_batch_stencil_equals_one_at_a_time(net):
     params, X, Y = _point(net)
     layout, theta = layout_of(params)
     plain = Objective(lambda p: net.cost(p, X, Y), layout, theta)
-    batch = LayeredStencil(net, params, X, Y, layout, theta)
+    batch = BatchedStencil(net, params, X, Y, layout, theta)
     idx = np.arange(layout.size)
     for scale in (6e-6, 1.0):  # small steps, and steps large enough to flip downstream ReLUs
         steps = scale * np.outer(np.maximum(1, np.abs(theta)), [-2.0, -1.0, 1.0, 2.0])

@@ -33,7 +33,7 @@ from .base import loss_from_logits
 SMALL_NUMBERS = 64 * 1024
 
 
-class LayeredStencil:
+class BatchedStencil:
     """Perturbed costs of a DeepReLU network, for :meth:`verifier.core.objective.Objective.stencil`.
 
     Parameters
@@ -74,10 +74,10 @@ class LayeredStencil:
         self._widest = max(net.layer_dims[1:])
         self._whole = vectorized_stencil(self._batched_cost, layout, theta)
 
-    def at(self, theta: np.ndarray) -> LayeredStencil:
+    def at(self, theta: np.ndarray) -> BatchedStencil:
         """The same network and data at other parameters ``theta`` (flat): a nearby point's
         stencil, for the check that moves off a kink."""
-        return LayeredStencil(self.net, self.layout.unflatten(theta), self.X, self.Y, self.layout, theta)
+        return BatchedStencil(self.net, self.layout.unflatten(theta), self.X, self.Y, self.layout, theta)
 
     def _prepare(self) -> None:
         """The unperturbed forward pass (the network's own), once."""

@@ -108,17 +108,17 @@ class DeepReLU(Network):
             )
 
     def batch_stencil(self, params: Any, X: Any, Y: Any, layout: Any, theta: np.ndarray) -> Any:
-        """Perturbed costs many at a time, reusing the forward pass (:class:`~.batched.LayeredStencil`).
+        """Perturbed costs many at a time, reusing the forward pass (:class:`~.batched.BatchedStencil`).
 
         None when the masks are redrawn at every evaluation: then each cost evaluation
         must draw its own, as the plain cost does.
         """
-        from .batched import LayeredStencil
+        from .batched import BatchedStencil
 
         if not self.replay:
             return None
         self._check(params, X, Y)
-        return LayeredStencil(self, params, X, Y, layout, theta)
+        return BatchedStencil(self, params, X, Y, layout, theta)
 
     def hidden_masks(self, m: int) -> list[np.ndarray] | None:
         """Multipliers for the hidden activations (dropout); None for this network: no dropout."""

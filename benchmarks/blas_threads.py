@@ -6,7 +6,7 @@ Run from the repository root: ``python benchmarks/blas_threads.py [sizes] [round
 notebook-style plain-numpy network (``user_net.py``, 32 examples), interleaved round by round:
 
 * ``check``: ``verifier.check(cost, grad, params)`` as shipped (one BLAS thread inside the
-  check up to :data:`verifier.threads.ONE_THREAD_UP_TO` parameters);
+  check up to :data:`verifier.core.threads.ONE_THREAD_UP_TO` parameters);
 * ``unlimited``: the same call with that limit switched off (``ONE_THREAD_UP_TO = -1``), BLAS
   at its default, a thread per core: the check as it ran before.
 
@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import user_net  # noqa: E402
 from threadpoolctl import threadpool_info  # noqa: E402
 
-import verifier.threads  # noqa: E402
+import verifier.core.threads  # noqa: E402
 from verifier import check  # noqa: E402
-from verifier.adapters import from_functions  # noqa: E402
+from verifier.frontends.adapters import from_functions  # noqa: E402
 
 DIMS = {
     47: ([4, 5, 3, 1], 3),
@@ -47,7 +47,7 @@ def main(sizes: list[int], rounds: int) -> None:
     load = os.getloadavg()[0]
     print(f"BLAS threads outside a check: {blas}; machine load {load:.1f} on {os.cpu_count()} cores")
     print(f"{'params':>7} {'check s':>8} {'unlimited s':>12} {'ratio':>6}  (per-round ratios)  status")
-    limit = verifier.threads.ONE_THREAD_UP_TO
+    limit = verifier.core.threads.ONE_THREAD_UP_TO
     for size in sizes:
         params, X, Y = user_net.make(*DIMS[size])
         cost, grad = from_functions(
@@ -57,12 +57,12 @@ def main(sizes: list[int], rounds: int) -> None:
         status = {}
         for r in range(rounds + 1):  # the first round warms up
             for name, up_to in (("check", limit), ("unlimited", -1)):
-                verifier.threads.ONE_THREAD_UP_TO = up_to
+                verifier.core.threads.ONE_THREAD_UP_TO = up_to
                 start = time.perf_counter()
                 status[name] = check(cost, grad, params).status
                 if r:
                     times[name].append(time.perf_counter() - start)
-        verifier.threads.ONE_THREAD_UP_TO = limit
+        verifier.core.threads.ONE_THREAD_UP_TO = limit
         ratios = [u / c for c, u in zip(times["check"], times["unlimited"], strict=True)]
         c, u = statistics.median(times["check"]), statistics.median(times["unlimited"])
         print(

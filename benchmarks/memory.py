@@ -24,12 +24,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import user_net  # noqa: E402
 
-import verifier.harness as harness  # noqa: E402
-from verifier.adapters import from_functions  # noqa: E402
-from verifier.bench import SIZES  # noqa: E402
+import verifier.api as harness  # noqa: E402
+import verifier.estimators.run as estimate_stage  # noqa: E402
+from verifier.frontends.adapters import from_functions  # noqa: E402
+from verifier.frontends.bench import SIZES  # noqa: E402
 from verifier.networks import DeepReLU  # noqa: E402
 
 STAGES = ("autograd_ref", "centered", "scipy_fd", "run_directions", "compare", "diagnose", "verdict_report")
+#: The modules that call the stages (the check's recipe, and its full mode's estimation step).
+CALLERS = (harness, estimate_stage)
 
 
 def measure(size: int, user: bool) -> None:
@@ -46,13 +49,13 @@ def measure(size: int, user: bool) -> None:
         X, Y = net.example_data(rng, m=m)
     array = 8 * sum(v.size for v in params.values())
     rows = []
-    originals = {name: getattr(harness, name) for name in STAGES}
+    originals = {(mod, name): getattr(mod, name) for mod in CALLERS for name in STAGES if hasattr(mod, name)}
 
-    def wrapped(name):
+    def wrapped(mod, name):
         def run(*args, **kwargs):
             before = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
-            out = originals[name](*args, **kwargs)
+            out = originals[(mod, name)](*args, **kwargs)
             now, peak = tracemalloc.get_traced_memory()
             rows.append((name, before / array, peak / array, now / array))
             return out
@@ -68,15 +71,15 @@ def measure(size: int, user: bool) -> None:
         net.backward(params, X, Y)
     alone = tracemalloc.get_traced_memory()[1] / array
     tracemalloc.reset_peak()
-    for name in STAGES:
-        setattr(harness, name, wrapped(name))
+    for mod, name in originals:
+        setattr(mod, name, wrapped(mod, name))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             report = harness.check(cost, grad, params) if user else harness.check_network(net, params, X, Y)
     finally:
-        for name, fn in originals.items():
-            setattr(harness, name, fn)
+        for (mod, name), fn in originals.items():
+            setattr(mod, name, fn)
     overall = max(r[2] for r in rows)
     tracemalloc.stop()
     what = "check on the plain-numpy user_net" if user else "check_network on DeepReLU"

@@ -9,11 +9,11 @@ round, medians:
 
 * ``backward``: one call of the hand-written backward (forward included, as the user's
   ``grad`` runs it): the unit the costs are counted in;
-* ``record``: the same call under observation (:func:`verifier.provenance.record`);
+* ``record``: the same call under observation (:func:`verifier.trace.provenance.record`);
 * ``trace``: the cost traced once more by autograd, every forward value and its gradient kept
-  (:func:`verifier.provenance.forward_table`);
+  (:func:`verifier.explain.forward_table.forward_table`);
 * ``walk``: the walk from the wrong tensors to their first wrong lines
-  (:func:`verifier.provenance.first_wrong`).
+  (:func:`verifier.explain.walk.first_wrong`).
 
 None of these runs on a passing check: they run after the verdicts, once, when a tensor is wrong.
 """
@@ -34,9 +34,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from verifier.loading import load_module  # noqa: E402
-from verifier.params import layout_of  # noqa: E402
-from verifier.provenance import first_wrong, forward_table, record  # noqa: E402
+from verifier.core.params import layout_of  # noqa: E402
+from verifier.explain.forward_table import forward_table  # noqa: E402
+from verifier.explain.walk import first_wrong  # noqa: E402
+from verifier.frontends.loading import load_module  # noqa: E402
+from verifier.trace.provenance import record  # noqa: E402
 
 STYLE = Path(__file__).resolve().parent.parent / "tests" / "provenance_styles" / "course_helpers.py"
 #: layer sizes (the first is the input's) and examples, per rough parameter count

@@ -10,8 +10,8 @@ XLA starts slow whatever is timed after them.
 
 from pathlib import Path
 
-from verifier.bench import METHODS
-from verifier.cli import main
+from verifier.frontends.bench import METHODS
+from verifier.frontends.cli import main
 
 if __name__ == "__main__":
     out = Path(__file__).with_name("results.csv")

@@ -13,9 +13,9 @@ import statistics
 import numpy as np
 
 from verifier import check_network
-from verifier.bench import SIZES, timed, timed_against
+from verifier.core.params import layout_of
+from verifier.frontends.bench import SIZES, timed, timed_against
 from verifier.networks import DeepReLU
-from verifier.params import layout_of
 
 
 def measure(size: int) -> str:

@@ -6,7 +6,7 @@ The network is ``benchmarks/user_net.py``: plain numpy as the notebook's readers
 Every method is the call a user makes, on the same cost, one BLAS thread, interleaved round
 by round; medians and ratios to the loop:
 
-* ``loop``: the notebook's ``gradient_check_n`` procedure (:func:`verifier.seeds.seed_loop`):
+* ``loop``: the notebook's ``gradient_check_n`` procedure (:func:`verifier.frontends.published.seed_loop`):
   a copy of the parameter vector and two costs per element;
 * ``default``: ``verifier.check(cost, grad, params)``, the three-way check as shipped;
 * ``centered``: ``check(..., methods=("centered",))``, every element (its evaluations per
@@ -31,9 +31,10 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import user_net  # noqa: E402
 
-from verifier import check, seeds  # noqa: E402
-from verifier.adapters import from_functions  # noqa: E402
-from verifier.params import layout_of  # noqa: E402
+from verifier import check  # noqa: E402
+from verifier.core.params import layout_of  # noqa: E402
+from verifier.frontends import published as seeds  # noqa: E402
+from verifier.frontends.adapters import from_functions  # noqa: E402
 
 DIMS = {
     47: ([4, 5, 3, 1], 3),

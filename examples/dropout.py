@@ -10,10 +10,11 @@ import warnings
 
 import numpy as np
 
-from verifier import NonDeterministicCostWarning, check_network, seeds
+from verifier import NonDeterministicCostWarning, check_network
+from verifier.core.params import layout_of
+from verifier.frontends import published as seeds
 from verifier.networks import DropoutDeepReLU
 from verifier.networks.dropout import DROPOUT_BUGS
-from verifier.params import layout_of
 
 
 def notebook_difference(net, params, X, Y):

@@ -4,7 +4,8 @@ The notebook's backward returns ``dW1``-style keys plus ``dZ``/``dA`` intermedia
 verifier accepts them as they are. The exercise's original backprop had two planted bugs.
 """
 
-from verifier import check_network, seeds
+from verifier import check_network
+from verifier.frontends import published as seeds
 from verifier.networks import DeepReLU
 
 if __name__ == "__main__":

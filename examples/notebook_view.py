@@ -9,7 +9,8 @@ Render it in a headless browser to look at it, e.g. with Debian's chromium::
 
 from pathlib import Path
 
-from verifier import check_network, seeds
+from verifier import check_network
+from verifier.frontends import published as seeds
 
 if __name__ == "__main__":
     net, params, X, Y, backward = seeds.KNOWN_BUGS["notebook-planted"].make()

@@ -3,7 +3,7 @@
 Same as `verifier sweep` (add `--png sweep.png` for the plot, with matplotlib installed).
 """
 
-from verifier.cli import main
+from verifier.frontends.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["sweep", "--network", "xor"]))

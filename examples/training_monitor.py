@@ -4,7 +4,8 @@ With the correct backward the checks pass all along; with the blog's backprop th
 check stops training and names the bug.
 """
 
-from verifier import GradientCheckFailed, GradientMonitor, seeds
+from verifier import GradientCheckFailed, GradientMonitor
+from verifier.frontends import published as seeds
 from verifier.networks import XORNet
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from verifier import check_network, seeds
+from verifier import check_network
+from verifier.frontends import published as seeds
 from verifier.networks import XORNet
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ from verifier import (
     check_network,
     load_reference,
     reference_gradients,
-    seeds,
 )
-from verifier.cli import main
+from verifier.frontends import published as seeds
+from verifier.frontends.cli import main
 from verifier.networks import DeepReLU, DropoutDeepReLU, Scalar, XORNet
 
 X_NB, Y_NB, PARAMS_NB = seeds.notebook_test_case()
@@ -295,7 +295,7 @@ def test_check_network_gives_the_cost_a_copy_of_the_data():
 
 
 def test_adapters_give_the_forward_a_copy_of_the_data():
-    from verifier.adapters import from_notebook
+    from verifier.frontends.adapters import from_notebook
 
     x, y = X_NB.copy(), Y_NB.copy()
 
@@ -497,9 +497,9 @@ def test_fuzz_check_network(params, X, Y, options, backward):
 USER_MODULE = textwrap.dedent(
     """
     import numpy as np
-    from verifier.seeds import notebook_forward as forward_propagation_n
-    from verifier.seeds import notebook_backward as backward_propagation_n
-    from verifier.seeds import notebook_backward_planted as backward_buggy
+    from verifier.frontends.published import notebook_forward as forward_propagation_n
+    from verifier.frontends.published import notebook_backward as backward_propagation_n
+    from verifier.frontends.published import notebook_backward_planted as backward_buggy
 
     _rng = np.random.default_rng(0)
 
@@ -605,12 +605,12 @@ def test_check_knows_m_from_the_data(tmp_path, capsys):
 
 def _cli_stubs(monkeypatch):
     """The long-running commands' work replaced by nothing: the fuzz tests the CLI's handling."""
-    import verifier.bench
-    import verifier.suite
+    import verifier.frontends.bench
+    import verifier.frontends.suite
 
-    monkeypatch.setattr(verifier.bench, "bench", lambda *a, **k: iter(()))
-    monkeypatch.setattr(verifier.suite, "run_suite", lambda *a, **k: iter(()))
-    monkeypatch.setattr(verifier.suite, "reproductions", lambda: [])
+    monkeypatch.setattr(verifier.frontends.bench, "bench", lambda *a, **k: iter(()))
+    monkeypatch.setattr(verifier.frontends.suite, "run_suite", lambda *a, **k: iter(()))
+    monkeypatch.setattr(verifier.frontends.suite, "reproductions", lambda: [])
 
 
 _junk = st.sampled_from(
@@ -728,7 +728,7 @@ def test_png_without_matplotlib_fails_before_the_run(monkeypatch, capsys, tmp_pa
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
     )
-    monkeypatch.setattr("verifier.bench.bench", lambda *a, **k: pytest.fail("the run started"))
+    monkeypatch.setattr("verifier.frontends.bench.bench", lambda *a, **k: pytest.fail("the run started"))
     assert main(["bench", "--sizes", "47", "--png", str(tmp_path / "b.png")]) == 2
     assert main(["sweep", "--png", str(tmp_path / "s.png")]) == 2
     assert capsys.readouterr().err.count("needs matplotlib") == 2

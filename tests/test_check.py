@@ -12,7 +12,8 @@ import pytest
 from autograd.extend import defvjp, primitive
 
 import verifier
-from verifier import CostError, InputError, PrecisionWarning, check, check_network, seeds
+from verifier import CostError, InputError, PrecisionWarning, check, check_network
+from verifier.frontends import published as seeds
 from verifier.networks import DeepReLU, XORNet
 
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import SUMMATION_RTOL
 
-from verifier.cli import main
+from verifier.frontends.cli import main
 
 
 def test_run_quick_text(capsys):

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import verifier
-from verifier import NonDeterministicCostWarning, check_network, seeds
-from verifier.cli import main
+from verifier import NonDeterministicCostWarning, check_network
+from verifier.core.params import layout_of
+from verifier.frontends import published as seeds
+from verifier.frontends.cli import main
+from verifier.frontends.sweep import STEPS, fitted_order, sweep
 from verifier.networks import DeepReLU, DropoutDeepReLU
 from verifier.networks.dropout import DROPOUT_BUGS
-from verifier.params import layout_of
-from verifier.sweep import STEPS, fitted_order, sweep
 
 
 def _point(net, seed=1):

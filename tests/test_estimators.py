@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from verifier import ReferenceUnavailable, reference_gradients
+from verifier.core.objective import Objective, step_sizes
+from verifier.core.params import layout_of
 from verifier.estimators import autograd_ref, centered, scipy_fd
-from verifier.objective import Objective, step_sizes
-from verifier.params import layout_of
 
 
 def _objective(cost, params):
@@ -121,8 +121,8 @@ def test_scipy_measures_the_noise_only_when_an_element_does_not_agree_at_the_flo
 def test_relative_errors_per_segment_match_the_one_at_a_time_rule(monkeypatch):
     """One vectorised pass over all tensors, chunked, gives each tensor's ||a - b|| / (||a|| +
     ||b||) over its finite entries: 0 for 0/0, NaN for an empty or all-NaN segment."""
-    from verifier import params
-    from verifier.compare import relative_error, relative_errors
+    from verifier.core import params
+    from verifier.judge.compare import relative_error, relative_errors
 
     rng = np.random.default_rng(5)
     sizes = [0, 5, 1, 0, 9, 3, 4]
@@ -202,7 +202,7 @@ def test_the_centred_method_works_in_chunks_with_the_same_result(monkeypatch):
     """Its working memory is bounded by CHUNK_ELEMENTS, not by P: chunked, the estimate is the
     one made at once (a noisy cost, so that the noise level is raised after the first pass,
     and a target, so that three-point decisions and five-point elements mix)."""
-    from verifier import params
+    from verifier.core import params
 
     rng = np.random.default_rng(3)
     w = rng.standard_normal(300)

@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 import verifier
-from verifier import InputError, seeds
-from verifier.cli import main
+from verifier import InputError
+from verifier.frontends import published as seeds
+from verifier.frontends.cli import main
+from verifier.frontends.loading import load_module
 from verifier.grading import protocol
 from verifier.grading.runner import OUTPUT_LIMIT
 from verifier.grading.submissions import notebook_script, read
-from verifier.loading import load_module
 
 CLASS = Path(__file__).parent / "grading_class"
 REFERENCE = f"{CLASS / 'reference.py'}:forward_propagation_n,backward_propagation_n"
@@ -132,7 +133,7 @@ def test_patching_the_checkers_changes_nothing_but_the_returned_arrays(graded):
     assert grace.labels == ["every tensor zero"]
     # and the grader's own process was never touched
     assert not np.allclose(1.0, 2.0)
-    assert verifier.check.__module__ == "verifier.harness"
+    assert verifier.check.__module__ == "verifier.api"
 
 
 def test_the_class_finishes_within_the_time_limits(graded):
@@ -417,10 +418,10 @@ def test_a_worker_failing_while_its_line_is_worked_out_keeps_its_grade(data, tmp
 def test_a_case_failing_only_at_its_perturbed_point_is_explained_there():
     """The explanation runs at the point that failed: the parameters the check called the
     backward with there, found by the gradient that point's report holds."""
-    from verifier.adapters import from_notebook
+    from verifier.core.params import layout_of
+    from verifier.frontends.adapters import from_notebook
     from verifier.grading.explaining import _failing_point
     from verifier.grading.grader import _completed
-    from verifier.params import layout_of
 
     reference = load_module(str(CLASS / "reference.py"))
     x, y, parameters = seeds.notebook_test_case()

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 import verifier
-from verifier import GradientCheckFailed, GradientMonitor, check, check_network, load_reference, seeds
-from verifier.adapters import from_functions, from_notebook
-from verifier.cli import main
-from verifier.monitor import GradientCheckWarning
+from verifier import GradientCheckFailed, GradientMonitor, check, check_network, load_reference
+from verifier.frontends import published as seeds
+from verifier.frontends.adapters import from_functions, from_notebook
+from verifier.frontends.cli import main
+from verifier.frontends.monitor import GradientCheckWarning
 from verifier.networks import DeepReLU, XORNet
 from verifier.testing import assert_gradients_ok, assert_network_ok
 
@@ -121,9 +122,9 @@ def test_cli_check_on_a_users_module(tmp_path, capsys):
     module.write_text(
         textwrap.dedent(
             """
-            from verifier.seeds import notebook_forward as forward_propagation_n
-            from verifier.seeds import notebook_backward as backward_propagation_n
-            from verifier.seeds import notebook_backward_planted as backward_buggy
+            from verifier.frontends.published import notebook_forward as forward_propagation_n
+            from verifier.frontends.published import notebook_backward as backward_propagation_n
+            from verifier.frontends.published import notebook_backward_planted as backward_buggy
             """
         )
     )
@@ -244,7 +245,7 @@ class _Terminal:
 
 
 def test_progress_shows_stages_on_a_terminal_only():
-    from verifier.progress import Progress
+    from verifier.frontends.progress import Progress
 
     term = _Terminal()
     show = Progress(2, stream=term)

@@ -51,13 +51,15 @@ def test_origin_decides_on_synthetic_paths(tmp_path, monkeypatch):
 
 
 def test_this_package_networks_and_seeds_are_user_code_its_machinery_is_not():
-    import verifier.harness
+    import verifier.api
+    import verifier.frontends.published
     import verifier.networks
-    import verifier.seeds
 
     assert is_user_file(verifier.networks.__file__) and in_package_networks(verifier.networks.__file__)
-    assert is_user_file(verifier.seeds.__file__) and not in_package_networks(verifier.seeds.__file__)
-    assert not is_user_file(verifier.harness.__file__) and not is_user_file(errors.__file__)
+    assert is_user_file(verifier.frontends.published.__file__) and not in_package_networks(
+        verifier.frontends.published.__file__
+    )
+    assert not is_user_file(verifier.api.__file__) and not is_user_file(errors.__file__)
 
 
 def test_distributions_are_listed_once_per_sys_path(tmp_path, monkeypatch):
@@ -131,7 +133,7 @@ def test_a_non_editable_install_checks_like_the_source_tree(tmp_path):
         """
         import sys
         import verifier
-        from verifier.cli import main
+        from verifier.frontends.cli import main
         assert verifier.__file__.startswith(sys.argv[1]), verifier.__file__
         sys.exit(main(["run", "--quick"]))
         """

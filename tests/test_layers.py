@@ -9,8 +9,8 @@ import pytest
 from layers_zoo import LAYERS, LOSSES
 
 from verifier import check, check_layer
-from verifier.cli import main
 from verifier.errors import InputError
+from verifier.frontends.cli import main
 
 
 @pytest.mark.parametrize("name", list(LAYERS))

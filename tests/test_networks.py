@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verifier import InputError, reference_gradients
+from verifier.core.params import layout_of
 from verifier.networks import DeepReLU, Network, Scalar, XORNet
-from verifier.params import layout_of
 
 
 def _assert_oracle(net, params, X, Y):

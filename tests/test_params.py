@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from verifier import InputError, PrecisionWarning
-from verifier.params import layout_of
+from verifier.core.params import layout_of
 
 
 def test_dict_round_trip_and_labels():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import verifier
-from verifier.cli import main
+from verifier.frontends.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ import types
 import numpy as np
 import pytest
 
-import verifier.harness as harness
+import verifier.estimators.run as harness
 from verifier import check
+from verifier.frontends.progress import Progress, interactive
 from verifier.networks import DeepReLU
-from verifier.progress import Progress, interactive
 
 
 class _Stream:
@@ -50,13 +50,13 @@ def _no_tqdm(monkeypatch):
 def test_a_sampled_plan_is_predicted_from_its_counts_not_at_zero(monkeypatch):
     cost, grad, params = _sampled_network()
     planned = []
-    original = harness._planned_evaluations
+    original = harness.planned_evaluations
 
     def spy(objective, options, plan):
         planned.append((original(objective, options, plan), plan))
         return planned[-1][0]
 
-    monkeypatch.setattr(harness, "_planned_evaluations", spy)
+    monkeypatch.setattr(harness, "planned_evaluations", spy)
     report = check(cost, grad, params, budget=2000, progress=False)
     ((count, plan),) = planned
     assert not plan["centered"] and not plan["scipy"], plan  # a sample, not every element
@@ -68,7 +68,7 @@ def test_a_check_shows_evaluations_and_an_estimate_in_a_terminal(monkeypatch):
     term = _Stream(tty=True)
     monkeypatch.setattr(sys, "stderr", term)
     cost, grad, params = _sampled_network()
-    monkeypatch.setattr("verifier.progress.REDRAW", 0.0)
+    monkeypatch.setattr("verifier.frontends.progress.REDRAW", 0.0)
     assert check(cost, grad, params, budget=2000, progress=True).ok
     assert "evaluations" in term.out and "centered: a sample of 2657" in term.out, term.out[-500:]
     assert term.out.endswith("\r\033[K")  # the line is cleared when the check ends

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from verifier import check
-from verifier.loading import load_module
-from verifier.params import layout_of
-from verifier.provenance import record
+from verifier.core.params import layout_of
+from verifier.frontends.loading import load_module
+from verifier.trace.provenance import record
 
 STYLES = Path(__file__).resolve().parent / "provenance_styles"
 DRAWS = (0, 1, 2)
@@ -410,7 +410,7 @@ def test_recording_sees_np_add_at_and_attribute_gradients(tmp_path):
 
 def test_recording_changes_no_verdict_and_runs_only_on_failure(tmp_path, monkeypatch):
     """The backward is recorded only when a tensor is wrong; a passing check never pays."""
-    import verifier.lines as lines
+    import verifier.explain.lines as lines
 
     calls = []
     monkeypatch.setattr(lines, "record", lambda *a: calls.append(a) or None)
@@ -433,8 +433,8 @@ def test_without_autograd_the_line_that_computed_the_tensor_is_named(tmp_path):
 
 
 def test_a_backward_past_the_recording_budget_says_its_lines_were_not_followed(tmp_path, monkeypatch):
-    import verifier.lines as lines
-    import verifier.provenance as provenance
+    import verifier.explain.lines as lines
+    import verifier.trace.provenance as provenance
 
     monkeypatch.setattr(provenance, "EVENT_BUDGET", 20)
     monkeypatch.setattr(lines, "EVENT_BUDGET", 20)

@@ -10,8 +10,9 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from verifier import check, check_network, seeds
-from verifier.cli import main
+from verifier import check, check_network
+from verifier.frontends import published as seeds
+from verifier.frontends.cli import main
 from verifier.networks import DeepReLU
 
 VOID = {"meta", "br", "hr", "img", "input", "link"}

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from verifier import CostError, check, check_network
-from verifier.bench import BenchRow, bench, growth_exponent
-from verifier.cli import main
+from verifier.core.objective import Objective
+from verifier.core.params import layout_of
 from verifier.estimators import centered
+from verifier.frontends.bench import BenchRow, bench, growth_exponent
+from verifier.frontends.cli import main
 from verifier.networks import DeepReLU, DropoutDeepReLU
-from verifier.networks.layered import LayeredStencil
-from verifier.objective import Objective
-from verifier.params import layout_of
+from verifier.networks.batched import BatchedStencil
 
 
 def _point(net, seed=0, scale=1.0, m=5):
@@ -32,7 +32,7 @@ def test_batch_stencil_equals_one_at_a_time(net):
     params, X, Y = _point(net)
     layout, theta = layout_of(params)
     plain = Objective(lambda p: net.cost(p, X, Y), layout, theta)
-    batch = LayeredStencil(net, params, X, Y, layout, theta)
+    batch = BatchedStencil(net, params, X, Y, layout, theta)
     idx = np.arange(layout.size)
     for scale in (6e-6, 1.0):  # small steps, and steps large enough to flip downstream ReLUs
         steps = scale * np.outer(np.maximum(1, np.abs(theta)), [-2.0, -1.0, 1.0, 2.0])
@@ -163,7 +163,7 @@ def test_bench_rows_and_csv(tmp_path, capsys):
 def test_bench_times_the_per_element_loops_on_a_sample_and_says_so(monkeypatch):
     """Above LOOP_SAMPLE parameters the loops are timed on that many elements and scaled:
     every element costs them the same (a copy of the vector and two forward passes)."""
-    import verifier.bench as bench_module
+    import verifier.frontends.bench as bench_module
 
     monkeypatch.setattr(bench_module, "LOOP_SAMPLE", 20)
     rows = {r.method: r for r in bench([47], ("seed-loop", "scipy", "backward"), repeats=1)}
@@ -195,7 +195,7 @@ def test_bench_streams_each_row_as_it_is_measured(tmp_path, capsys, monkeypatch)
                 seen.append((capsys.readouterr().out, out.read_text()))
             yield BenchRow(method, 47, 3, 0.001 * (k + 1), 10.0 * (k + 1))
 
-    monkeypatch.setattr("verifier.bench.bench", fake_bench)
+    monkeypatch.setattr("verifier.frontends.bench.bench", fake_bench)
     assert (
         main(["bench", "--sizes", "47", "--methods", "centered,backward", "--csv", str(out), "--quiet"]) == 0
     )

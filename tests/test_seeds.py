@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import SUMMATION_RTOL
 
-from verifier import seeds
+from verifier.core.params import layout_of
+from verifier.frontends import published as seeds
 from verifier.networks import XORNet
-from verifier.params import layout_of
 
 
 def test_one_d_check_reproduces_the_notebook():

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verifier import check, seeds
-from verifier.adapters import from_functions, from_globals, from_notebook
-from verifier.cli import main
-from verifier.loading import load_module
+from verifier import check
+from verifier.frontends import published as seeds
+from verifier.frontends.adapters import from_functions, from_globals, from_notebook
+from verifier.frontends.cli import main
+from verifier.frontends.loading import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from verifier import check
-from verifier.cli import main
-from verifier.params import read_as
-from verifier.shapes import suggestion
+from verifier.core.params import read_as
+from verifier.explain.shapes import suggestion
+from verifier.frontends.cli import main
 
 NOTEBOOK = textwrap.dedent(
     """

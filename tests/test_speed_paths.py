@@ -13,13 +13,13 @@ import pytest
 from scipy.optimize import approx_fprime, check_grad
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import verifier.threads
+import verifier.core.threads
 from verifier import check, check_network
+from verifier.core.objective import Objective
+from verifier.core.params import layout_of
 from verifier.errors import CostError
 from verifier.estimators.scipy_fd import SCIPY_STEP, scipy_fd, scipy_steps
 from verifier.networks import DeepReLU
-from verifier.objective import Objective
-from verifier.params import layout_of
 
 
 def _plain_net(seed: int = 3):
@@ -137,7 +137,7 @@ def _blas_threads() -> int:
 @pytest.fixture
 def unpinned(monkeypatch):
     """The caller's environment leaves BLAS at two threads (as on a 2-core machine, unpinned)."""
-    for name in verifier.threads.PINNING:
+    for name in verifier.core.threads.PINNING:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     with threadpool_limits(limits=2, user_api="blas"):
@@ -181,7 +181,7 @@ def test_the_callers_blas_threads_come_back_when_the_cost_raises(unpinned):
 def test_a_large_check_leaves_blas_threads_alone(unpinned, monkeypatch):
     if not threadpool_info():
         pytest.skip("no BLAS threadpoolctl can see")
-    monkeypatch.setattr(verifier.threads, "ONE_THREAD_UP_TO", 10)  # "large": more than 10 parameters
+    monkeypatch.setattr(verifier.core.threads, "ONE_THREAD_UP_TO", 10)  # "large": more than 10 parameters
     seen: list[int] = []
     cost, grad, params = _recording_cost(seen)
     assert check(cost, grad, params).ok

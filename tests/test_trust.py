@@ -66,7 +66,7 @@ def test_case2_fast_mode_on_the_builtin_network_notebook_cost_is_no_false_alarm(
         report = check_network(net, params, X, Y, mode="fast")
         assert report.status != "fail", str(report)
         # a training loop's monitor (fast mode) does not raise on it either
-        from verifier.monitor import GradientMonitor
+        from verifier.frontends.monitor import GradientMonitor
 
         monitor = GradientMonitor(lambda p: net.cost(p, X, Y), lambda p: net.backward(p, X, Y), every=1)
         for iteration in range(3):
@@ -287,7 +287,7 @@ def test_case3_a_fast_pass_says_what_it_certifies():
 def test_case9_cli_rtol_accepts_an_approximate_backward(tmp_path, capsys):
     import textwrap
 
-    from verifier.cli import main
+    from verifier.frontends.cli import main
 
     module = tmp_path / "approx.py"
     module.write_text(

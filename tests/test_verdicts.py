@@ -59,7 +59,7 @@ def test_the_rule_runs_in_chunks_with_the_same_verdicts(monkeypatch):
     """compare (and the per-tensor summaries) work CHUNK_ELEMENTS at a time: with chunks of 7
     elements every verdict, every method's agreement and the summaries are those of one pass,
     on correct draws, slipped ones and a non-finite hand-written value."""
-    from verifier import params as params_module
+    from verifier.core import params as params_module
 
     rng = np.random.default_rng(11)
     for draw in range(24):

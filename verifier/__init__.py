@@ -24,26 +24,26 @@ from .errors import CostError, InputError, NonDeterministicCostWarning, Precisio
 
 if TYPE_CHECKING:
     from . import networks
+    from .api import check, check_network
     from .estimators.autograd_ref import reference_gradients
+    from .frontends.layer_check import check_layer
+    from .frontends.monitor import GradientCheckFailed, GradientMonitor
+    from .frontends.objects import check_objects
+    from .frontends.store import load_reference
     from .grading.grader import grade
-    from .harness import check, check_network
-    from .layers import check_layer
-    from .monitor import GradientCheckFailed, GradientMonitor
-    from .objects import check_objects
-    from .reference import load_reference
     from .report import Report
 
 #: Public name -> the module that defines it (a module itself when the name is the module's).
 _LAZY = {
-    "check": "harness",
-    "check_network": "harness",
-    "check_layer": "layers",
-    "check_objects": "objects",
+    "check": "api",
+    "check_network": "api",
+    "check_layer": "frontends.layer_check",
+    "check_objects": "frontends.objects",
     "reference_gradients": "estimators.autograd_ref",
     "grade": "grading.grader",
-    "GradientCheckFailed": "monitor",
-    "GradientMonitor": "monitor",
-    "load_reference": "reference",
+    "GradientCheckFailed": "frontends.monitor",
+    "GradientMonitor": "frontends.monitor",
+    "load_reference": "frontends.store",
     "Report": "report",
     "networks": "networks",
 }

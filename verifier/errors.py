@@ -37,6 +37,9 @@ class PrecisionWarning(UserWarning):
     """Parameters arrived in a precision too low for finite differences (e.g. float32)."""
 
 
+#: This package's module written as users write code (the published examples), besides the networks.
+USER_MODULE = "frontends/published.py"
+
 #: This package's own directory, as imported and with its links resolved.
 _PACKAGE = frozenset({os.path.dirname(os.path.abspath(__file__)), str(Path(__file__).resolve().parent)})
 
@@ -59,7 +62,8 @@ def is_user_file(filename: str) -> bool:
 
 def in_package_networks(filename: str) -> bool:
     """Whether ``filename`` is one of this package's built-in networks (:mod:`verifier.networks`)."""
-    return _package_part(filename) == "networks"
+    part = _package_part(filename)
+    return part is not None and part.startswith("networks/")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -68,7 +72,7 @@ def _is_user_file(filename: str, path: tuple[str, ...]) -> bool:
         return filename.startswith(("<ipython", "<string"))
     part = _package_part(filename)
     if part is not None:
-        return part in ("seeds.py", "networks")
+        return part == USER_MODULE or part.startswith("networks/")
     full = os.path.realpath(filename)
     roots = _distribution_roots(path)
     ancestor = full
@@ -84,14 +88,14 @@ def _is_user_file(filename: str, path: tuple[str, ...]) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _package_part(filename: str) -> str | None:
-    """The first component of ``filename`` inside this package (``"networks"``, ``"harness.py"``),
-    or None outside it."""
+    """The path of ``filename`` inside this package, with ``/`` between its parts
+    (``"networks/xor.py"``, ``"api.py"``), or None outside it."""
     if not filename or filename.startswith("<"):
         return None
     for form in {os.path.abspath(filename), os.path.realpath(filename)}:
         for root in _PACKAGE:
             if form.startswith(root + os.sep):
-                return form[len(root) + 1 :].split(os.sep, 1)[0]
+                return form[len(root) + 1 :].replace(os.sep, "/")
     return None
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .harness import check, check_network
+from .api import check, check_network
 from .report import Report
 
 

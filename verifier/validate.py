@@ -3,7 +3,7 @@
 Each function takes the value and the argument's name, and returns the value in the form
 the library works with, or raises :class:`~verifier.errors.InputError` whose message names
 the argument, what was expected and what came. Parameter structures are validated in
-:mod:`verifier.params`, which owns them.
+:mod:`verifier.core.params`, which owns them.
 """
 
 from __future__ import annotations

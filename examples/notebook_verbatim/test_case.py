@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from verifier import seeds
+from verifier.frontends import published as seeds
 
 if __name__ == "__main__":
     x, y, parameters = seeds.notebook_test_case()

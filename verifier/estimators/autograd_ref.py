@@ -20,7 +20,7 @@ precision the value is :math:`g^{64}` and the first term is :math:`10^{-7} |g_i|
 
 The re-run is paid only where a verdict needs it. Given the hand-written gradient, if
 every element of it agrees with :math:`g^{64}` under the comparison rule
-(:func:`verifier.compare.agreement`) with the floors alone as the bound, which is the
+(:func:`verifier.judge.compare.agreement`) with the floors alone as the bound, which is the
 tightest bound autograd ever has, no element's verdict can depend on autograd's
 round-off, and :math:`g^{64}` is reported with the floors as its bound.
 
@@ -40,11 +40,14 @@ from typing import Any
 import numpy as np
 from autograd import grad as autograd_grad
 
-from ..compare import agreement
+from ..core.objective import Objective
+from ..core.params import Layout
+from ..core.tolerance import autograd_floor
 from ..errors import ReferenceUnavailable
-from ..objective import Objective
-from ..params import Layout
-from ..tracing import LAYER_VALUE, autograd_session, backward, loss_beside_gradients, refusal, traced_locals
+from ..judge.compare import agreement
+from ..trace.recording import LAYER_VALUE, backward, loss_beside_gradients, traced_locals
+from ..trace.refusal import refusal
+from ..trace.tracing import autograd_session
 from .base import Estimate
 
 #: The relative bound of a gradient whose cost casts traced values to float32: 32 of its ulps.
@@ -60,7 +63,7 @@ def gradient_function(
     a namedtuple or a dict subclass: the cost is differentiated with respect to the list of
     the arrays, and sees them packed in the caller's own container. The returned function
     takes and returns the caller's container. Every call traces inside
-    :func:`~verifier.tracing.autograd_session`; ``resolve=True`` resolves numpy to
+    :func:`~verifier.trace.tracing.autograd_session`; ``resolve=True`` resolves numpy to
     ``autograd.numpy`` in the user's modules for it.
     """
 
@@ -104,7 +107,7 @@ def traced_gradient(
     """autograd's gradient of ``cost`` at ``structure``, flattened with ``layout``.
 
     The cost is traced as it is; if that fails, again with numpy resolved to
-    ``autograd.numpy`` in the user's own modules (:mod:`verifier.tracing`). The same trace
+    ``autograd.numpy`` in the user's own modules (:mod:`verifier.trace.tracing`). The same trace
     records the values the forward's frames hold by name, and the one backward pass gives
     the gradient with respect to each name in ``watch`` and to every ``Z<k>`` as well.
 
@@ -268,7 +271,7 @@ def _floor(values: np.ndarray, layout: Layout, low_precision: bool) -> np.ndarra
     """autograd's least bound: ``1e-9 |g| + 1e-11 max_T |g|`` (sums that cancel), and for a cost
     that rounds traced values to float32 its round-off, which a long-double re-run (rounded
     the same way) cannot see."""
-    floor = 1e-9 * np.abs(values) + 1e-11 * layout.tensor_max(values)
+    floor = autograd_floor(values, layout)
     if low_precision:
         floor = np.maximum(floor, LOW_PRECISION * (np.abs(values) + layout.tensor_max(values)))
     return floor
@@ -302,7 +305,7 @@ def reference_gradients(cost: Callable[[Any], Any], params: Any) -> Any:
     >>> reference_gradients(lambda p: anp.sum(p["w"] ** 2), {"w": np.array([1.0, -2.0])})
     {'w': array([ 2., -4.])}
     """
-    from ..params import layout_of
+    from ..core.params import layout_of
 
     layout, flat = layout_of(params)
     objective = Objective(cost, layout, flat)

@@ -30,7 +30,7 @@ difference :math:`D(h) = (J_{+1} - J_{-1}) / 2h`. Its error bound is
   bound covers kinks the two-step difference cannot see (a kink right next to
   :math:`\theta` shifts :math:`D(h)` and :math:`D(2h)` equally);
 * :math:`\delta` is the cost's absolute noise: the larger of the level
-  measured near :math:`\theta` (:meth:`verifier.objective.Objective.noise`: along two
+  measured near :math:`\theta` (:meth:`verifier.core.objective.Objective.noise`: along two
   coordinates, and against long double where the cost keeps it), the worst any smooth
   element's stencil saw (it raises the level for every method) and, per element, the stencil's
   fourth difference over 8 (pure round-off for a smooth cost, whose
@@ -45,109 +45,15 @@ any value between them is a valid (sub)gradient.
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from ..objective import EPS, Objective, step_sizes
-from ..params import chunks
-from ..tolerance import decides
+from ..core.objective import EPS, Objective, step_sizes
+from ..core.params import chunks
+from ..core.tolerance import TENSOR_FLOOR, decides
 from .base import Estimate
-
-#: Stencil offsets in units of the step.
-OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
-#: The same with the base point, as a column: one row per point.
-POINTS = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])[:, None]
-#: The fourth difference over the five points, over 8.
-FOURTH_EIGHTH = np.array([1.0, -4.0, 6.0, -4.0, 1.0]) / 8
-
-
-class FivePoint(NamedTuple):
-    """The centred difference at each column of a five-point stencil, with its bound."""
-
-    value: np.ndarray  #: D(h)
-    error: np.ndarray  #: the bound (see the module notes)
-    nominal: np.ndarray  #: the bound without the kink allowance 1.5 K
-    kink: np.ndarray  #: bool: a change of slope inside the stencil
-    roundoff: np.ndarray  #: the round-off part, over the step
-    lo: np.ndarray  #: the smaller one-sided slope next to theta
-    hi: np.ndarray  #: the larger one
-    curvature: np.ndarray  #: the smaller change of slope on either side: the error of lo and hi
-
-
-class Stats(NamedTuple):
-    """What a five-point stencil says of each element whatever the noise level: its bound at
-    any ``delta`` follows (:func:`bounds`), so the costs themselves need not be kept."""
-
-    value: np.ndarray  #: D(h)
-    richardson: np.ndarray  #: |D(2h) - D(h)|
-    third: np.ndarray  #: K, the largest third difference of the one-sided slopes
-    fourth: np.ndarray  #: the fourth difference of the costs, over 8
-    fmax: np.ndarray  #: the largest |cost| of the stencil
-    step: np.ndarray  #: h
-    lo: np.ndarray
-    hi: np.ndarray
-    bent: np.ndarray  #: the smaller change of slope on either side
-
-    @classmethod
-    def empty(cls, n: int) -> Stats:
-        return cls(*(np.full(n, np.nan) for _ in cls._fields))
-
-    def take(self, at: Any) -> Stats:
-        return Stats(*(f[at] for f in self))
-
-    def put(self, at: Any, other: Stats) -> None:
-        for mine, theirs in zip(self, other, strict=True):
-            mine[at] = theirs
-
-
-def stats(F: np.ndarray, X: np.ndarray) -> Stats:
-    """The :class:`Stats` of five-point stencils: ``F``, ``X`` of shape (5, n), rows ``-2h ... 2h``."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slopes = (F[1:] - F[:-1]) / (X[1:] - X[:-1])  # s_-2, s_-1, s_+1, s_+2
-        d1, d2 = (F[3:] - F[1::-1]) / (X[3:] - X[1::-1])  # D(h), D(2h)
-        bends = slopes[1:] - slopes[:-1]
-        thirds = np.abs(bends[1:] - bends[:-1])
-        bent = np.abs(bends)
-        return Stats(
-            d1,
-            np.abs(d2 - d1),
-            np.maximum(thirds[0], thirds[1]),
-            # pure round-off for a smooth cost (f^(4) h^4 is ~1e-21): a per-element observation
-            # of noise the sampled level may have missed
-            np.abs(FOURTH_EIGHTH @ F),
-            np.maximum.reduce(np.abs(F), axis=0),
-            X[3],
-            np.minimum(slopes[1], slopes[2]),
-            np.maximum(slopes[1], slopes[2]),
-            np.minimum(bent[2], bent[0]),
-        )
-
-
-def bounds(st: Stats, delta: float) -> FivePoint:
-    """The one error rule of a five-point stencil, at the noise level ``delta``."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # round-off of each cost value: the measured level, or eps-scaled by the values seen
-        dj = np.maximum(delta, 4 * EPS * st.fmax)
-        kink = st.third > 8 * st.richardson + 16 * dj / st.step
-        roundoff = np.where(kink, dj, np.maximum(dj, st.fourth)) / st.step
-        nominal = 3 * st.richardson + 2 * roundoff
-        return FivePoint(st.value, nominal + 1.5 * st.third, nominal, kink, roundoff, st.lo, st.hi, st.bent)
-
-
-def five_point(F: np.ndarray, X: np.ndarray, delta: float) -> FivePoint:
-    """The one error rule of a five-point stencil: per-element checks and directions alike.
-
-    Parameters
-    ----------
-    F, X : ndarray, shape (5, n)
-        Costs and the offsets they were taken at, rows ``-2h, -h, 0, h, 2h`` (row 2 of ``X``
-        is zero, of ``F`` the cost at the point).
-    delta : float
-        The cost's absolute round-off level.
-    """
-    return bounds(stats(F, X), delta)
-
+from .five_point import POINTS, FivePoint, Stats, bounds, five_point, stats
 
 #: Factors by which the step grows for an element whose bound round-off leaves undecided.
 WIDER = (8.0, 64.0)
@@ -229,7 +135,7 @@ def centered(
     confirm : bool, optional
         With a target, take the slopes that disagree with it again at a step 64 times wider
         and raise the noise level where they differ (:func:`_confirm_disagreements`; default
-        True). Off near a kink (the nearby point of ``harness._settle_kinks``, which inherits
+        True). Off near a kink (the nearby point of ``judge.kinks.settle_kinks``, which inherits
         the noise level measured here), where a wider step crosses the kink.
 
     Returns
@@ -241,8 +147,8 @@ def centered(
 
     Notes
     -----
-    Elements are evaluated and reduced :data:`~verifier.params.CHUNK_ELEMENTS` at a time, each stencil reduced
-    at once to what its bound needs at any noise level (:class:`Stats`): the working memory
+    Elements are evaluated and reduced :data:`~verifier.core.params.CHUNK_ELEMENTS` at a time, each
+    stencil reduced at once to what its bound needs at any noise level (:class:`Stats`): the working memory
     is bounded by the chunk, and the estimate itself is a dozen arrays of P numbers.
     """
     start = time.perf_counter()
@@ -253,113 +159,36 @@ def centered(
     theta = objective.theta0 if indices is None else objective.theta0[idx]
     scale = objective.step_scale if indices is None else objective.step_scale[idx]
     n = idx.size
-
-    def costs(at: np.ndarray, rows: list[int], X: np.ndarray) -> np.ndarray:
-        """Costs at the given rows of the offsets ``X`` (of elements ``at``), one row per offset."""
-        return objective.stencil(at, X[rows].T).T
-
-    def stencil(at: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """The five rows of costs at the offsets (rows -2h, -h, 0, h, 2h) of elements ``at``."""
-        F = np.empty((5, at.size))
-        F[[0, 1, 3, 4]], F[2] = costs(at, [0, 1, 3, 4], X), objective.value0
-        return F
-
-    def five(at: np.ndarray, X: np.ndarray, F3: np.ndarray | None) -> Stats:
-        """Five-point stats of elements ``at`` (positions in ``idx``), adding +-2h to ``F3``'s three."""
-        if F3 is None:
-            return stats(stencil(idx[at], X), X)
-        F = F3.copy()
-        F[[0, 4]] = costs(idx[at], [0, 4], X)
-        return stats(F, X)
-
+    points = _Points(objective, idx, theta, scale)
     # with a target, the three-point decisions take the floor 4 eps |J| (a stricter test than the
     # measured level); the noise is measured only if some element needs the five-point bound
     delta, how = objective.noise(measure=target is None)
     used = delta
-    st = Stats.empty(n)
-    decided = np.zeros(n, dtype=bool)
     wanted = None if target is None else _tensor_floor(target[idx], layout, idx)
-    for sl in chunks(n):
-        at = np.arange(sl.start, sl.stop)
-        X = _offsets_at(theta, scale, at)
-        F3 = None
-        if target is not None and wanted is not None:
-            F3 = np.full((5, at.size), np.nan)
-            F3[2] = objective.value0
-            F3[[1, 3]] = costs(idx[at], [1, 3], X)
-            three = stats(F3, X)  # value, lo and hi from the three points; the rest NaN
-            three.fmax[:] = np.max(np.abs(F3[1:4]), axis=0)
-            ok = _decides(three, delta, target[idx[at]], wanted[at])
-            decided[at[ok]] = True
-            st.put(at[ok], three.take(ok))
-            at, X, F3 = at[~ok], X[:, ~ok], F3[:, ~ok]
-        if at.size:
-            st.put(at, five(at, X, F3))
+    st, decided = _three_then_five(points, target, wanted, delta)
     if not decided.all():
         delta, how = objective.noise()
     # the worst noise a smooth element's stencil saw is the cost's noise in some direction, which a
     # measurement along one line can miss (a line along the level set of the noisy part)
-    seen = 0.0
-    for sl in chunks(n):
-        b = bounds(st.take(sl), delta)
-        smooth = ~b.kink & np.isfinite(b.value) & ~decided[sl]
-        if smooth.any():
-            seen = max(seen, float(np.max((b.roundoff * st.step[sl])[smooth])))
+    seen = _largest_seen(st, decided, delta)
     if seen > 2 * delta:  # the measured level carries a factor NOISE_FACTOR already
         delta, how = seen, "the largest any element's stencil saw"
         objective.raise_noise(delta, how)  # the other methods' bounds use it too
     if target is not None and confirm:
         delta, how = _confirm_disagreements(
-            objective, st, decided, (delta, how), target[idx], theta, idx, stencil
+            objective, st, decided, (delta, how), target[idx], theta, idx, points.stencil
         )
     if target is not None and wanted is not None and delta > used:
         # a three-point decision must hold at the level finally known
         again = np.flatnonzero(decided)
         fail = again[~_decides(st.take(again), delta, target[idx[again]], wanted[again])]
         for part in (fail[sl] for sl in chunks(fail.size)):
-            st.put(part, five(part, _offsets_at(theta, scale, part), None))
+            st.put(part, points.five(part, _offsets_at(theta, scale, part), None))
             decided[part] = False
-    values, error, nominal = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.inf)
-    kink, noisy = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    lo, hi, interval, curvature = (np.full(n, np.nan) for _ in range(4))
     floor = _tensor_floor(st.value, layout, idx)
-    for sl in chunks(n):
-        b = bounds(st.take(sl), delta)
-        d = decided[sl]
-        if d.any():  # the three-point bound where it decided
-            mag = np.maximum(np.abs(st.value[sl]), np.abs(target[idx[sl]])) if target is not None else 0.0
-            three_error = 4 * np.maximum(delta, 4 * EPS * st.fmax[sl]) / st.step[sl] + THREE_POINT * mag
-            b = FivePoint(
-                b.value,
-                np.where(d, three_error, b.error),
-                np.where(d, three_error, b.nominal),
-                b.kink & ~d,
-                np.where(d, np.maximum(delta, 4 * EPS * st.fmax[sl]) / st.step[sl], b.roundoff),
-                b.lo,
-                b.hi,
-                np.where(d, 0.0, b.curvature),
-            )
-        open_ = np.flatnonzero(~d)
-        step = st.step[sl].copy()
-        if open_.size:
-            at = np.arange(sl.start, sl.stop)[open_]
-            sub = FivePoint(*(np.asarray(f)[open_] for f in b))
-            X = _offsets_at(theta, scale, at)
-            sub, X = _wider_steps(sub, X, theta[at], idx[at], delta, stencil, floor[at])
-            b = FivePoint(*(np.asarray(f).copy() for f in b))
-            for field, new in zip(b, sub, strict=True):
-                field[open_] = new
-            step[open_] = X[3]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            finite = np.isfinite(b.value + b.error)
-            values[sl] = np.where(finite, b.value, np.nan)
-            error[sl] = np.where(finite, b.error, np.inf)
-            nominal[sl] = b.nominal
-            kink[sl] = b.kink & finite
-            noisy[sl] = (4 * b.roundoff > b.error) & (b.error > 0)
-            lo[sl], hi[sl] = b.lo, b.hi
-            interval[sl] = b.curvature + 2 * b.roundoff
-            curvature[sl] = np.where(finite, np.abs(b.hi - b.lo) / step, np.inf)
+    values, error, nominal, kink, noisy, lo, hi, interval, curvature = _reduce(
+        points, st, decided, delta, target, floor
+    )
 
     def full(a: np.ndarray, fill: float | bool) -> np.ndarray:
         if indices is None:
@@ -388,6 +217,128 @@ def centered(
         reason=f"step eps^(1/3)*max(|theta|, its tensor's scale); cost noise {delta:.2g} ({how}){three_note}",
         extra={"cost_noise": delta, "noise_how": how, "cost": objective.value0},
     )
+
+
+class _Points:
+    """The elements under estimation (``idx``, at ``theta`` with step scales ``scale``) and the
+    cost at their offsets: rows -2h, -h, 0, h, 2h."""
+
+    def __init__(self, objective: Objective, idx: np.ndarray, theta: np.ndarray, scale: Any) -> None:
+        self.objective, self.idx, self.theta, self.scale = objective, idx, theta, scale
+
+    def costs(self, at: np.ndarray, rows: list[int], X: np.ndarray) -> np.ndarray:
+        """Costs at the given rows of the offsets ``X`` (of elements ``at``), one row per offset."""
+        return self.objective.stencil(at, X[rows].T).T
+
+    def stencil(self, at: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The five rows of costs at the offsets (rows -2h, -h, 0, h, 2h) of elements ``at``."""
+        F = np.empty((5, at.size))
+        F[[0, 1, 3, 4]], F[2] = self.costs(at, [0, 1, 3, 4], X), self.objective.value0
+        return F
+
+    def five(self, at: np.ndarray, X: np.ndarray, F3: np.ndarray | None) -> Stats:
+        """Five-point stats of elements ``at`` (positions in ``idx``), adding +-2h to ``F3``'s three."""
+        if F3 is None:
+            return stats(self.stencil(self.idx[at], X), X)
+        F = F3.copy()
+        F[[0, 4]] = self.costs(self.idx[at], [0, 4], X)
+        return stats(F, X)
+
+
+def _three_then_five(
+    points: _Points, target: np.ndarray | None, wanted: np.ndarray | None, delta: float
+) -> tuple[Stats, np.ndarray]:
+    """Every element's stencil, chunk by chunk: with a target the three points first, deciding
+    where they agree with it; the five points for the others. Returns the stats and which
+    elements the three points decided."""
+    idx = points.idx
+    n = idx.size
+    st = Stats.empty(n)
+    decided = np.zeros(n, dtype=bool)
+    for sl in chunks(n):
+        at = np.arange(sl.start, sl.stop)
+        X = _offsets_at(points.theta, points.scale, at)
+        F3 = None
+        if target is not None and wanted is not None:
+            F3 = np.full((5, at.size), np.nan)
+            F3[2] = points.objective.value0
+            F3[[1, 3]] = points.costs(idx[at], [1, 3], X)
+            three = stats(F3, X)  # value, lo and hi from the three points; the rest NaN
+            three.fmax[:] = np.max(np.abs(F3[1:4]), axis=0)
+            ok = _decides(three, delta, target[idx[at]], wanted[at])
+            decided[at[ok]] = True
+            st.put(at[ok], three.take(ok))
+            at, X, F3 = at[~ok], X[:, ~ok], F3[:, ~ok]
+        if at.size:
+            st.put(at, points.five(at, X, F3))
+    return st, decided
+
+
+def _largest_seen(st: Stats, decided: np.ndarray, delta: float) -> float:
+    """The largest round-off any smooth element's five-point stencil saw (cost units)."""
+    seen = 0.0
+    for sl in chunks(decided.size):
+        b = bounds(st.take(sl), delta)
+        smooth = ~b.kink & np.isfinite(b.value) & ~decided[sl]
+        if smooth.any():
+            seen = max(seen, float(np.max((b.roundoff * st.step[sl])[smooth])))
+    return seen
+
+
+def _reduce(
+    points: _Points,
+    st: Stats,
+    decided: np.ndarray,
+    delta: float,
+    target: np.ndarray | None,
+    floor: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """The estimate's arrays from the stats, at the noise level ``delta``: the three-point bound
+    where it decided, else the five-point one (wider steps where round-off leaves it undecided).
+    Returns values, error, nominal error, kink, noise-dominated, lo, hi, interval error, curvature."""
+    idx, theta, scale = points.idx, points.theta, points.scale
+    n = idx.size
+    values, error, nominal = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.inf)
+    kink, noisy = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    lo, hi, interval, curvature = (np.full(n, np.nan) for _ in range(4))
+    for sl in chunks(n):
+        b = bounds(st.take(sl), delta)
+        d = decided[sl]
+        if d.any():  # the three-point bound where it decided
+            mag = np.maximum(np.abs(st.value[sl]), np.abs(target[idx[sl]])) if target is not None else 0.0
+            three_error = 4 * np.maximum(delta, 4 * EPS * st.fmax[sl]) / st.step[sl] + THREE_POINT * mag
+            b = FivePoint(
+                b.value,
+                np.where(d, three_error, b.error),
+                np.where(d, three_error, b.nominal),
+                b.kink & ~d,
+                np.where(d, np.maximum(delta, 4 * EPS * st.fmax[sl]) / st.step[sl], b.roundoff),
+                b.lo,
+                b.hi,
+                np.where(d, 0.0, b.curvature),
+            )
+        open_ = np.flatnonzero(~d)
+        step = st.step[sl].copy()
+        if open_.size:
+            at = np.arange(sl.start, sl.stop)[open_]
+            sub = FivePoint(*(np.asarray(f)[open_] for f in b))
+            X = _offsets_at(theta, scale, at)
+            sub, X = _wider_steps(sub, X, theta[at], idx[at], delta, points.stencil, floor[at])
+            b = FivePoint(*(np.asarray(f).copy() for f in b))
+            for field, new in zip(b, sub, strict=True):
+                field[open_] = new
+            step[open_] = X[3]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            finite = np.isfinite(b.value + b.error)
+            values[sl] = np.where(finite, b.value, np.nan)
+            error[sl] = np.where(finite, b.error, np.inf)
+            nominal[sl] = b.nominal
+            kink[sl] = b.kink & finite
+            noisy[sl] = (4 * b.roundoff > b.error) & (b.error > 0)
+            lo[sl], hi[sl] = b.lo, b.hi
+            interval[sl] = b.curvature + 2 * b.roundoff
+            curvature[sl] = np.where(finite, np.abs(b.hi - b.lo) / step, np.inf)
+    return values, error, nominal, kink, noisy, lo, hi, interval, curvature
 
 
 #: Disagreeing elements whose slope is taken again with a wider step before any of them convicts.
@@ -470,9 +421,10 @@ def _offsets_at(theta: np.ndarray, scale: np.ndarray, at: np.ndarray) -> np.ndar
 
 
 def _tensor_floor(values: np.ndarray, layout: Any, idx: np.ndarray) -> np.ndarray:
-    """1e-6 of the largest finite ``|values|`` among the estimated elements of each one's tensor
-    (``values`` given at ``idx``): no array of P numbers when ``idx`` is a sample."""
-    return 1e-6 * layout.tensor_maxima(values, at=idx)[layout.tensor_of(idx)]
+    """:data:`~verifier.core.tolerance.TENSOR_FLOOR` of the largest finite ``|values|`` among the
+    estimated elements of each one's tensor (``values`` given at ``idx``): no array of P numbers
+    when ``idx`` is a sample."""
+    return TENSOR_FLOOR * layout.tensor_maxima(values, at=idx)[layout.tensor_of(idx)]
 
 
 def _decides(three: Stats, delta: float, target: np.ndarray, floor: np.ndarray) -> np.ndarray:
@@ -487,93 +439,3 @@ def _decides(three: Stats, delta: float, target: np.ndarray, floor: np.ndarray) 
             & (np.abs(three.value - target) <= error)
             & decides(error, magnitude, floor)
         )
-
-
-#: Unit round-off of the platform's long double (equal to float64's where it has none).
-LD_EPS = float(np.finfo(np.longdouble).eps)
-
-
-def extended_centered(
-    objective: Objective, indices: np.ndarray, estimate: Estimate, target: np.ndarray
-) -> int:
-    """Re-estimate ``indices`` with the cost run in long double; returns how many improved.
-
-    Where the float64 cost cannot resolve a difference (a saturated ``log(1 - A)`` keeps a few
-    digits), the user's own code run on ``np.longdouble`` arrays keeps 2048 times more (x86's
-    80-bit format): the same five-point stencil and bound, at the step
-    ``eps_ld^(1/3) max(|theta|, s_T)``, with the noise level the float64 one scaled by
-    ``eps_ld / eps`` (the same computation, the same condition number, a smaller unit
-    round-off) and never below ``4 eps_ld |J|``. An element's value, bound and kink flag are
-    replaced where the long-double bound is the smaller and the value agrees with ``target``
-    (the hand-written gradient, flat) within it: it can settle an element, never convict
-    one (a cost that drops to float64 inside and returns long double would carry float64's
-    noise; the stencil's own fourth difference sees most of it, and a disagreement stays
-    undecided whatever). Nothing is done where the platform
-    has no long double or the cost drops to float64 (``float()``, a float64 buffer): the
-    cost's value at ``theta0`` must come back as a long double. Four evaluations an element and
-    step (the steps 1, 8 and 64 times that one, as :data:`WIDER` in float64).
-    """
-    idx = np.asarray(indices, dtype=np.intp)
-    if not idx.size or LD_EPS >= EPS or objective.extended_value() is None:
-        return 0
-    layout = objective.layout
-    base = objective.theta0.astype(np.longdouble)
-    j0 = objective.extended_value()
-    assert j0 is not None
-    delta64, _ = objective.noise()
-    delta = max(delta64 * LD_EPS / EPS, 4 * LD_EPS * abs(float(j0)))
-    unit = (LD_EPS ** (1 / 3)) * np.maximum(np.abs(objective.theta0[idx]), objective.step_scale[idx])
-    x = base.copy()
-
-    def five(steps: np.ndarray) -> FivePoint:
-        F, X = np.zeros((5, idx.size)), np.zeros((5, idx.size))
-        for n, i in enumerate(idx):
-            for row, k in enumerate(POINTS[:, 0]):
-                if k == 0:
-                    continue
-                x[i] = base[i] + np.longdouble(k) * np.longdouble(steps[n])
-                X[row, n] = float(x[i] - base[i])
-                try:
-                    with np.errstate(all="ignore"):
-                        value = np.asarray(objective.cost(layout.unflatten(x)))
-                except Exception:
-                    value = np.asarray(np.nan)
-                finally:
-                    x[i] = base[i]
-                objective.nfev += 1
-                ok = value.ndim == 0 and value.dtype == np.longdouble and np.isfinite(value)
-                # differences from J(theta0) in long double: they are what the stencil needs
-                F[row, n] = float(value - j0) if ok else np.nan
-        return five_point(F, X, delta)
-
-    # the step that balances a clean long-double cost, and wider ones for a noisier cost (as
-    # _wider_steps in float64): per element the smallest bound is kept
-    b = five(unit)
-    for factor in WIDER:
-        wide = five(factor * unit)
-        with np.errstate(invalid="ignore"):
-            take = np.isfinite(wide.error) & ~(wide.error >= b.error)
-        b = FivePoint(*(np.where(take, new, old) for old, new in zip(b, wide, strict=True)))
-    with np.errstate(invalid="ignore"):
-        better = np.isfinite(b.value) & np.isfinite(b.error) & (b.error < estimate.error[idx])
-        better &= ~b.kink & (np.abs(b.value - target[idx]) <= b.error)
-    at = idx[better]
-    estimate.values[at] = b.value[better]
-    estimate.error[at] = b.error[better]
-    if estimate.nominal_error is not None:
-        estimate.nominal_error[at] = b.nominal[better]
-    if estimate.kink is not None:
-        estimate.kink[at] = b.kink[better]
-    if estimate.lo is not None and estimate.hi is not None:
-        estimate.lo[at], estimate.hi[at] = b.lo[better], b.hi[better]
-    if estimate.interval_error is not None:
-        estimate.interval_error[at] = (b.curvature + 2 * b.roundoff)[better]
-    if estimate.noise_dominated is not None:
-        estimate.noise_dominated[at] = ((4 * b.roundoff > b.error) & (b.error > 0))[better]
-    estimate.nfev += 4 * (1 + len(WIDER)) * idx.size
-    if at.size:
-        estimate.reason += (
-            f"; {at.size} of the {idx.size} elements float64 could not resolve re-estimated with the"
-            " cost in long double"
-        )
-    return int(at.size)

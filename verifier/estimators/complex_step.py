@@ -33,8 +33,8 @@ import warnings
 import numpy as np
 from numpy.exceptions import ComplexWarning
 
-from ..objective import Objective
-from ..tolerance import decides
+from ..core.objective import Objective
+from ..core.tolerance import decides
 from .base import Estimate
 
 STEP = 1e-20
@@ -133,7 +133,7 @@ CONFIRM = 8
 
 def _confirming(centered: Estimate | None, idx: np.ndarray) -> np.ndarray:
     """Up to :data:`CONFIRM` elements where the centred difference is accurate to
-    :data:`~verifier.tolerance.RESOLUTION`, its largest values first."""
+    :data:`~verifier.core.tolerance.RESOLUTION`, its largest values first."""
     if centered is None or not centered.available:
         return np.array([], dtype=np.intp)
     with np.errstate(invalid="ignore"):

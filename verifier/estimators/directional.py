@@ -12,7 +12,7 @@ scaled by :math:`1/\sqrt{n_T}` so that every tensor weighs alike (a bug in a one
 bias is not drowned by a weight matrix of 10^5 entries).
 
 **Verdict.** A direction agrees only when its bound is within the resolution a pass
-certifies (:data:`~verifier.tolerance.RESOLUTION` of the slope, or a millionth of the largest
+certifies (:data:`~verifier.core.tolerance.RESOLUTION` of the slope, or a millionth of the largest
 gradient in its tensors for slopes near zero); otherwise it tries fresh directions, then
 gives no verdict. Before it disagrees, it measures the cost's noise and takes its slope
 again with a step :data:`WIDE` times wider; and a disagreement convicts only through an
@@ -32,7 +32,7 @@ random-direction checkers flag correct gradients at scale. The stencil sees it (
 slopes disagree: the third difference is large); the step is then shrunk, 16x at a time,
 up to three times, and if the kink is still inside the stencil the direction is split in
 two and each half checked on its own, down to single elements, which the check decides
-at a nearby point where the cost is smooth (``harness._settle_kinks``, as in the full
+at a nearby point where the cost is smooth (``judge.kinks.settle_kinks``, as in the full
 mode). A kink is never reported as a bug.
 
 **Localisation.** When a direction disagrees beyond its bound, its support is bisected:
@@ -48,10 +48,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..objective import CBRT_EPS, EPS, Objective, step_sizes
-from ..params import Layout
-from ..tolerance import MATERIAL, decides, scale_floors
-from .centered import OFFSETS, POINTS, centered, five_point
+from ..core.objective import CBRT_EPS, EPS, Objective, step_sizes
+from ..core.params import Layout
+from ..core.tolerance import GLOBAL_FLOOR, MATERIAL, TENSOR_FLOOR, decides, scale_floors
+from .centered import centered
+from .five_point import OFFSETS, POINTS, five_point
 
 #: Shrinks of the step (16x each) before a kinked direction is split.
 SHRINKS = 3
@@ -63,10 +64,10 @@ RETRIES = 3
 WIDE = 256.0
 #: A bound within this part of the largest gradient in the direction's tensors decides a slope
 #: near zero (as the per-element rule's 1e-6 of the tensor's largest).
-ABSOLUTE = 1e-6
+ABSOLUTE = TENSOR_FLOOR
 #: A bound within this part of the largest gradient over all parameters decides a slope near
 #: zero too (the per-element rule's 1e-9 of the largest over all).
-GLOBAL = 1e-9
+GLOBAL = GLOBAL_FLOOR
 #: The RMS of the weights' magnitudes 64 .. 191 (see Directions._vector).
 WEIGHT_RMS = float(np.sqrt(np.mean(np.arange(64, 192) ** 2.0)))
 #: The smallest weight's magnitude over the RMS: every element of a support moves by at least this
@@ -216,10 +217,10 @@ class Directions:
 
     def floor(self, start: int, stop: int) -> float:
         """The absolute bound that decides a slope near zero on ``start:stop``: the per-element
-        rule's floors (:mod:`verifier.compare`): :data:`ABSOLUTE` of the largest gradient in the
+        rule's floors (:mod:`verifier.judge.compare`): :data:`ABSOLUTE` of the largest gradient in the
         tensors it touches, :data:`GLOBAL` of the largest over all parameters (a tensor whose
         gradient is all zero, dead units, has no scale of its own), and twice the round-off
-        floor from the computation's scale (:func:`verifier.tolerance.scale_floors`)."""
+        floor from the computation's scale (:func:`verifier.core.tolerance.scale_floors`)."""
         largest = self.largest(start, stop)
         everywhere = self.largest(0, self.layout.size)
         if self._floors is None:
@@ -430,7 +431,7 @@ def _verdict(
 
 
 def informative(bound: float, projected: float, value: float) -> bool:
-    """Whether a direction's bound is within :data:`~verifier.tolerance.RESOLUTION` of the slope it
+    """Whether a direction's bound is within :data:`~verifier.core.tolerance.RESOLUTION` of the slope it
     bounds (and the slope finite): the per-element rule, along a direction."""
     return bool(np.isfinite(value)) and bool(decides(bound, max(abs(projected), abs(value)), 1e-300))
 

@@ -13,7 +13,7 @@ point :math:`x_i + h` and the difference :math:`(J(x + dx_i e_i) - J(x)) / dx_i`
 :math:`dx_i = (x_i + h) - x_i` in float64 (where that is 0, a huge :math:`x_i`, SciPy's
 fallback :math:`\sqrt{\epsilon}\, \mathrm{sign}(x_i) \max(1, |x_i|)`), :math:`J(x)` the
 cost at the point. Only the evaluations differ: they go through the one perturbation loop
-(:meth:`verifier.objective.Objective.stencil`), so a network's batch stencil evaluates the
+(:meth:`verifier.core.objective.Objective.stencil`), so a network's batch stencil evaluates the
 whole column in a few batched passes and an executor's workers share it. Without either,
 every value is the one ``approx_fprime`` gets, bit for bit. ``check_grad``'s norm is its
 own formula, ``sqrt(sum(abs(g - F(h))**2))``, on that column: the number ``check_grad``
@@ -28,7 +28,7 @@ where :math:`F(2h) - F(h) = f'' h / 2` is the truncation error of :math:`F(h)`
 for a smooth cost. Where the centred stencil has measured :math:`|f''|` at the element
 (from its one-sided slopes), :math:`2 |F(2h) - F(h)|` is replaced by :math:`2 h |f''|`,
 twice the same quantity: one evaluation per element. :math:`\delta` is the cost's round-off
-(:meth:`verifier.objective.Objective.noise`), measured only where some element does not agree
+(:meth:`verifier.core.objective.Objective.noise`), measured only where some element does not agree
 within the bound its floor :math:`4 \epsilon |J|` gives (a tighter bound: agreement within it
 stands whatever the cost's noise): with :math:`h \approx 1.5 \times
 10^{-8}` round-off alone is about :math:`10^{-8} |J|`, a thousand times the
@@ -44,8 +44,8 @@ import time
 
 import numpy as np
 
-from ..compare import agreement
-from ..objective import Objective
+from ..core.objective import Objective
+from ..judge.compare import agreement
 from .base import Estimate
 
 #: SciPy's default step for ``approx_fprime`` and ``check_grad``.

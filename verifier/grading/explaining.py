@@ -4,7 +4,7 @@ The grader's check decides the verdicts in the grader's process, where the stude
 is a proxy: the lines it runs are in the worker. So once the verdicts of a case are decided and
 some tensors are wrong, the grader sends the worker the parameters of the point that failed,
 each wrong tensor's wrong elements and the factor every wrong tensor shares (plain data), and
-the worker runs :func:`verifier.lines.explain` itself: the student's backward recorded under
+the worker runs :func:`verifier.explain.lines.explain` itself: the student's backward recorded under
 observation, the cost built from the instructor's forward with the adapter the grader uses
 (trusted code, loaded by path), autograd's reference taken as the check takes it. It answers
 the findings as plain strings; the grader validates them, names each script line in the
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..compare import WRONG
-from ..diagnose import Finding
+from ..explain.findings import Finding
+from ..judge.compare import WRONG
 
 #: Findings the worker may answer, and the characters of each string kept.
 MAX_FINDINGS = 64
@@ -53,13 +53,13 @@ def run_explain(namespace: dict[str, Any], header: dict[str, Any], value: Any) -
     every wrong tensor is off by (or None).
     """
     from .. import validate
-    from ..adapters import STYLES
+    from ..core.objective import Objective
+    from ..core.params import layout_of
     from ..estimators.autograd_ref import autograd_ref
-    from ..lines import Shared, explain, intermediate_keys
-    from ..loading import load_module
-    from ..objective import Objective
-    from ..params import layout_of
-    from ..shapes import ShapeSlip, repaired
+    from ..explain.lines import Shared, explain, intermediate_keys
+    from ..explain.shapes import ShapeSlip, repaired
+    from ..frontends.adapters import STYLES
+    from ..frontends.loading import load_module
     from .grader import _completed
 
     X, Y, params, wrong, factor = value
@@ -137,7 +137,7 @@ def request(
     ``calls``: each parameter set (flat) the check called the backward with, and what it
     returned: a failing point's parameters are those of the call whose gradient it checked.
     """
-    from ..params import layout_of
+    from ..core.params import layout_of
     from .runner import SubmissionRaised, WorkerFailed
 
     layout, theta = layout_of(case.params)
@@ -185,8 +185,8 @@ def request(
 def merge(report: Any, failing: Any, findings: list[Finding]) -> None:
     """Put the worker's line findings in the report of the point explained (``failing``: the
     case's ``report`` or one of its points) in place of the ones the check could make of the
-    proxy, as the check itself merges its own (:func:`verifier.harness._explain_lines`)."""
-    from ..harness import _insert_bug
+    proxy, as the check itself merges its own (:func:`verifier.explain.line_findings.explain_lines`)."""
+    from ..explain.line_findings import _insert_bug
 
     if any(f.pattern == "line" for f in findings):
         # the lines say more than the layer picture inferred from parameters alone
@@ -202,7 +202,7 @@ def merge(report: Any, failing: Any, findings: list[Finding]) -> None:
                     own.message += f"; {f.message}"
                     break
         else:
-            _insert_bug(failing, f)
+            _insert_bug(failing.findings, f)
 
 
 def _failing_point(

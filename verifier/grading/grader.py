@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 
 from .. import validate
-from ..adapters import STYLES as ADAPTERS
-from ..adapters import style_of
+from ..core.params import layout_of
 from ..errors import InputError
-from ..loading import load_module
-from ..params import layout_of
-from ..reference import load_reference
+from ..frontends.adapters import STYLES as ADAPTERS
+from ..frontends.adapters import style_of
+from ..frontends.loading import load_module
+from ..frontends.store import load_reference
 from . import explaining
 from .runner import Remote, SubmissionRaised, Worker, WorkerFailed, parse_memory
 from .scoring import CaseGrade, Grade, case_points, label
@@ -364,7 +364,7 @@ def _grade_case(
 ) -> CaseGrade:
     """The check of the submission's backward on one case, and its points; when it fails, the
     first wrong line, worked out in the worker (:mod:`verifier.grading.explaining`)."""
-    from ..harness import check
+    from ..api import check
 
     adapter = ADAPTERS[plan.style]
     grad: Callable[[Any], Any]
@@ -566,7 +566,7 @@ def _reference_passes(
     argument: str,
 ) -> list[str]:
     """The reference's own check on every case (it must not fail); the parameter tensors' names."""
-    from ..harness import check
+    from ..api import check
 
     tensors: list[str] = []
     for case in cases:

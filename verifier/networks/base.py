@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
@@ -18,6 +21,9 @@ class Network(Protocol):
     ``cost`` is written with ``autograd.numpy`` (so finite differences and
     autograd differentiate the same code); ``backward`` is written by hand in
     plain numpy and returns gradients in the same container as ``params``.
+
+    The optional hooks below have defaults here: the built-in networks inherit them, and a
+    network that does not subclass this one gets them through :func:`hooks`.
     """
 
     loss: str
@@ -28,7 +34,61 @@ class Network(Protocol):
 
     def backward(self, params: Any, X: Any, Y: Any) -> Any: ...
 
-    def example_data(self, rng: np.random.Generator) -> tuple[Any, Any]: ...
+    # the optional hooks, with their defaults
+
+    #: Whether each evaluation of the cost replays the same randomness (a dropout network's masks).
+    replay: bool = True
+
+    def example_data(self, rng: np.random.Generator, m: Any = None) -> tuple[Any, Any] | None:
+        """Fresh data of ``m`` examples for another check point; None when the network has none."""
+        return None
+
+    def describe(self, params: Any, X: Any, Y: Any) -> dict[str, Any]:
+        """Notes on the point (saturated units, dead ReLUs, ...) for the report's context."""
+        return {}
+
+    def batch_stencil(self, params: Any, X: Any, Y: Any, layout: Any, theta: np.ndarray) -> Any:
+        """Perturbed costs many at a time (what the centred estimator takes as ``stencil``), or None."""
+        return None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """A network's optional hooks: its own where it has them, else :class:`Network`'s defaults."""
+
+    example_data: Callable[..., tuple[Any, Any] | None]
+    describe: Callable[[Any, Any, Any], dict[str, Any]]
+    batch_stencil: Callable[..., Any]
+
+
+def hooks(net: Any) -> Hooks:
+    """The optional hooks of ``net``, which need not subclass :class:`Network` (a user's network)."""
+
+    def own(name: str) -> Callable[..., Any]:
+        found = getattr(net, name, None)
+        return found if callable(found) else functools.partial(getattr(Network, name), net)
+
+    return Hooks(own("example_data"), own("describe"), own("batch_stencil"))
+
+
+def loss_from_logits(Z: Any, Y: Any, form: str) -> Any:
+    """Per-entry cross-entropy from the logits, in either cost form (numpy or autograd arrays).
+
+    The one definition of the loss: the cost traces it, the batch stencil evaluates it.
+    """
+    xp = array_module(Z, Y)
+    if form == "stable":
+        # Y log(1 + e^-Z) + (1 - Y) log(1 + e^Z) = t + (max(Z, 0) - Y Z), t = log(1 + e^-|Z|):
+        # accurate for any Z, the small t added on its own (logaddexp(0, Z) - Y Z would
+        # lose it when Y = 1 and Z is large), one transcendental
+        if Z.dtype.kind == "c":  # |Z| and max(Z, 0) would silently drop the imaginary part
+            raise TypeError("the stable cross-entropy is not complex-analytic (it takes |Z| and max(Z, 0))")
+        return xp.log1p(xp.exp(-xp.abs(Z))) + (xp.maximum(Z, 0.0) - Y * Z)
+    # overflow here means a sigmoid output of exactly 0 or 1: the cost is infinite, and the
+    # checker says so (CostError) more usefully than a RuntimeWarning would
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        A = 1.0 / (1.0 + xp.exp(-Z))
+        return -xp.log(A) * Y - xp.log(1.0 - A) * (1.0 - Y)
 
 
 def array_module(*values: Any) -> ModuleType:

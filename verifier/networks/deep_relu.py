@@ -8,32 +8,12 @@ import numpy as np
 
 from .. import validate
 from ..errors import InputError
-from .base import array_module, data_array, layer_sizes, param_shapes
+from .base import Network, array_module, data_array, layer_sizes, loss_from_logits, param_shapes
 
 COST_FORMS = ("notebook", "stable")
 
 
-def loss_from_logits(Z: Any, Y: Any, form: str) -> Any:
-    """Per-entry cross-entropy from the logits, in either cost form (numpy or autograd arrays).
-
-    The one definition of the loss: the cost traces it, the batch stencil evaluates it.
-    """
-    xp = array_module(Z, Y)
-    if form == "stable":
-        # Y log(1 + e^-Z) + (1 - Y) log(1 + e^Z) = t + (max(Z, 0) - Y Z), t = log(1 + e^-|Z|):
-        # accurate for any Z, the small t added on its own (logaddexp(0, Z) - Y Z would
-        # lose it when Y = 1 and Z is large), one transcendental
-        if Z.dtype.kind == "c":  # |Z| and max(Z, 0) would silently drop the imaginary part
-            raise TypeError("the stable cross-entropy is not complex-analytic (it takes |Z| and max(Z, 0))")
-        return xp.log1p(xp.exp(-xp.abs(Z))) + (xp.maximum(Z, 0.0) - Y * Z)
-    # overflow here means a sigmoid output of exactly 0 or 1: the cost is infinite, and the
-    # checker says so (CostError) more usefully than a RuntimeWarning would
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        A = 1.0 / (1.0 + xp.exp(-Z))
-        return -xp.log(A) * Y - xp.log(1.0 - A) * (1.0 - Y)
-
-
-class DeepReLU:
+class DeepReLU(Network):
     """A ReLU network with a sigmoid output and cross-entropy cost.
 
     Parameters
@@ -128,17 +108,17 @@ class DeepReLU:
             )
 
     def batch_stencil(self, params: Any, X: Any, Y: Any, layout: Any, theta: np.ndarray) -> Any:
-        """Perturbed costs many at a time, reusing the forward pass (:class:`~.layered.LayeredStencil`).
+        """Perturbed costs many at a time, reusing the forward pass (:class:`~.batched.BatchedStencil`).
 
         None when the masks are redrawn at every evaluation: then each cost evaluation
         must draw its own, as the plain cost does.
         """
-        from .layered import LayeredStencil
+        from .batched import BatchedStencil
 
-        if getattr(self, "replay", True) is False:
+        if not self.replay:
             return None
         self._check(params, X, Y)
-        return LayeredStencil(self, params, X, Y, layout, theta)
+        return BatchedStencil(self, params, X, Y, layout, theta)
 
     def hidden_masks(self, m: int) -> list[np.ndarray] | None:
         """Multipliers for the hidden activations (dropout); None for this network: no dropout."""

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from .. import validate
+from .base import Network
 
 
-class Scalar:
+class Scalar(Network):
     """``J(theta) = theta * x``; its derivative is ``x``.
 
     Parameters
@@ -34,7 +35,7 @@ class Scalar:
         """A standard-normal ``theta`` as a 0-d array."""
         return np.asarray(validate.generator(rng).standard_normal())
 
-    def example_data(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, None]:
+    def example_data(self, rng: np.random.Generator | None = None, m: Any = None) -> tuple[np.ndarray, None]:
         """``(x, None)``."""
         return np.asarray(self.x), None
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import validate
 from ..errors import InputError
-from .base import data_array, layer_sizes, param_shapes
+from .base import Network, data_array, layer_sizes, param_shapes
 
 
 def sigmoid(x: Any) -> Any:
@@ -18,7 +18,7 @@ def sigmoid(x: Any) -> Any:
     return 1.0 / (1.0 + anp.exp(-x))
 
 
-class XORNet:
+class XORNet(Network):
     """The blog's network: sigmoid layers, a bias column in every THETA, mean squared error.
 
     Parameters

@@ -1,0 +1,1 @@
+"""The numerical core: params, the objective, the plan (sampling), tolerance, threads."""

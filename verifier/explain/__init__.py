@@ -1,0 +1,1 @@
+"""Explaining a disagreement: patterns, the layer picture, shapes, the first wrong line."""

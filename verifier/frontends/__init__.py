@@ -1,0 +1,1 @@
+"""The front-ends: the CLI, bench, sweep, suite, monitor, adapters, published examples."""

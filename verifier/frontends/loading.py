@@ -1,0 +1,29 @@
+"""Loading a user's module for ``verifier check`` (its data: :func:`~.store.load_reference`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from ..errors import InputError
+
+
+def load_module(path: str) -> ModuleType:
+    """Import a Python file by path (its folder goes on ``sys.path`` so its own imports work)."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"no Python file {path!r}.")
+    spec = importlib.util.spec_from_file_location(file.stem, file)
+    if spec is None or spec.loader is None:
+        raise InputError(f"{path!r} cannot be imported as a Python module.")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(file.parent.resolve()))
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise InputError(f"{exc.filename}:{exc.lineno}: {path!r} has a syntax error: {exc.msg}.") from None
+    finally:
+        sys.path.pop(0)
+    return module

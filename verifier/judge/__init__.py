@@ -1,0 +1,1 @@
+"""Judging: per-element verdicts, kinks and nearby smooth points, directions, the status."""

@@ -1,0 +1,129 @@
+"""Kinks settled at a nearby point where the cost is smooth: wrong there is wrong here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..core.objective import NOT_MEASURED, Objective
+from ..estimators.base import Estimate
+from ..estimators.centered import centered
+from ..estimators.run import hand_gradient
+from ..explain.diagnose import (
+    diagnose,
+)
+from ..report import Report
+from .compare import (
+    AGREE,
+    KINK,
+    UNDECIDED,
+    WRONG,
+    Verdicts,
+    compare,
+)
+from .verdict import verdict_report
+
+
+def stencil_at(
+    stencil: Callable[[np.ndarray, np.ndarray], np.ndarray] | None, theta: np.ndarray
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """A batch stencil's counterpart at other parameters (its ``at(theta)``: the built-in
+    networks' and ``vectorized``'s), or None for one bound to its point alone."""
+    at = getattr(stencil, "at", None)
+    return at(theta) if callable(at) else None
+
+
+#: Evaluations the fast mode may spend checking whole small tensors with a kink at the nearby
+#: point (a slip on the largest entry sits on a kink here and on another element there).
+FAST_NEARBY = 400
+
+
+#: Relative sizes of the seeded moves to a nearby point where a kink is cleared.
+NEARBY = (1e-3, 1e-2)
+
+
+def settle_kinks(
+    cost: Callable[[Any], Any],
+    grad: Callable[[Any], Any],
+    objective: Objective,
+    verdicts: Verdicts,
+    centered_estimate: Estimate | None,
+    rng: np.random.Generator,
+    budget: int = 0,
+    accepted: tuple[float, float] = (0.0, 0.0),
+) -> tuple[np.ndarray, np.ndarray, Report | None] | None:
+    """Decide the elements at a kink again at a nearby point where the cost is smooth.
+
+    At a kink (ReLU exactly at 0, a tied max) finite differences cannot convict, and with
+    several examples at the kink backprop's convention (ReLU'(0) = 0) need not even lie
+    between the cost's one-sided slopes; nor can they clear a wrong value that happens to
+    lie between them. So the parameters are moved by a small seeded step (1e-3 of each
+    tensor's scale, then 1e-2), which moves the kink away by far more than a difference's
+    step, the user's backprop is run again there, and those elements are checked by
+    centred differences: wrong there is wrong here; agreeing there leaves the kink a
+    valid subgradient here; anything else leaves them undecided.
+
+    A slip can sit on an element that is at a kink here and hide there (its value lies between
+    the one-sided slopes), and move elsewhere with the point (a bug tied to the largest entry,
+    to a tie's winner): so, where it takes at most ``budget`` evaluations, the first nearby
+    point checks every element of the tensors that have a kink, and a wrong one there fails
+    the check (it is the same backward, at a point a step away).
+
+    Returns the elements agreeing at a nearby point, those left undecided, and the nearby
+    point's own report when it found wrong elements there (None when no element was at a
+    kink); :func:`~verifier.explain.diagnose.nearby_findings` words them.
+    """
+    kink = verdicts.verdict == KINK
+    if centered_estimate is not None and centered_estimate.kink is not None:
+        kink |= (verdicts.verdict == UNDECIDED) & centered_estimate.kink
+    if verdicts.contested is not None:
+        kink |= verdicts.contested
+    open_ = np.flatnonzero(kink)
+    if not open_.size:
+        return None
+    layout, theta = objective.layout, objective.theta0
+    agreed: list[np.ndarray] = []
+    elsewhere: Report | None = None
+    tensors = np.unique(np.searchsorted(layout.offsets, open_, side="right") - 1)
+    around = np.concatenate([np.arange(layout.offsets[t], layout.offsets[t + 1]) for t in tensors])
+    for size in NEARBY:
+        scale = np.maximum(np.abs(theta), objective.step_scale)  # as the steps are (step_sizes)
+        moved = theta + size * scale * rng.standard_normal(theta.size)
+        try:
+            near = Objective(
+                cost,
+                layout,
+                moved,
+                rng,
+                batch=stencil_at(objective.batch, moved),
+                executor=objective.executor,
+            )
+            g_near, _ = layout.flatten_like(hand_gradient(grad, near), argument="grad", slips=[])
+        except Exception:  # the cost or backprop cannot run there: leave the elements as they are
+            break
+        level, how = objective.noise(measure=False)
+        if how != NOT_MEASURED:  # a step away the cost loses precision as it does here
+            near.raise_noise(level, how, measure=False)
+        wide = size == NEARBY[0] and 4 * around.size <= budget
+        checked = around if wide else open_
+        # the noise level found here carries over; a wider step there would cross the kink
+        est = centered(near, checked, target=g_near, confirm=False)
+        compared = compare(g_near, {"centered": est}, layout, accepted=accepted)
+        verdict_there = compared.verdict
+        if wide and np.setdiff1d(around[verdict_there[around] == WRONG], open_).size:
+            findings = diagnose(g_near, {"centered": est}, compared, layout)
+            elsewhere = verdict_report(g_near, {"centered": est}, compared, layout, findings)
+        there = verdict_there[open_]
+        wrong, agree = open_[there == WRONG], open_[there == AGREE]
+        verdicts.verdict[wrong] = WRONG
+        verdicts.odd["backprop"][wrong] = True
+        verdicts.verdict[agree] = KINK
+        agreed.append(agree)
+        open_ = open_[(there != WRONG) & (there != AGREE)]
+        if not open_.size:
+            break
+    verdicts.verdict[open_] = UNDECIDED
+    settled = np.concatenate(agreed) if agreed else np.array([], dtype=np.intp)
+    return settled, open_, elsewhere

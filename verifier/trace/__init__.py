@@ -1,0 +1,1 @@
+"""The user's numpy traced as written: rebinding, gaps, recording, refusal, source."""

@@ -20,10 +20,10 @@ import verifier
 from verifier import InputError
 from verifier.frontends import published as seeds
 from verifier.frontends.cli import main
+from verifier.frontends.grading import protocol
+from verifier.frontends.grading.runner import OUTPUT_LIMIT
+from verifier.frontends.grading.submissions import notebook_script, read
 from verifier.frontends.loading import load_module
-from verifier.grading import protocol
-from verifier.grading.runner import OUTPUT_LIMIT
-from verifier.grading.submissions import notebook_script, read
 
 CLASS = Path(__file__).parent / "grading_class"
 REFERENCE = f"{CLASS / 'reference.py'}:forward_propagation_n,backward_propagation_n"
@@ -45,7 +45,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def graded(data: list[Path]) -> tuple[dict[str, verifier.grading.scoring.Grade], float]:
+def graded(data: list[Path]) -> tuple[dict[str, verifier.frontends.grading.scoring.Grade], float]:
     start = time.monotonic()
     grades = verifier.grade(REFERENCE, CLASS / "submissions", data[0], timeout=TIMEOUT, memory="1G", jobs=2)
     return {g.submission: g for g in grades}, time.monotonic() - start
@@ -397,7 +397,7 @@ def test_a_worker_failing_while_its_line_is_worked_out_keeps_its_grade(data, tmp
     )
     (folder / "quinn_crashes.py").write_text(crashes)
     forges = carol + (
-        "\n\nimport verifier.grading.explaining as _explaining\n"
+        "\n\nimport verifier.frontends.grading.explaining as _explaining\n"
         "_explaining.run_explain = lambda *a: [['bug', 'W2', 'full marks ' * 1000, 'line']]\n"
     )
     (folder / "rita_forges.py").write_text(forges)
@@ -420,8 +420,8 @@ def test_a_case_failing_only_at_its_perturbed_point_is_explained_there():
     backward with there, found by the gradient that point's report holds."""
     from verifier.core.params import layout_of
     from verifier.frontends.adapters import from_notebook
-    from verifier.grading.explaining import _failing_point
-    from verifier.grading.grader import _completed
+    from verifier.frontends.grading.explaining import _failing_point
+    from verifier.frontends.grading.grader import _completed
 
     reference = load_module(str(CLASS / "reference.py"))
     x, y, parameters = seeds.notebook_test_case()

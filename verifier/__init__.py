@@ -26,11 +26,11 @@ if TYPE_CHECKING:
     from . import networks
     from .api import check, check_network
     from .estimators.autograd_ref import reference_gradients
+    from .frontends.grading.grader import grade
     from .frontends.layer_check import check_layer
     from .frontends.monitor import GradientCheckFailed, GradientMonitor
     from .frontends.objects import check_objects
     from .frontends.store import load_reference
-    from .grading.grader import grade
     from .report import Report
 
 #: Public name -> the module that defines it (a module itself when the name is the module's).
@@ -40,7 +40,7 @@ _LAZY = {
     "check_layer": "frontends.layer_check",
     "check_objects": "frontends.objects",
     "reference_gradients": "estimators.autograd_ref",
-    "grade": "grading.grader",
+    "grade": "frontends.grading.grader",
     "GradientCheckFailed": "frontends.monitor",
     "GradientMonitor": "frontends.monitor",
     "load_reference": "frontends.store",

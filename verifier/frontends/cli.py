@@ -343,8 +343,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from .. import validate
-    from ..grading.grader import prepare, run
-    from ..grading.scoring import grade_line, summary, write_gradescope, write_json
+    from .grading.grader import run
+    from .grading.plan import prepare
+    from .grading.scoring import grade_line, summary, write_gradescope, write_json
     from .progress import Progress
 
     weights: dict[str, float] = {}

@@ -1,7 +1,7 @@
-"""A submission's own process: ``python -m verifier.grading.worker MEMORY_BYTES``.
+"""A submission's own process: ``python -m verifier.frontends.grading.worker MEMORY_BYTES``.
 
 It caps its address space first (before numpy loads), keeps its stdin and stdout for the
-grader's messages (:mod:`verifier.grading.protocol`) and sends whatever the submission
+grader's messages (:mod:`verifier.frontends.grading.protocol`) and sends whatever the submission
 prints to stderr, which the grader reads and caps. Then it answers requests:
 
 * ``load``: run the submission's script (a ``.py``, or a notebook's code cells) as a module;
@@ -10,7 +10,7 @@ prints to stderr, which the grader reads and caps. Then it answers requests:
 * ``chain``: ``backward(X, Y, forward(X, Y, params)[1])``, the submission's own forward
   feeding its own cache to its own backward; answer ``[cost, gradients]``;
 * ``explain``: the first wrong line of the backward, for the feedback
-  (:mod:`verifier.grading.explaining`); answer the findings as strings.
+  (:mod:`verifier.frontends.grading.explaining`); answer the findings as strings.
 
 An exception, ``sys.exit`` included, is answered with its type, message and the line of
 the submission it came from. Nothing here decides a grade: the grader does, in its own

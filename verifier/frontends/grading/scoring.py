@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..explain.findings import Finding, nice_factor
+from ...explain.findings import Finding, nice_factor
 
 #: Statuses, best first: every tensor right; some undecided; some wrong; the case did not run.
 STATUSES = ("pass", "inconclusive", "fail", "error")

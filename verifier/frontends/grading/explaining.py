@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..explain.findings import Finding
-from ..judge.compare import WRONG
+from ...explain.findings import Finding
+from ...judge.compare import WRONG
 
 #: Findings the worker may answer, and the characters of each string kept.
 MAX_FINDINGS = 64
@@ -52,14 +52,14 @@ def run_explain(namespace: dict[str, Any], header: dict[str, Any], value: Any) -
     each wrong tensor's name and its wrong elements (bool, in its shape) and ``factor`` the one
     every wrong tensor is off by (or None).
     """
-    from .. import validate
-    from ..core.objective import Objective
-    from ..core.params import layout_of
-    from ..estimators.autograd_ref import autograd_ref
-    from ..explain.lines import Shared, explain, intermediate_keys
-    from ..explain.shapes import ShapeSlip, repaired
-    from ..frontends.adapters import STYLES
-    from ..frontends.loading import load_module
+    from ... import validate
+    from ...core.objective import Objective
+    from ...core.params import layout_of
+    from ...estimators.autograd_ref import autograd_ref
+    from ...explain.lines import Shared, explain, intermediate_keys
+    from ...explain.shapes import ShapeSlip, repaired
+    from ..adapters import STYLES
+    from ..loading import load_module
     from .grader import _completed
 
     X, Y, params, wrong, factor = value
@@ -137,7 +137,7 @@ def request(
     ``calls``: each parameter set (flat) the check called the backward with, and what it
     returned: a failing point's parameters are those of the call whose gradient it checked.
     """
-    from ..core.params import layout_of
+    from ...core.params import layout_of
     from .runner import SubmissionRaised, WorkerFailed
 
     layout, theta = layout_of(case.params)
@@ -186,7 +186,7 @@ def merge(report: Any, failing: Any, findings: list[Finding]) -> None:
     """Put the worker's line findings in the report of the point explained (``failing``: the
     case's ``report`` or one of its points) in place of the ones the check could make of the
     proxy, as the check itself merges its own (:func:`verifier.explain.line_findings.explain_lines`)."""
-    from ..explain.line_findings import _insert_bug
+    from ...explain.line_findings import _insert_bug
 
     if any(f.pattern == "line" for f in findings):
         # the lines say more than the layer picture inferred from parameters alone

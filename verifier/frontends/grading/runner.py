@@ -1,6 +1,6 @@
 """One submission's own process, seen from the grader: start it, ask it, time it, end it.
 
-A :class:`Worker` is a fresh interpreter (``sys.executable -m verifier.grading.worker``, never
+A :class:`Worker` is a fresh interpreter (``sys.executable -m verifier.frontends.grading.worker``, never
 a fork of the grader, which would inherit its state) in its own session (so the grader can
 end it and anything it started with one signal to the group), with a working directory of
 its own, an address-space cap (``RLIMIT_AS``, set by the worker before numpy loads), and a
@@ -102,7 +102,7 @@ class Worker:
         env.update({"PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "PYTHONIOENCODING": "utf-8"})
         env.update(dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1"))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "verifier.grading.worker", str(memory)],
+            [sys.executable, "-m", "verifier.frontends.grading.worker", str(memory)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -208,7 +208,7 @@ def _site_folders() -> set[str]:
 
 def parse_memory(value: int | str, argument: str) -> int:
     """``"2G"``, ``"512M"``, ``"800K"`` or a number of bytes -> bytes (``0``: no cap)."""
-    from ..errors import InputError
+    from ...errors import InputError
 
     units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
     if isinstance(value, bool) or not isinstance(value, (int, str)):

@@ -4,7 +4,7 @@ Nothing here runs a submission. A notebook becomes the script of its code cells 
 each IPython magic (``%...``, ``%%...``) and shell line (``!...``) replaced by ``pass`` so that
 every other line keeps its number; a line of that script is named back to the notebook as
 ``name.ipynb cell 3:5`` (the 3rd code cell, its 5th line): the feedback's "look at the line
-that computes dW2" (worked out in the submission's worker, :mod:`verifier.grading.explaining`)
+that computes dW2" (worked out in the submission's worker, :mod:`verifier.frontends.grading.explaining`)
 names the submitted file's line so.
 """
 
@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from ...errors import InputError
 
 SUFFIXES = (".py", ".ipynb")
 #: Cell magics whose body is Python (run once, as written); any other cell magic's cell is skipped.

@@ -2,7 +2,7 @@
 
 The recipe, per submission and case (a data file and a seed):
 
-1. a fresh worker process (:mod:`verifier.grading.runner`) loads the submission in a temporary
+1. a fresh worker process (:mod:`verifier.frontends.grading.runner`) loads the submission in a temporary
    working directory of its own, under a wall-clock budget and a memory cap;
 2. the grader builds the check's ``cost`` from the instructor's forward (so the student cannot
    change what is differentiated) and its ``grad`` from the student's backward, a proxy that
@@ -11,7 +11,7 @@ The recipe, per submission and case (a data file and a seed):
    feeds its own cache to its own backward, inside the worker);
 3. the library's own check (:func:`verifier.check`, all three ways) decides, in the grader's
    process; the report's findings become the feedback, its tensors the points
-   (:mod:`verifier.grading.scoring`).
+   (:mod:`verifier.frontends.grading.scoring`).
 
 Before any submission runs, the reference's own backward is checked on every case: a reference
 that fails its own check is bad input, not a class of wrong submissions.
@@ -25,76 +25,20 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import validate
-from ..core.params import layout_of
-from ..errors import InputError
-from ..frontends.adapters import STYLES as ADAPTERS
-from ..frontends.adapters import style_of
-from ..frontends.loading import load_module
-from ..frontends.store import load_reference
+from ... import validate
+from ...core.params import layout_of
+from ...errors import InputError
+from ..adapters import STYLES as ADAPTERS
 from . import explaining
-from .runner import Remote, SubmissionRaised, Worker, WorkerFailed, parse_memory
+from .plan import DEFAULT_METHODS, Case, Plan, prepare
+from .runner import Remote, SubmissionRaised, Worker, WorkerFailed
 from .scoring import CaseGrade, Grade, case_points, label
-from .submissions import Submission, find
-
-DEFAULT_METHODS = ("centered", "scipy", "autograd")
-#: What each argument is called where the values came from (the command line renames them).
-API_NAMES = {
-    "reference": "reference",
-    "submissions": "submissions",
-    "data": "data",
-    "seeds": "seeds",
-    "points": "points",
-    "weights": "weights",
-    "student": "student",
-    "timeout": "timeout",
-    "memory": "memory",
-    "files": "files",
-    "check_points": "check_points",
-    "jobs": "jobs",
-    "style": "style",
-    "methods": "methods",
-}
-
-
-@dataclass
-class Case:
-    """One hidden test case: the data (and parameters) of a file, and the check's seed."""
-
-    name: str
-    X: Any
-    Y: Any
-    params: Any
-    seed: int
-
-
-@dataclass
-class Plan:
-    """Everything a grading run needs, validated (see :func:`prepare`)."""
-
-    forward: Callable[..., Any]
-    backward: Callable[..., Any]
-    source: Path
-    names: tuple[str, str]
-    style: str
-    submissions: list[Submission]
-    cases: list[Case]
-    tensors: list[str]
-    weights: dict[str, float]
-    student: tuple[str, ...]
-    points: float
-    timeout: float
-    memory: int
-    files: list[Path]
-    check_points: int
-    jobs: int
-    methods: tuple[str, ...]
+from .submissions import Submission
 
 
 def grade(
@@ -173,7 +117,7 @@ def grade(
 
     Notes
     -----
-    A submission's code never runs in the calling process: see :mod:`verifier.grading.runner`
+    A submission's code never runs in the calling process: see :mod:`verifier.frontends.grading.runner`
     for what the isolation is, and is not.
     """
     plan = prepare(
@@ -193,97 +137,6 @@ def grade(
         methods=methods,
     )
     return run(plan, progress)
-
-
-def prepare(
-    reference: str | Path,
-    submissions: str | Path,
-    data: str | Path | Sequence[str | Path],
-    *,
-    seeds: Sequence[int] = (0,),
-    points: float = 10.0,
-    weights: Mapping[str, float] | None = None,
-    student: Sequence[str] = ("backward",),
-    timeout: float = 20.0,
-    memory: int | str = "2G",
-    files: Sequence[str | Path] = (),
-    check_points: int = 2,
-    jobs: int | None = None,
-    style: str | None = None,
-    methods: Sequence[str] = DEFAULT_METHODS,
-    names: Mapping[str, str] = API_NAMES,
-) -> Plan:
-    """Validate :func:`grade`'s arguments (errors name them as ``names`` says) and check the reference."""
-    arg = dict(names).__getitem__
-    path, forward_name, backward_name = _target(reference, arg("reference"))
-    datafiles = [data] if isinstance(data, (str, Path)) else list(data)
-    if not datafiles:
-        raise InputError(f"`{arg('data')}`: give at least one data file.")
-    loaded = [(Path(d).name, load_reference(d, argument=arg("data"))) for d in datafiles]
-    seed_list = [validate.seed(s, arg("seeds")) for s in seeds]
-    if not seed_list:
-        raise InputError(f"`{arg('seeds')}`: give at least one seed.")
-    total = validate.number(points, arg("points"))
-    limit = validate.number(timeout, arg("timeout"))
-    cap = parse_memory(memory, arg("memory"))
-    roles = tuple(student)
-    if roles not in (("backward",), ("forward", "backward")):
-        raise InputError(
-            f"`{arg('student')}`: expected 'backward' or 'forward,backward', got {','.join(roles)!r}."
-        )
-    extra = []
-    for f in files:
-        if not Path(f).is_file():
-            raise InputError(f"`{arg('files')}`: no file {str(f)!r}.")
-        extra.append(Path(f))
-    rounds = validate.integer(check_points, arg("check_points"), minimum=1)
-    workers = validate.integer(jobs, arg("jobs"), minimum=1) if jobs is not None else _cores()
-    chosen = validate.methods(list(methods), arg("methods"))
-    found = find(submissions, arg("submissions"))
-
-    module = load_module(str(path))
-    forward = _function(module, path, forward_name, arg("reference"))
-    backward = _function(module, path, backward_name, arg("reference"))
-    if style is not None and style not in ADAPTERS:
-        raise InputError(f"`{arg('style')}`: expected one of {sorted(ADAPTERS)}, got {style!r}.")
-    how = style or style_of(forward)
-    if roles == ("forward", "backward") and how != "notebook":
-        raise InputError(
-            f"`{arg('student')}`: the student's forward makes the backward's cache in the notebook style"
-            " only; in the functions style the backward takes the parameters, so grade the backward."
-        )
-    cases = [
-        Case(
-            f"case {k}: {name}, seed {seed}"
-            if len(seed_list) > 1 or len(loaded) > 1
-            else f"case: {name}, seed {seed}",
-            d["X"],
-            d["Y"],
-            d["params"],
-            seed,
-        )
-        for k, ((name, d), seed) in enumerate(((ld, s) for ld in loaded for s in seed_list), start=1)
-    ]
-    tensors = _reference_passes(forward, backward, how, cases, rounds, chosen, arg("reference"))
-    return Plan(
-        forward=forward,
-        backward=backward,
-        source=path.resolve(),
-        names=(forward_name, backward_name),
-        style=how,
-        submissions=found,
-        cases=cases,
-        tensors=tensors,
-        weights=_weights(weights, tensors, arg("weights")),
-        student=roles,
-        points=total,
-        timeout=limit,
-        memory=cap,
-        files=extra,
-        check_points=rounds,
-        jobs=workers,
-        methods=tuple(chosen),
-    )
 
 
 def run(plan: Plan, progress: Callable[[Grade, int, int], None] | None = None) -> list[Grade]:
@@ -363,8 +216,8 @@ def _grade_case(
     plan: Plan, case: Case, submission: Submission, worker: Worker, lock: threading.Lock, worth: float
 ) -> CaseGrade:
     """The check of the submission's backward on one case, and its points; when it fails, the
-    first wrong line, worked out in the worker (:mod:`verifier.grading.explaining`)."""
-    from ..api import check
+    first wrong line, worked out in the worker (:mod:`verifier.frontends.grading.explaining`)."""
+    from ...api import check
 
     adapter = ADAPTERS[plan.style]
     grad: Callable[[Any], Any]
@@ -528,89 +381,3 @@ def _failure_tag(worker: Worker) -> str:
     return {"timeout": "timed out", "exit": "exited", "protocol": "malformed answers"}.get(
         worker.kind or "", "failed"
     )
-
-
-def _target(reference: Any, argument: str) -> tuple[Path, str, str]:
-    """``path.py:FORWARD,BACKWARD`` -> (path, forward, backward)."""
-    text = str(reference) if isinstance(reference, (str, Path)) else None
-    path, sep, names = (text or "").rpartition(":")
-    functions = [n.strip() for n in names.split(",")]
-    if (
-        text is None
-        or not sep
-        or not path
-        or len(functions) != 2
-        or not all(f.isidentifier() for f in functions)
-    ):
-        raise InputError(f"`{argument}`: expected path/to/reference.py:FORWARD,BACKWARD, got {reference!r}.")
-    if not Path(path).is_file():
-        raise InputError(f"`{argument}`: no file {path!r}.")
-    return Path(path), functions[0], functions[1]
-
-
-def _function(module: Any, path: Path, name: str, argument: str) -> Callable[..., Any]:
-    value = getattr(module, name, None)
-    if not callable(value):
-        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
-        raise InputError(f"`{argument}`: {path} has no function {name!r}; it has {found}.")
-    return value
-
-
-def _reference_passes(
-    forward: Callable[..., Any],
-    backward: Callable[..., Any],
-    style: str,
-    cases: list[Case],
-    check_points: int,
-    methods: Sequence[str],
-    argument: str,
-) -> list[str]:
-    """The reference's own check on every case (it must not fail); the parameter tensors' names."""
-    from ..api import check
-
-    tensors: list[str] = []
-    for case in cases:
-        cost, grad = ADAPTERS[style](forward, backward, case.X, case.Y)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            report = check(cost, grad, case.params, methods=methods, seed=case.seed, points=check_points)
-        if report.status == "fail":
-            bugs = "; ".join(f.message for f in report.findings if f.kind == "bug")
-            raise InputError(
-                f"`{argument}`: the reference's own backward fails the check on {case.name}: {bugs}"
-            )
-        names = [t.name for t in report.tensors]
-        if tensors and names != tensors:
-            raise InputError(f"`{argument}`: the cases have different parameters ({tensors} and {names}).")
-        tensors = names
-    return tensors
-
-
-def _weights(weights: Mapping[str, float] | None, tensors: list[str], argument: str) -> dict[str, float]:
-    """The instructor's weights by tensor name (``dW1`` is read as ``W1``); 1 where not given."""
-    out = dict.fromkeys(tensors, 1.0)
-    if weights is None:
-        return out
-    if not isinstance(weights, Mapping):
-        raise InputError(
-            f"`{argument}`: expected a mapping of tensor names to weights, got {type(weights).__name__}."
-        )
-    for key, value in weights.items():
-        name = key if key in out else (key[1:] if isinstance(key, str) and key[1:] in out else None)
-        if name is None:
-            raise InputError(
-                f"`{argument}`: no tensor {key!r}; the tensors are {tensors} (or d{tensors[0]}, ...)."
-            )
-        weight = validate.real(value, f"{argument}[{key!r}]")
-        if weight < 0:
-            raise InputError(f"`{argument}[{key!r}]`: expected a weight >= 0, got {value!r}.")
-        out[name] = float(weight)
-    if sum(out.values()) <= 0:
-        raise InputError(f"`{argument}`: the weights add up to 0.")
-    return out
-
-
-def _cores() -> int:
-    import os
-
-    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 1)

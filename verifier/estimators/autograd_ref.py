@@ -34,7 +34,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ from ..errors import ReferenceUnavailable
 from ..judge.compare import agreement
 from ..trace.recording import LAYER_VALUE, backward, loss_beside_gradients, traced_locals
 from ..trace.refusal import refusal
+from ..trace.statements import cite
 from ..trace.tracing import autograd_session
 from .base import Estimate
 
@@ -93,6 +94,7 @@ class Traced:
     intermediates: dict[str, np.ndarray] | None = None  # d cost / d the forward's named values
     forward_values: dict[str, np.ndarray] | None = None  # the forward's Z<k>, A<k>
     retried: str = ""  # the user's own exception on a first attempt that a second did not raise
+    held: list[str] = field(default_factory=list)  # the names the forward's frame holds its values by
 
     @property
     def how(self) -> str:
@@ -151,7 +153,9 @@ def traced_gradient(
         # keep the trace (parameter-sized arrays) alive until the garbage collector runs
         retried = _user_exception(failure) if failure is not None else ""
         failure = None
-        return Traced(flat, forward.modules, forward.low_precision, intermediates, values, retried)
+        return Traced(
+            flat, forward.modules, forward.low_precision, intermediates, values, retried, sorted(held)
+        )
     if failure is None:
         raise ReferenceUnavailable(
             "autograd saw no dependence of the cost on the parameters (its gradient would be"
@@ -173,7 +177,7 @@ def _user_exception(exc: BaseException) -> str:
     if isinstance(exc, TRACE_FAILURES):
         return ""
     at = refusal(exc)
-    where = f" at {at.where} `{at.source}`" if at.where else ""
+    where = f" at {cite(at.where, at.source)}" if at.where else ""
     return (
         f"your cost raised {type(exc).__name__}: {exc}{where} on autograd's first attempt to"
         " trace it, and not when it was traced again: a cost that raises on some calls and not"
@@ -263,6 +267,7 @@ def autograd_ref(
             "resolved": traced.resolved,
             "retried": traced.retried,
             "lost": lost,
+            "held": traced.held,
         },
     )
 

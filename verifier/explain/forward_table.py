@@ -7,10 +7,11 @@ from __future__ import annotations
 import contextlib
 import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import autograd.numpy as anp
 import numpy as np
 from autograd.core import VJPNode, add_outgrads
 from autograd.numpy.numpy_boxes import ArrayBox
@@ -22,6 +23,8 @@ from ..trace.tracing import autograd_session
 
 #: Relative distance (of norms) under which a backward array equals a traced value.
 MATCH = 1e-6
+#: The primitives whose gradient autograd splits between two equal arguments.
+_TIED = (anp.maximum, anp.minimum, anp.fmax, anp.fmin)
 
 
 @dataclass
@@ -36,6 +39,10 @@ class Table:
     named: dict[str, np.ndarray] = field(default_factory=dict)
     #: the parameters' own gradients (which the backward returns at scale 1, whatever its convention)
     parameters: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+    #: whether the forward takes a maximum or minimum of two equal values (ReLU exactly at 0 on
+    #: integer data): autograd splits the gradient there (1/2 each side), where a backward's
+    #: mask takes one side, a valid subgradient that matches none of the gradients above
+    ties: bool = False
 
     def is_parameter_gradient(self, a: np.ndarray) -> bool:
         stack = self.parameters.get(a.shape)
@@ -68,6 +75,26 @@ def _close(stack: np.ndarray, a: np.ndarray) -> np.ndarray:
     return (size > 0) & (distance <= MATCH * size)
 
 
+@contextlib.contextmanager
+def _ties_seen(ties: list[bool]) -> Iterator[None]:
+    """While the context lasts, append to ``ties`` when a traced maximum or minimum is taken of
+    two equal values (autograd's nodes are made with the function and its arguments)."""
+    init = VJPNode.__init__
+
+    def made(node: Any, value: Any, fun: Any, args: Any, kwargs: Any, argnums: Any, parents: Any) -> None:
+        init(node, value, fun, args, kwargs, argnums, parents)
+        if not ties and fun in _TIED and len(args) >= 2:
+            with contextlib.suppress(Exception):
+                if np.any(np.asarray(args[0]) == np.asarray(args[1])):
+                    ties.append(True)
+
+    VJPNode.__init__ = made
+    try:
+        yield
+    finally:
+        VJPNode.__init__ = init
+
+
 def forward_table(
     cost: Callable[[Any], Any], layout: Layout, theta: np.ndarray, shapes: set[tuple[int, ...]], resolve: bool
 ) -> Table | None:
@@ -94,6 +121,7 @@ def forward_table(
     values: dict[Any, np.ndarray] = {}
     init = ArrayBox.__init__
     had = "__init__" in ArrayBox.__dict__
+    ties: list[bool] = []
 
     def made(box: Any, value: Any, trace_id: Any, node: Any) -> None:
         init(box, value, trace_id, node)
@@ -108,7 +136,11 @@ def forward_table(
             ArrayBox.__init__ = made
             try:
                 frames: dict[int, types.FrameType] = {}
-                with autograd_session(cost, resolve=resolve) as session, _frames_making_boxes(frames):
+                with (
+                    autograd_session(cost, resolve=resolve) as session,
+                    _frames_making_boxes(frames),
+                    _ties_seen(ties),
+                ):
                     value, end = trace(
                         start, lambda boxed: cost(layout.pack(session.start(boxed))), list(parts)
                     )
@@ -142,7 +174,7 @@ def forward_table(
                     outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
     except Exception:
         return None
-    table = Table()
+    table = Table(ties=bool(ties))
     terms: dict[tuple[int, ...], list[np.ndarray]] = {}
     for parent, uses in parent_uses.items():
         if len(uses) > 1:  # a value used once has one term: its gradient

@@ -57,9 +57,9 @@ def explain_lines(
     explained = explain(grad, cost, layout, objective.theta0, raw, wrong, shared, context or {}, ref)
     if explained.unchecked:
         warnings.warn(
-            f"`grad` returned {explained.unchecked}, which are not checked: the forward holds no"
-            f" value named {[k[1:] for k in explained.unchecked]} (a key `dNAME` is read as the"
-            " gradient of the forward's value NAME; a parameter's is `dW1` or `W1`).",
+            f"`grad` returned {explained.unchecked}, which are not checked: {explained.unheld} (a"
+            " key `dNAME` is read as the gradient of the forward's value NAME; a parameter's is"
+            " `dW1` or `W1`).",
             UserWarning,
             stacklevel=4,
         )

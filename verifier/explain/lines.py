@@ -30,9 +30,10 @@ from ..core.tolerance import autograd_floor
 from ..estimators.base import Estimate
 from ..judge.compare import compare, relative_error
 from ..judge.verdict import verdict_report
-from ..trace.provenance import EVENT_BUDGET, record
+from ..trace.provenance import EVENT_BUDGET, Recording, record
+from ..trace.statements import cite
 from .findings import Finding, nice_factor
-from .forward_table import forward_table
+from .forward_table import Table, forward_table
 from .layer_picture import bias_axis, layer_number
 from .walk import Culprit, first_wrong, outputs, regions
 
@@ -63,6 +64,8 @@ class Explained:
     intermediates: Any = None
     notes: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
+    #: why the forward has nothing to check them against, in words
+    unheld: str = ""
 
 
 def explain(
@@ -106,6 +109,7 @@ def explain(
         refs = reference.intermediates
         out.notes = dead_units(reference.forward_values or {}, context.get("m"))
         out.unchecked = [k for k in extra if k[1:] not in refs]
+        out.unheld = unheld([k[1:] for k in out.unchecked], reference.extra.get("held", []))
     for name in wrong:
         number = layer_number(name)
         if name.startswith("b") and number is not None and f"Z{number}" in refs:
@@ -117,20 +121,17 @@ def explain(
         out.intermediates = _check_intermediates(raw, present, refs, context.get("m"))
     if not wrong:
         return out  # nothing is wrong: no line to name, and the backward need not run again
-    recording = record(grad, layout.unflatten(theta.copy()))
-    if recording is None:
+    resolve = available and bool(reference.extra.get("resolved"))
+    observed = _observe(grad, cost, layout, theta, available, resolve)
+    if observed is None:
         return out
+    recording, table = observed
     if recording.events > EVENT_BUDGET:
         out.notes.append(
             f"the backward made or wrote arrays in more than {EVENT_BUDGET:,} statements (a loop over"
             " every element): its lines were not followed to the first wrong one"
         )
         return out
-    table = None
-    if available:
-        shapes = {r.array.shape for r in recording.arrays.values() if r.array.dtype.kind in "fc"}
-        resolve = bool(reference.extra.get("resolved"))
-        table = forward_table(cost, layout, theta, shapes | set(layout.shapes), resolve)
     try:
         culprits = first_wrong(recording, layout, wrong, table, context.get("m"))
     except Exception as exc:  # the verdict stands; only the line is missing, and the report says why
@@ -148,10 +149,8 @@ def explain(
         ):
             # one statement, reached once per layer or step: its line here, each call in its own finding
             e = culprits[0].event
-            site = (
-                f": each goes wrong at {Path(e.statement.file).name}:{e.statement.line}"
-                f" `{e.statement.text}`, the line that computes {e.target}"
-            )
+            line = cite(f"{Path(e.statement.file).name}:{e.statement.line}", e.statement.text)
+            site = f": each goes wrong at {line}, the line that computes {e.target}"
         out.findings.append(_shared_finding(shared, common, site))
     for c in culprits:
         if table is None and c.kind == "made":
@@ -168,6 +167,54 @@ def explain(
             if text:
                 out.findings.append(Finding("bug", name, f"{name}: {text}", "region"))
     return out
+
+
+#: Relative sizes of the seeded moves to a point where no maximum is tied (as the check's kinks).
+_NEARBY = (1e-3, 1e-2)
+
+
+def _observe(
+    grad: Callable[[Any], Any],
+    cost: Callable[[Any], Any],
+    layout: Layout,
+    theta: np.ndarray,
+    available: bool,
+    resolve: bool,
+) -> tuple[Recording, Table | None] | None:
+    """The backward recorded, and the forward's table (None without autograd), at ``theta``, or
+    at a nearby point when the forward takes the maximum of two equal values here.
+
+    At such a tie (ReLU exactly at 0, integer data) autograd's gradient is 1/2 on each side and
+    the backward's mask a valid subgradient: the arrays behind it match none of autograd's, and
+    a right ``dZ1`` would look wrong. A small seeded move (as the check's own nearby points)
+    clears the tie; a slip's line is the same statement there. If no move clears it (a tie that
+    does not depend on the parameters), the lines are followed here.
+    """
+    recording = record(grad, layout.unflatten(theta.copy()))
+    if recording is None or not available or recording.events > EVENT_BUDGET:
+        return None if recording is None else (recording, None)
+    table = _table(cost, layout, theta, recording, resolve)
+    if table is None or not table.ties:
+        return recording, table
+    rng = np.random.default_rng(0)
+    largest = layout.tensor_max(theta)  # each tensor's scale, as the check's steps (step_scale)
+    scale = np.maximum(np.abs(theta), np.where(largest > 0, np.minimum(largest, 1.0), 1.0))
+    for size in _NEARBY:
+        moved = theta + size * scale * rng.standard_normal(theta.size)
+        near = record(grad, layout.unflatten(moved))
+        if near is None or near.events > EVENT_BUDGET:
+            break
+        there = _table(cost, layout, moved, near, resolve)
+        if there is not None and not there.ties:
+            return near, there
+    return recording, table
+
+
+def _table(
+    cost: Callable[[Any], Any], layout: Layout, theta: np.ndarray, recording: Recording, resolve: bool
+) -> Table | None:
+    shapes = {r.array.shape for r in recording.arrays.values() if r.array.dtype.kind in "fc"}
+    return forward_table(cost, layout, theta, shapes | set(layout.shapes), resolve)
 
 
 @dataclass
@@ -229,7 +276,8 @@ def _words(c: Culprit) -> str:
         return f"{prefix}{c.detail} are never written after {where}"
     if c.right:
         head = f"{', '.join(c.right)} {'is' if len(c.right) == 1 else 'are'} right, {target} is wrong"
-    elif c.terms:
+    elif c.terms or (c.event.statement.kind == "return" and not c.event.statement.reads):
+        # (a return whose reads are unknown: a lambda's, or code with no source text to read)
         head = f"{target} is wrong"
     elif not c.event.inputs:
         head = f"{target} is wrong, and reads no array"
@@ -250,6 +298,22 @@ def _place(c: Culprit) -> str:
         others = " or ".join(e.where(first=True) for e in c.also)
         return f"the lines that compute {c.event.target}, {where} or {others}"
     return f"the line that computes {c.event.target}, {where}"
+
+
+def unheld(names: list[str], held: list[str]) -> str:
+    """Why the forward has no value for ``names`` (its ``dNAME`` keys go unchecked), from the
+    names its frame does hold: ``A``, ``A_prev`` rebound as a loop runs hold ``A1``, ``A2`` in
+    turn, and no name says which value is which layer's."""
+    listed = ", ".join(names)
+    bases = {n.rstrip("0123456789") for n in names if n.rstrip("0123456789")}
+    similar = [h for h in held if h not in names and any(h == b or h.startswith(f"{b}_") for b in bases)]
+    if not similar:
+        return f"the forward holds no value named {listed} (a typo, or a name the forward never assigns)"
+    return (
+        f"the forward holds no value under the names {listed}; it holds its values as"
+        f" {', '.join(similar)}, names that do not say which layer's value each is (a loop's"
+        " `A_prev = A` binds them layer after layer), so they cannot be matched by name"
+    )
 
 
 def theta_part(raw: Any, layout: Layout, name: str) -> np.ndarray:

@@ -99,9 +99,11 @@ class _Walk:
             return "term"
         return "suspect"
 
-    def read_as(self, key: int, text: str) -> str:
-        """:meth:`status`, for the array as read under the name ``text``: a ``dNAME`` that is the
-        gradient of some forward value, but not of the forward's ``NAME``, is ``"misnamed"``."""
+    def read_as(self, key: int, text: str, before: int) -> str:
+        """:meth:`status`, for the array as read under the name ``text`` by event ``before``: a
+        ``dNAME`` that is the gradient of some forward value, but not of the forward's ``NAME``,
+        is ``"misnamed"`` (unless written after it was named, ``dh = …; dh[h <= 0] = 0``: the
+        name was given to what it held before, which its final contents cannot judge)."""
         status = self.status(key)
         ref = self.table.named.get(text[1:]) if self.table is not None and text.startswith("d") else None
         a = self.rec.arrays[key].array if key in self.rec.arrays else None
@@ -112,6 +114,9 @@ class _Walk:
             scales.append(1.0)  # a parameter's gradient is returned at scale 1 under any convention
         if any(np.any(_close(ref[None], a / c)) for c in scales):
             return "right"
+        naming = self.named_here(key, text, before)
+        if naming is not None and any(naming.seq < w.seq < before for w in self.rec.arrays[key].writes):
+            return status
         return "misnamed"
 
     def named_here(self, key: int, text: str, before: int) -> Event | None:
@@ -170,7 +175,7 @@ class _Walk:
             events.append(r.origin)
         for e in events:
             for i, text in e.inputs.items():
-                if i != key and i in self.rec.arrays and self.read_as(i, text) == "misnamed":
+                if i != key and i in self.rec.arrays and self.read_as(i, text, e.seq) == "misnamed":
                     naming = self.named_here(i, text, e.seq)
                     if naming is not None:
                         self.misnamed[naming.seq] = text
@@ -196,7 +201,12 @@ class _Walk:
         """An accumulating write (``dW += term``) whose terms are all right did its part."""
         if event.kind != "write" or (event.statement.kind != "aug" and event.statement.add_at is None):
             return False
-        terms = [i for i in event.inputs if i != key and i in self.rec.arrays]
+        # the target's own elements, read by ``dx[rows, y] -= 1``, are no term
+        terms = [
+            i
+            for i, text in event.inputs.items()
+            if i != key and text != event.target and i in self.rec.arrays
+        ]
         return any(self.rec.arrays[i].array.dtype.kind == "f" for i in terms)
 
     def suspects(self, event: Event, key: int) -> list[int]:
@@ -250,7 +260,7 @@ def _region(shape: tuple[int, ...], index: Any) -> np.ndarray:
 def _right_inputs(walk: _Walk, event: Event) -> list[str]:
     names = []
     for key, text in event.inputs.items():
-        if key in walk.rec.arrays and walk.read_as(key, text) == "right":
+        if key in walk.rec.arrays and walk.read_as(key, text, event.seq) == "right":
             origin = walk.rec.arrays[key].origin
             if text == event.target and origin is not None:
                 text = f"{text} as line {origin.statement.line} left it"
@@ -280,9 +290,26 @@ def outputs(rec: Recording, layout: Layout) -> list[int | None]:
     for p in parts:
         if isinstance(p, np.ndarray) and id(p) in rec.arrays:
             out.append(id(p))
+        elif isinstance(p, np.ndarray):
+            out.append(_copied_from(rec, p))
         else:
             out.append(None)
     return out
+
+
+def _copied_from(rec: Recording, p: np.ndarray) -> int | None:
+    """The array the user's code made or wrote whose copy ``p`` is: the check's adapters hand
+    over copies (``check_objects`` reads ``layer.dweights`` after the backward ran), so the
+    returned array is found by its contents, the latest such array if several hold them."""
+    best: tuple[int, int] | None = None
+    for key, r in rec.arrays.items():
+        a = r.array
+        if r.origin is None or a.shape != p.shape or a.dtype != p.dtype or not np.array_equal(a, p):
+            continue
+        last = max(e.seq for e in (r.origin, *r.writes, *r.binds))
+        if best is None or last > best[0]:
+            best = (last, key)
+    return None if best is None else best[1]
 
 
 def first_wrong(

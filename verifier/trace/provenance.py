@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import is_user_file
-from .statements import Statement, _compile, _functions, _root, _statements
+from .statements import Statement, _compile, _functions, _root, _statements, cite
 
 #: Code objects whose frames are not statements of their own (their values reach the
 #: enclosing statement).
@@ -84,10 +84,9 @@ class Event:
     def where(self, first: bool = False) -> str:
         """``file.py:12 `text``` with the iteration it ran in (``first``: the first of several
         on the wrong path)."""
-        return (
-            f"{Path(self.statement.file).name}:{self.statement.line} `{self.statement.text}`"
-            + self.context(first)
-        )
+        return cite(
+            f"{Path(self.statement.file).name}:{self.statement.line}", self.statement.text
+        ) + self.context(first)
 
     def context(self, first: bool = False) -> str:
         parts = []

@@ -12,6 +12,7 @@ from .gaps import (
     DetachedError,
     PlainNumpyError,
 )
+from .statements import cite
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Refusal:
     fix: str
 
     def __str__(self) -> str:
-        at = f"{self.where} `{self.source}`: " if self.where else ""
+        at = f"{cite(self.where, self.source)}: " if self.where else ""
         return f"{at}{self.operation}; {self.fix}"
 
 

@@ -41,6 +41,12 @@ class Statement:
     scanned: ast.expr | None = None  # ``grads.update(…)``, ``cache.append(…)``: the container
 
 
+def cite(where: str, text: str) -> str:
+    """``file.py:12 `text```: a place in the user's code and its source text, or the place alone
+    when there is none (code run from a string, with no file to read its lines from)."""
+    return f"{where} `{text}`" if text else where
+
+
 def _safe(node: ast.AST) -> bool:
     """Whether evaluating ``node`` only looks things up (names, attributes, subscripts, arithmetic)."""
     for sub in ast.walk(node):
@@ -203,7 +209,13 @@ def _statement(
 ) -> Statement:
     line = node.lineno + offset
     if isinstance(node, ast.Assign):
-        return Statement(file, line, text, "assign", tuple(node.targets), _reads([node.value]), loops)
+        # a write through an index reads what the index is made from (``dZ[Z <= 0] = 0`` reads Z)
+        indices = [
+            t.slice for target in node.targets for t in ast.walk(target) if isinstance(t, ast.Subscript)
+        ]
+        return Statement(
+            file, line, text, "assign", tuple(node.targets), _reads([node.value, *indices]), loops
+        )
     if isinstance(node, ast.AnnAssign) and node.value is not None:
         return Statement(file, line, text, "assign", (node.target,), _reads([node.value]), loops)
     if isinstance(node, ast.AugAssign):

@@ -22,7 +22,7 @@ from verifier.frontends import published as seeds
 from verifier.frontends.cli import main
 from verifier.frontends.grading import protocol
 from verifier.frontends.grading.runner import OUTPUT_LIMIT
-from verifier.frontends.grading.submissions import notebook_script, read
+from verifier.frontends.grading.submissions import find, notebook_script, read
 from verifier.frontends.loading import load_module
 
 CLASS = Path(__file__).parent / "grading_class"
@@ -255,6 +255,26 @@ def test_bad_input_names_the_argument(data, tmp_path, capsys):
         == 2
     )
     assert "`REFERENCE`: expected path/to/reference.py:FORWARD,BACKWARD" in capsys.readouterr().err
+
+
+def test_the_instructor_s_files_are_not_submissions_and_subfolders_are_named(data, tmp_path):
+    """A class folder keeping the reference beside ``submissions/``: the reference is not graded as
+    a student, and the error says the submissions are in the subfolder instead of skipping it."""
+    with pytest.raises(
+        InputError,
+        match=r"`submissions`: no .py or .ipynb files in .*grading_class'"
+        r" but your own reference.py; .* \(submissions/\): give the subfolder",
+    ):
+        verifier.grade(REFERENCE, CLASS, data[0])
+    with pytest.raises(InputError, match=r"no .py or .ipynb files in .*; the submissions .* \(a/, b/\)"):
+        (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+        find(tmp_path)
+    course = tmp_path / "course"
+    course.mkdir()
+    for name in ("reference.py", "gc_utils.py", "student.py", "student2.ipynb", "case.npz"):
+        (course / name).write_text("{}" if name.endswith("ipynb") else "x = 1\n")
+    found = find(course, exclude=[course / "reference.py", course / "gc_utils.py", course / "case.npz"])
+    assert [s.name for s in found] == ["student.py", "student2.ipynb"]
 
 
 def test_a_reference_that_fails_its_own_check_is_refused(data, tmp_path):

@@ -34,6 +34,23 @@ def test_check_help_keeps_the_checks_exit_codes(capsys):
     assert "a bug found" in capsys.readouterr().out
 
 
+def test_bench_help_and_readme_give_the_default_run_the_same_duration(capsys):
+    """The default ``verifier bench`` took 30 s on this project's two shared cores (measured once):
+    its help and the README say the same."""
+    assert main(["bench", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "99,073, about half a minute" in help_text and "minute or two" not in help_text
+    assert "takes about half a minute" in readme and "minute or two" not in readme
+
+
+def test_readme_grade_command_gives_the_time_limit_its_output_shows():
+    readme = (ROOT / "README.md").read_text()
+    output = readme.index("grading 11 submissions on 1 case (2 at a time, 5 s each per case)")
+    command = readme[readme.rindex("verifier grade ", 0, output) : output]
+    assert "--timeout 5" in command and "tests/grading_class/submissions" in command, command
+
+
 def test_check_docstring_says_plain_numpy_gets_the_autograd_reference():
     doc = verifier.check.__doc__ or ""
     assert "reported unavailable" not in doc and "Plain numpy gets" in doc

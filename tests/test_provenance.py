@@ -445,3 +445,36 @@ def test_a_backward_past_the_recording_budget_says_its_lines_were_not_followed(t
     assert report.wrong_tensors == ["w"]  # the verdict stands
     assert not [f for f in report.findings if f.pattern == "line"]
     assert any("its lines were not followed" in f.message for f in report.findings if f.kind == "note")
+
+
+def test_a_gradient_returned_all_zeros_is_said_to_be_zero_not_computed_from_the_data():
+    """A backward that returns zeros (a gradient never filled in, or a submission faking one): its
+    line says the tensor is all zeros and what that suggests, never that it was computed from the
+    forward's values and the data."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((3, 5)), rng.standard_normal((2, 5))
+    p = {"W1": rng.standard_normal((4, 3)), "W2": rng.standard_normal((2, 4))}
+
+    def cost(q):
+        return 0.5 * np.sum((np.dot(q["W2"], np.tanh(np.dot(q["W1"], X))) - Y) ** 2) / 5
+
+    def zeros(q):
+        W1, W2 = q["W1"], q["W2"]
+        return {"dW1": np.zeros_like(W1), "dW2": np.zeros_like(W2)}
+
+    def unfilled(q):
+        A1 = np.tanh(np.dot(q["W1"], X))
+        dW2 = np.dot((np.dot(q["W2"], A1) - Y) / 5, A1.T)
+        dW1 = np.zeros_like(q["W1"])
+        return {"dW1": dW1, "dW2": dW2}
+
+    for backward, tensors, line in (
+        (zeros, ["W1", "W2"], "return {"),
+        (unfilled, ["W1"], "dW1 = np.zeros_like"),
+    ):
+        report = check(cost, backward, p)
+        assert report.wrong_tensors == tensors, str(report)
+        text = str(report)
+        words = [f.message for f in report.findings if f.pattern == "line"]
+        assert len(words) == 1 and "is all zeros, like a gradient never computed" in words[0], text
+        assert line in words[0] and "computed from the forward's values" not in text, text

@@ -184,3 +184,21 @@ def test_a_real_browser_renders_the_page(planted, tmp_path):
     assert done.returncode == 0 and '<div class="verifier-report">' in dom, done.stderr[-2000:]
     assert "look at the line that computes dW2" in dom and "intermediate gradients checked" in dom
     assert dom.count("<tr>") >= len(planted.tensors) + 1
+
+
+def test_one_evaluation_is_said_in_the_singular():
+    """autograd's single gradient pass reads "1 evaluation", the others' counts stay plural."""
+    w = np.random.default_rng(3).standard_normal((2, 3))
+
+    def cost(p):
+        return float(np.sum(np.tanh(p["W"]) ** 2))
+
+    def grad(p):
+        t = np.tanh(p["W"])
+        return {"W": 2 * t * (1 - t**2)}
+
+    report = check(cost, grad, {"W": w})
+    assert report.ok and report.methods["autograd"].nfev == 1, str(report)
+    text = report.format(verbose=True)
+    assert "autograd: 1 evaluation, " in text and "1 evaluations" not in text, text
+    assert f"centered differences: {report.methods['centered'].nfev} evaluations" in text, text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import os
+import site
 import sys
 import sysconfig
 import traceback
@@ -49,15 +50,20 @@ def is_user_file(filename: str) -> bool:
 
     Not the user's: this package's machinery (its seeds and built-in networks, written as users
     write code, count as the user's, installed or not), the standard library, and every file
-    of an installed distribution (numpy, scipy, autograd, ...), found through
-    :mod:`importlib.metadata`. Everything else is the user's: a script or project anywhere
-    (under a ``site-packages`` folder too, when no distribution owns it), a notebook cell
-    (``<ipython-input-...>``), exec'd source (``<string>``).
+    of a distribution installed into one of the interpreter's site directories (numpy, scipy,
+    autograd, ...; see :data:`_SITE_DIRS`), found through :mod:`importlib.metadata`.
+    Everything else is the user's: a script or project anywhere (under a ``site-packages``
+    folder too, when no distribution owns it; a project holding its own ``*.egg-info`` from
+    ``pip install -e .`` too, since that metadata does not live in a site directory), a
+    notebook cell (``<ipython-input-...>``), source exec'd under any pseudo-file name
+    (``<string>``, ``<student>``, ...) except the interpreter's and libraries' own
+    (:data:`_LIBRARY_PSEUDO_FILES`).
 
-    It runs for every frame and function a trace sees, so each answer is kept per file name
-    and per ``sys.path`` (the distributions' files are listed once per ``sys.path``).
+    It runs for every frame and function a trace sees, so each answer is kept per file name,
+    per ``sys.path`` and per set of site directories (the distributions' files are listed once
+    per ``sys.path``).
     """
-    return _is_user_file(filename, tuple(sys.path))
+    return _is_user_file(filename, tuple(sys.path), _SITE_DIRS)
 
 
 def in_package_networks(filename: str) -> bool:
@@ -66,15 +72,36 @@ def in_package_networks(filename: str) -> bool:
     return part is not None and part.startswith("networks/")
 
 
+#: Pseudo-file names of code that is not the user's: the interpreter's frozen modules, numpy's
+#: ``__array_function__`` dispatchers (numpy < 1.25) and the wrappers the ``decorator`` package
+#: generates (IPython's magics). Any other ``<...>`` name is source the user had exec'd.
+_LIBRARY_PSEUDO_FILES = ("<frozen ", "<__array_function__ internals>", "<decorator-gen-")
+
+
+def _site_dirs() -> frozenset[str]:
+    """The real paths of the interpreter's site directories: where installers put distributions
+    (``sysconfig``'s purelib and platlib, :func:`site.getsitepackages`, the user site)."""
+    paths = sysconfig.get_paths()
+    found = [paths["purelib"], paths["platlib"], *site.getsitepackages(), site.getusersitepackages()]
+    return frozenset(os.path.realpath(p) for p in found if p)
+
+
+#: The interpreter's site directories (see :func:`_site_dirs`): only distributions whose metadata
+#: lives in one own library files, not a project's ``*.egg-info`` that ``sys.path`` reaches.
+_SITE_DIRS = _site_dirs()
+
+
 @functools.lru_cache(maxsize=4096)
-def _is_user_file(filename: str, path: tuple[str, ...]) -> bool:
-    if not filename or filename.startswith("<"):
-        return filename.startswith(("<ipython", "<string"))
+def _is_user_file(filename: str, path: tuple[str, ...], sites: frozenset[str]) -> bool:
+    if not filename:
+        return False
+    if filename.startswith("<"):
+        return not filename.startswith(_LIBRARY_PSEUDO_FILES)
     part = _package_part(filename)
     if part is not None:
         return part == USER_MODULE or part.startswith("networks/")
     full = os.path.realpath(filename)
-    roots = _distribution_roots(path)
+    roots = _distribution_roots(_site_entries(path, sites))
     ancestor = full
     while True:
         if ancestor in roots:
@@ -100,9 +127,15 @@ def _package_part(filename: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=8)
+def _site_entries(path: tuple[str, ...], sites: frozenset[str]) -> tuple[str, ...]:
+    """The entries of ``path`` that are site directories (of ``sites``, compared as real paths)."""
+    return tuple(entry for entry in path if os.path.realpath(entry or os.curdir) in sites)
+
+
+@functools.lru_cache(maxsize=8)
 def _distribution_roots(path: tuple[str, ...]) -> frozenset[str]:
-    """The real paths of the top-level packages and modules the distributions installed on
-    ``path`` own (from each one's list of files, else its ``top_level.txt``)."""
+    """The real paths of the top-level packages and modules the distributions installed in the
+    directories ``path`` own (from each one's list of files, else its ``top_level.txt``)."""
     roots: set[str] = set()
     for dist in importlib.metadata.distributions(path=list(path)):
         try:

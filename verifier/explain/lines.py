@@ -159,7 +159,8 @@ def explain(
             continue
         if c is common and shared is not None and c.kind == "line":
             continue  # the shared factor's finding names it
-        out.findings.append(Finding("bug", c.tensors[0], _words(c), "line"))
+        zero = not any(np.any(theta_part(raw, layout, name)) for name in c.tensors)
+        out.findings.append(Finding("bug", c.tensors[0], _words(c, zero), "line"))
     for name, mask in wrong.items():
         key = keys.get(name)
         if key is not None:
@@ -255,8 +256,9 @@ def _noun(target: str) -> str:
     return "the value returned" if target == "return value" else target
 
 
-def _words(c: Culprit) -> str:
-    """A culprit's sentence: what is right, what is wrong, and the line with its iteration."""
+def _words(c: Culprit, zero: bool = False) -> str:
+    """A culprit's sentence: what is right, what is wrong, and the line with its iteration
+    (``zero``: every tensor it is blamed for came back all zeros)."""
     target = _noun(c.event.target)
     own = len(c.tensors) == 1 and target in (c.tensors[0], f"d{c.tensors[0]}")
     prefix = "" if own else f"{', '.join(c.tensors)}: "
@@ -275,10 +277,13 @@ def _words(c: Culprit) -> str:
     if c.kind == "unwritten":
         return f"{prefix}{c.detail} are never written after {where}"
     if c.right:
-        head = f"{', '.join(c.right)} {'is' if len(c.right) == 1 else 'are'} right, {target} is wrong"
+        state = "is all zeros" if zero else "is wrong"
+        head = f"{', '.join(c.right)} {'is' if len(c.right) == 1 else 'are'} right, {target} {state}"
     elif c.terms or (c.event.statement.kind == "return" and not c.event.statement.reads):
         # (a return whose reads are unknown: a lambda's, or code with no source text to read)
         head = f"{target} is wrong"
+    elif zero:  # how zeros came about is not known: what they suggest is
+        head = f"{target} is all zeros, like a gradient never computed or left at the zeros it started from"
     elif not c.event.inputs:
         head = f"{target} is wrong, and reads no array"
     else:

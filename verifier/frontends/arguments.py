@@ -259,7 +259,7 @@ def _bench_parser(sub: Any, common: dict[str, Any]) -> None:
     bench.add_argument(
         "--sizes",
         default=",".join(map(str, BENCH_DEFAULT_SIZES)),
-        help=f"comma-separated parameter counts among {sizes} (default: up to 99,073, a minute or two)",
+        help=f"comma-separated parameter counts among {sizes} (default: up to 99,073, about half a minute)",
     )
     bench.add_argument(
         "--methods",

@@ -24,7 +24,7 @@ backward       the hand-written backward pass itself
 The per-element loops (seed-loop, scipy) cost the same for every element: above
 :data:`LOOP_SAMPLE` parameters they are timed on that many seeded elements and scaled by
 P / :data:`LOOP_SAMPLE` (their rows say so), so the default run reaches 99,073 parameters
-in a minute or two.
+in about half a minute (30 s measured on two shared cores).
 
 Peers, where installed (optional; ``--methods`` names them): ``torch-gradcheck`` and
 ``torch-fast`` run ``torch.autograd.gradcheck`` (full, and ``fast_mode=True``), and

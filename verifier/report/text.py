@@ -35,6 +35,10 @@ def _columns(report: Report) -> list[str]:
     return [m for m in report.methods if report.methods[m].available and m != "directions"]
 
 
+def _evaluations(n: int) -> str:
+    return f"{n} evaluation{'' if n == 1 else 's'}"
+
+
 def _method_lines(report: Report, verbose: bool) -> list[str]:
     out = []
     for name, m in report.methods.items():
@@ -44,9 +48,9 @@ def _method_lines(report: Report, verbose: bool) -> list[str]:
             continue
         if name == "directions":  # timed within the check, not on their own
             if verbose:
-                out.append(f"{title}: {m.nfev} evaluations; {m.reason}")
+                out.append(f"{title}: {_evaluations(m.nfev)}; {m.reason}")
             continue
-        desc = f"{title}: {m.nfev} evaluations, {m.seconds * 1e3:.1f} ms"
+        desc = f"{title}: {_evaluations(m.nfev)}, {m.seconds * 1e3:.1f} ms"
         if verbose:
             desc += f"; {m.reason}"
         elif name == "autograd" and m.reason.startswith("traced"):  # where the reference came from

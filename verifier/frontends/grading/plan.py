@@ -118,7 +118,7 @@ def prepare(
     rounds = validate.integer(check_points, arg("check_points"), minimum=1)
     workers = validate.integer(jobs, arg("jobs"), minimum=1) if jobs is not None else _cores()
     chosen = validate.methods(list(methods), arg("methods"))
-    found = find(submissions, arg("submissions"))
+    found = find(submissions, arg("submissions"), exclude=[path, *datafiles, *extra])
 
     module = load_module(str(path))
     forward = _function(module, path, forward_name, arg("reference"))

@@ -11,6 +11,7 @@ names the submitted file's line so.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,17 +69,36 @@ class Submission:
         return f"{self.name}:{line}"
 
 
-def find(path: str | Path, argument: str = "submissions") -> list[Submission]:
-    """The submissions at ``path``: one ``.py``/``.ipynb`` file, or those directly in a folder."""
+def find(
+    path: str | Path, argument: str = "submissions", exclude: Iterable[str | Path] = ()
+) -> list[Submission]:
+    """The submissions at ``path``: one ``.py``/``.ipynb`` file, or those directly in a folder.
+
+    The instructor's own files in that folder (``exclude``: the reference, the data, the course
+    files copied beside each submission) are not submissions. A folder with no submission
+    directly in it is refused, naming the subfolders that may hold them (a class folder that
+    keeps the reference beside a ``submissions/`` folder).
+    """
     if not isinstance(path, (str, Path)):
         raise InputError(f"`{argument}`: expected a folder or a file path, got {type(path).__name__}.")
     root = Path(path)
     if root.is_dir():
-        files = sorted(
-            p for p in root.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith(".")
-        )
+        own = {Path(f).resolve() for f in exclude}
+        found = sorted(p for p in root.iterdir() if p.suffix in SUFFIXES and not p.name.startswith("."))
+        files = [p for p in found if p.is_file() and p.resolve() not in own]
         if not files:
-            raise InputError(f"`{argument}`: no .py or .ipynb files in {str(path)!r}.")
+            skipped = [p.name for p in found if p.is_file() and p.resolve() in own]
+            mine = f" but your own {', '.join(skipped)}" if skipped else ""
+            folders = sorted(
+                p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+            )
+            hint = (
+                f"; the submissions are looked for directly in the folder, not in its subfolders"
+                f" ({', '.join(f + '/' for f in folders)}): give the subfolder that holds them"
+                if folders
+                else ""
+            )
+            raise InputError(f"`{argument}`: no .py or .ipynb files in {str(path)!r}{mine}{hint}.")
     elif root.is_file():
         if root.suffix not in SUFFIXES:
             raise InputError(

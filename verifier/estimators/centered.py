@@ -53,6 +53,7 @@ from ..core.objective import EPS, Objective, step_sizes
 from ..core.params import chunks
 from ..core.tolerance import TENSOR_FLOOR, decides
 from .base import Estimate
+from .crossing import kink_crossed
 
 #: Stencil offsets in units of the step.
 OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
@@ -459,7 +460,7 @@ def _confirm_disagreements(
     if suspect.size:
         # a kink crossed by the wider step (ReLU's input a few steps from 0) breaks the h^2
         # scaling too, and changes the slope once: no evidence of round-off
-        crossed = _kink_crossed(stencil, idx[at[suspect]], Xw[:, suspect], Fw[:, suspect])
+        crossed = kink_crossed(stencil, idx[at[suspect]], Xw[:, suspect], Fw[:, suspect])
         missed[suspect[crossed]] = False
         stairs[suspect[crossed]] = False
     with np.errstate(invalid="ignore"):
@@ -470,27 +471,6 @@ def _confirm_disagreements(
         objective.raise_noise(seen, how)
         return seen, how
     return level
-
-
-def _kink_crossed(stencil: Any, indices: np.ndarray, X: np.ndarray, F: np.ndarray) -> np.ndarray:
-    """Where a wide five-point stencil (offsets ``X``, costs ``F``, rows -2H ... 2H) crossed a
-    single change of slope rather than round-off: extended to +-3H and +-4H (four evaluations
-    per element), the slopes on one side of the kink agree with each other and those beyond it
-    with each other, and the two sides differ by far more than either side's spread (with
-    round-off every slope moves; a staircase's flat treads give one slope on both sides).
-    """
-    H = X[3]
-    Xo = np.stack([-4 * H, -3 * H, np.zeros_like(H), 3 * H, 4 * H])
-    Fo = stencil(indices, Xo)
-    F = np.concatenate([Fo[:2], F, Fo[3:]])  # costs at -4H ... 4H, nine rows
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = (F[1:] - F[:-1]) / H  # eight slopes, segments (-4, -3) ... (3, 4)
-        out = np.zeros(H.size, dtype=bool)
-        for old, new in ((s[:4], s[6:]), (s[4:], s[:2])):  # kink in (0, 2H), then in (-2H, 0)
-            spread = np.ptp(old, axis=0) + np.ptp(new, axis=0)
-            jump = np.abs(np.mean(new, axis=0) - np.mean(old, axis=0))
-            out |= np.isfinite(jump) & (jump > 8 * spread)
-    return out
 
 
 def _offsets_at(theta: np.ndarray, scale: np.ndarray, at: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from verifier import check
+from verifier import check, check_layer
 from verifier.core.params import layout_of
 from verifier.estimators.base import Estimate
 from verifier.explain.diagnose import diagnose
@@ -157,3 +157,91 @@ def test_a_row_pattern_never_calls_undecided_rows_right():
     assert np.all(verdicts.verdict.reshape(3, 4)[[0, 2]] == AGREE)
     text = " ".join(f.message for f in diagnose(g, {"centered": est}, verdicts, layout))
     assert "only rows [1] of W are wrong" in text
+
+
+def test_a_relu_layer_doubling_its_ties_never_passes_though_it_agrees_a_step_away():
+    # x[0, 2] is exactly 0: the valid values of one tie lie between 0 and dout; 2 * dout is no
+    # subgradient of it. Several tied examples can put a correct convention outside the slopes
+    # too, and the cost cannot tell which, so the tie is left undecided, never cleared
+    def relu_forward(x):
+        return np.maximum(0, x), x
+
+    def relu_backward(dout, cache):
+        x = cache
+        dx = dout.copy()
+        dx[x < 0] = 0
+        dx[x == 0] = 2 * dout[x == 0]
+        return dx
+
+    x = np.random.default_rng(0).integers(-2, 3, (4, 5)).astype(float)
+    report = check_layer(relu_forward, relu_backward, x)
+    assert report.status == "inconclusive", str(report)
+    codes = report.elements["verdict_code"].reshape(4, 5)
+    assert np.all(codes[x == 0] == UNDECIDED)
+    assert np.all(codes[x != 0] == AGREE)
+    text = report.format(verbose=True)
+    assert "valid subgradient" not in text
+    assert "backprop and autograd agree" not in text
+    assert "backprop agrees with centred differences" not in text
+
+
+def test_the_same_relu_layer_with_any_tie_convention_passes():
+    x = np.random.default_rng(0).integers(-2, 3, (4, 5)).astype(float)
+    for at_tie in (0.0, 0.5, 1.0):
+
+        def relu_backward(dout, cache, at_tie=at_tie):
+            dx = dout * (cache > 0)
+            dx[cache == 0] = at_tie * dout[cache == 0]
+            return dx
+
+        report = check_layer(lambda x: (np.maximum(0, x), x), relu_backward, x)
+        assert report.ok, str(report)
+
+
+def _relu_net_with_a_zero_example():
+    """Two layers, ReLU, integer data with an all-zero example and zero biases: the hidden
+    pre-activations of that example are exactly 0, one tie per bias element."""
+    rng = np.random.default_rng(1)
+    X = rng.integers(-2, 3, (3, 6)).astype(float)
+    X[:, 2] = 0.0
+    Y = rng.standard_normal((1, 6))
+    params = {
+        "W1": rng.standard_normal((4, 3)),
+        "b1": np.zeros((4, 1)),
+        "W2": rng.standard_normal((1, 4)),
+        "b2": np.zeros((1, 1)),
+    }
+
+    def cost(p):
+        A1 = np.maximum(0, np.dot(p["W1"], X) + p["b1"])
+        A2 = np.dot(p["W2"], A1) + p["b2"]
+        return float(np.sum((A2 - Y) ** 2) / (2 * X.shape[1]))
+
+    def grad(p, slip=False):
+        m = X.shape[1]
+        Z1 = np.dot(p["W1"], X) + p["b1"]
+        A1 = np.maximum(0, Z1)
+        dA2 = (np.dot(p["W2"], A1) + p["b2"] - Y) / m
+        dA1 = np.dot(p["W2"].T, dA2)
+        dZ1 = dA1.copy()
+        dZ1[Z1 < 0] = 0
+        dZ1[Z1 == 0] = 2 * dA1[Z1 == 0] if slip else 0  # the slip: ties doubled
+        return {
+            "W1": np.dot(dZ1, X.T),
+            "b1": np.sum(dZ1, axis=1, keepdims=True),
+            "W2": np.dot(dA2, A1.T),
+            "b2": np.sum(dA2, axis=1, keepdims=True),
+        }
+
+    return cost, grad, params
+
+
+def test_a_relu_network_on_integer_data_with_a_tie_slip_never_passes():
+    cost, grad, params = _relu_net_with_a_zero_example()
+    assert check(cost, grad, params).ok
+    report = check(cost, lambda p: grad(p, slip=True), params)
+    assert report.status == "inconclusive", str(report)
+    b1 = report.layout.slice(report.layout.names.index("b1"))
+    # b1[0, 0]: backprop 0.067 outside the one-sided slopes, about -0.010 and 0.029 (in the
+    # other units the tie's term is within the slopes' error)
+    assert report.elements["verdict_code"][b1][0] == UNDECIDED

@@ -53,6 +53,7 @@ from ..core.objective import EPS, Objective, step_sizes
 from ..core.params import chunks
 from ..core.tolerance import TENSOR_FLOOR, decides
 from .base import Estimate
+from .crossing import kink_crossed
 from .five_point import POINTS, FivePoint, Stats, bounds, five_point, stats
 
 #: Factors by which the step grows for an element whose bound round-off leaves undecided.
@@ -391,7 +392,8 @@ def _confirm_disagreements(
     at = at[np.argsort(-np.concatenate(gaps), kind="stable")[:CONFIRM]]
     narrow = bounds(st.take(at), delta)
     Xw = (theta[at] + POINTS * (CONFIRM_FACTOR * st.step[at])) - theta[at]
-    wst = stats(stencil(idx[at], Xw), Xw)
+    Fw = stencil(idx[at], Xw)
+    wst = stats(Fw, Xw)
     wide = bounds(wst, delta)
     with np.errstate(invalid="ignore"):
         smooth = ~wide.kink & np.isfinite(wide.value)
@@ -405,6 +407,14 @@ def _confirm_disagreements(
         level_seen = 2 * np.maximum(delta, 4 * EPS * wst.fmax) / Xw[3]
         # (a kink inside the wider stencil also breaks the h^2 scaling: no evidence of noise)
         stairs = smooth & (wst.richardson > 4 * predicted + level_seen)
+    suspect = np.flatnonzero(missed | stairs)
+    if suspect.size:
+        # a kink crossed by the wider step (ReLU's input a few steps from 0) breaks the h^2
+        # scaling too, and changes the slope once: no evidence of round-off
+        crossed = kink_crossed(stencil, idx[at[suspect]], Xw[:, suspect], Fw[:, suspect])
+        missed[suspect[crossed]] = False
+        stairs[suspect[crossed]] = False
+    with np.errstate(invalid="ignore"):
         levels = np.concatenate([(gap * st.step[at])[missed], (wst.richardson * Xw[3])[stairs]])
     seen = float(np.max(levels)) if levels.size else 0.0
     if seen > delta:

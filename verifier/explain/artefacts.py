@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core.params import Layout
 from ..estimators.base import Estimate
-from ..judge.compare import KINK, UNDECIDED, WRONG, Verdicts
+from ..judge.compare import AGREE, KINK, UNDECIDED, Verdicts
 from .findings import METHOD_TITLE, Finding, element_labels
 
 
@@ -69,19 +69,29 @@ def artefact_findings(
                 "it differs by more than its own error estimate (truncation at this step)",
             ),
         }
-        trusted = (
-            "backprop and autograd agree"
-            if "autograd" in estimates and estimates["autograd"].available
-            else "backprop agrees with the other references"
-        )
         for kind, (sel, verb, why) in groups.items():
             idx = np.flatnonzero(sel)
             if not idx.size:
                 continue
-            tail = f"; {trusted}, not a bug" if np.all(verdicts.verdict[idx] != WRONG) else ""
+            tail = _not_a_bug(estimates, verdicts, idx)
             message = f"{title} {verb} at {element_labels(layout, idx)}: {why}{tail}"
             findings.append(Finding("artefact", layout.locate(int(idx[0]))[0], message, kind))
     return findings + _kinks_and_undecided(estimates, verdicts, layout)
+
+
+def _not_a_bug(estimates: dict[str, Estimate], verdicts: Verdicts, idx: np.ndarray) -> str:
+    """ "; backprop and autograd agree, not a bug" where the data say so: every element decided
+    right, and autograd (when it ran) agreeing at each; "" where any is wrong or undecided."""
+    verdict = verdicts.verdict[idx]
+    if not np.all((verdict == AGREE) | (verdict == KINK)):
+        return ""
+    auto = estimates.get("autograd")
+    if auto is not None and auto.available and "autograd" in verdicts.agrees:
+        if np.all(verdicts.agrees["autograd"][idx]):
+            return "; backprop and autograd agree, not a bug"
+    if np.all(verdict == KINK):
+        return "; backprop's value lies between the one-sided slopes, not a bug"
+    return "; backprop agrees with the other references, not a bug"
 
 
 def _trace_artefact(title: str, odd: np.ndarray, verdicts: Verdicts, layout: Layout) -> list[Finding]:
@@ -119,15 +129,21 @@ def _kinks_and_undecided(estimates: dict[str, Estimate], verdicts: Verdicts, lay
                 "undecided",
                 layout.locate(int(undecided[0]))[0],
                 f"no reference is accurate enough to decide {element_labels(layout, undecided)}:"
-                f" {_why_undecided(estimates, undecided)}",
+                f" {_why_undecided(estimates, undecided, verdicts, layout)}",
                 "undecided",
             )
         )
     return findings
 
 
-def _why_undecided(estimates: dict[str, Estimate], idx: np.ndarray) -> str:
-    """Why no reference could certify these elements, and what would let one."""
+def _why_undecided(
+    estimates: dict[str, Estimate],
+    idx: np.ndarray,
+    verdicts: Verdicts | None = None,
+    layout: Layout | None = None,
+) -> str:
+    """Why no reference could certify these elements, and what would let one (the advice on
+    precision only where round-off is why: not where autograd is accurate and disagrees)."""
     parts = []
     fd = [estimates[m] for m in ("centered", "scipy") if m in estimates and estimates[m].available]
     if fd:
@@ -141,10 +157,24 @@ def _why_undecided(estimates: dict[str, Estimate], idx: np.ndarray) -> str:
             " needs 1e-5"
         )
     auto = estimates.get("autograd")
+    vague = np.ones(idx.size, dtype=bool)
     if auto is None or not auto.available:
         parts.append("autograd is unavailable")
     else:
-        parts.append("autograd's own round-off is as large as the gradient there")
+        if verdicts is not None and "autograd" in verdicts.informative:
+            vague = ~verdicts.informative["autograd"][idx]
+        if vague.any():
+            where = "there" if vague.all() or layout is None else f"at {element_labels(layout, idx[vague])}"
+            parts.append(f"autograd's own round-off is as large as the gradient {where}")
+        if not vague.all():
+            at = "" if layout is None else f"at {element_labels(layout, idx[~vague])} "
+            parts.append(
+                f"{at}autograd is accurate but disagrees with backprop, while centred differences side"
+                " with backprop or saw a kink within their step (where autograd takes a subgradient of"
+                " its own), and no nearby point settled them"
+            )
+    if not vague.any():
+        return "; ".join(parts)
     advice = (
         "to decide them, write the cost with autograd.numpy so autograd can trace it, compute it"
         " in float64 throughout (no float32 intermediates), or use a numerically stable form"

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core.params import Layout
 from ..estimators.base import Estimate
-from ..judge.compare import WRONG, Verdicts
+from ..judge.compare import UNDECIDED, WRONG, Verdicts
 from .artefacts import artefact_findings
 from .findings import METHOD_TITLE, Finding, element_labels, nice_factor
 from .layer_picture import layer_picture, unit_axis, weight_like
@@ -192,7 +192,8 @@ def _bug_findings(
             g[sl], r, layout.shapes[t], wrong[sl], None if theta is None else theta[sl]
         )
         findings.append(Finding("bug", name, head, pattern, factor))
-        details.append(_detail(name, pattern, factor, g[sl], reference[sl], bad, layout))
+        unsure = np.flatnonzero(verdicts.verdict[sl] == UNDECIDED) + sl.start
+        details.append(_detail(name, pattern, factor, g[sl], reference[sl], bad, layout, unsure))
     scales = [f.factor for f in findings if f.pattern in ("scale", "sign") and f.factor is not None]
     shared = (
         len(findings) > 1 and len(scales) == len(findings) and float(np.ptp(scales)) <= 1e-6 * abs(scales[0])
@@ -222,8 +223,10 @@ def _detail(
     reference: np.ndarray,
     bad: np.ndarray,
     layout: Layout,
+    unsure: np.ndarray | None = None,
 ) -> str:
-    """The sentence for one wrong tensor's pattern (``bad``: flat indices of wrong elements)."""
+    """The sentence for one wrong tensor's pattern (``bad``: flat indices of wrong elements,
+    ``unsure``: of the tensor's undecided ones, which a pattern must not call right)."""
     t = layout.names.index(name)
     shape, start = layout.shapes[t], layout.offsets[t]
     if pattern == "sign":
@@ -247,7 +250,10 @@ def _detail(
     worst_text = f"worst at {layout.label(worst + start)}: backprop {shown_g}, reference {shown_r}"
     if local.size > 1:  # an approximate gradient is off everywhere, a slip in one element is a slip
         worst_text += approximate_note(g[local], reference[local])
+    others = "" if unsure is None or not unsure.size else f", {element_labels(layout, unsure)} undecided"
     if pattern == "one":
+        if others:  # the others are not all known to be right
+            return f"{layout.label(int(bad[0]))} is wrong{others}; {worst_text}"
         return f"only {layout.label(int(bad[0]))} is wrong ({worst_text.split(': ', 1)[1]})"
     if pattern in ("rows", "columns"):
         flags = np.zeros(int(np.prod(shape)), dtype=bool)
@@ -256,6 +262,8 @@ def _detail(
         axis = 0 if pattern == "rows" else 1
         which = np.flatnonzero(grid.any(axis=1 - axis)).tolist()
         head = f"only {pattern} {which} of {name} are wrong"
+        if others:  # undecided elements elsewhere: the other rows are not known to be right
+            head = f"{pattern} {which} of {name} are wrong{others}"
         units = unit_axis(layout, t)
         own = "those output units' gradient: look at their mask or activation derivative"
         below = f"the inputs from those units of the layer below: look at the activations {name} multiplies"

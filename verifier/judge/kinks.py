@@ -53,6 +53,7 @@ def settle_kinks(
     rng: np.random.Generator,
     budget: int = 0,
     accepted: tuple[float, float] = (0.0, 0.0),
+    g: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Report | None] | None:
     """Decide the elements at a kink again at a nearby point where the cost is smooth.
 
@@ -71,6 +72,16 @@ def settle_kinks(
     point checks every element of the tensors that have a kink, and a wrong one there fails
     the check (it is the same backward, at a point a step away).
 
+    Only a value between the one-sided slopes here (within their error) is a subgradient of a
+    single kink, and agreeing a step away, where nothing is tied, says nothing of the tie (a tie
+    handled wrongly, ``dx[x == 0] = 2 * dout``, agrees there). Yet with several examples tied
+    at once (``relu(z) + relu(-z)`` through data holding x and -x) a correct backward's
+    convention (ReLU'(0) = 0 in each) can lie outside them too, and the cost alone cannot tell
+    the two apart. So where ``g`` (the hand-written gradient here) lies outside them and
+    backprop's own values at :data:`SIDES` seeded nearby points are each one of the two slopes
+    (both seen: a kink that looks single), the element is left undecided, never cleared; where
+    other values show up (several ties, split other ways) the nearby point decides as above.
+
     Returns the elements agreeing at a nearby point, those left undecided, and the nearby
     point's own report when it found wrong elements there (None when no element was at a
     kink); :func:`~verifier.explain.diagnose.nearby_findings` words them.
@@ -83,6 +94,14 @@ def settle_kinks(
     open_ = np.flatnonzero(kink)
     if not open_.size:
         return None
+    outside = _outside_slopes(g, centered_estimate, open_)
+    if outside.size:
+        assert centered_estimate is not None
+        outside = outside[_single_kinks(grad, objective, outside, centered_estimate, rng)]
+        verdicts.verdict[outside] = UNDECIDED
+        open_ = np.setdiff1d(open_, outside)
+        if not open_.size:
+            return np.array([], dtype=np.intp), open_, None
     layout, theta = objective.layout, objective.theta0
     agreed: list[np.ndarray] = []
     elsewhere: Report | None = None
@@ -127,3 +146,57 @@ def settle_kinks(
     verdicts.verdict[open_] = UNDECIDED
     settled = np.concatenate(agreed) if agreed else np.array([], dtype=np.intp)
     return settled, open_, elsewhere
+
+
+#: Seeded nearby points at which backprop's own values tell a single kink from several ties.
+SIDES = 8
+
+
+def _outside_slopes(g: np.ndarray | None, estimate: Estimate | None, elements: np.ndarray) -> np.ndarray:
+    """Those of ``elements`` where the centred stencil saw a kink, measured its two slopes apart,
+    and ``g`` lies outside them beyond their error (the complement of compare's ``between``)."""
+    if g is None or estimate is None or estimate.kink is None:
+        return np.array([], dtype=np.intp)
+    lo, hi, err = estimate.lo, estimate.hi, estimate.interval_error
+    if lo is None or hi is None or err is None:
+        return np.array([], dtype=np.intp)
+    at = elements[estimate.kink[elements]]
+    with np.errstate(invalid="ignore"):
+        # NaN slopes or an infinite error say nothing: never outside
+        apart = hi[at] - lo[at] > 4 * err[at]
+        outside = (g[at] < lo[at] - err[at]) | (g[at] > hi[at] + err[at])
+    return at[apart & outside]
+
+
+def _single_kinks(
+    grad: Callable[[Any], Any],
+    objective: Objective,
+    elements: np.ndarray,
+    estimate: Estimate,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Per element, whether backprop's values at :data:`SIDES` seeded nearby points (moves of
+    ``NEARBY[0]`` of each parameter's scale) are each the left or the right slope here, and both
+    are seen: one kink, whose subgradients are exactly the values between its slopes. With
+    several ties, other sums of their terms show up and nothing is concluded."""
+    assert estimate.lo is not None and estimate.hi is not None and estimate.interval_error is not None
+    lo, hi = estimate.lo[elements], estimate.hi[elements]
+    # the points are a step away: the slopes move by about that step times the curvature
+    tol = estimate.interval_error[elements] + 0.05 * (hi - lo)
+    layout, theta = objective.layout, objective.theta0
+    scale = np.maximum(np.abs(theta), objective.step_scale)
+    seen_lo = np.zeros(elements.size, dtype=bool)
+    seen_hi = np.zeros(elements.size, dtype=bool)
+    single = np.ones(elements.size, dtype=bool)
+    for _ in range(SIDES):
+        moved = theta + NEARBY[0] * scale * rng.standard_normal(theta.size)
+        try:
+            values = layout.flatten_like(grad(layout.unflatten(moved)), argument="grad")[0][elements]
+        except Exception:  # the backward cannot run there: nothing is concluded
+            return np.zeros(elements.size, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            at_lo, at_hi = np.abs(values - lo) <= tol, np.abs(values - hi) <= tol
+        seen_lo |= at_lo
+        seen_hi |= at_hi
+        single &= at_lo | at_hi
+    return single & seen_lo & seen_hi

@@ -50,7 +50,7 @@ def judge(
     if not drift:
         budget = options.budget if not fast else min(options.budget, FAST_NEARBY)
         nearby = settle_kinks(
-            cost, grad, objective, verdicts, estimates.get("centered"), rng, budget, options.accepted
+            cost, grad, objective, verdicts, estimates.get("centered"), rng, budget, options.accepted, g
         )
     verdicts.verdict[~np.isfinite(g)] = WRONG  # in every mode, whatever the references say
     agree = [_slip_agrees(verdicts, layout, s.tensor) for s in slips]

@@ -245,3 +245,28 @@ def test_a_relu_network_on_integer_data_with_a_tie_slip_never_passes():
     # b1[0, 0]: backprop 0.067 outside the one-sided slopes, about -0.010 and 0.029 (in the
     # other units the tie's term is within the slopes' error)
     assert report.elements["verdict_code"][b1][0] == UNDECIDED
+
+
+def test_several_ties_with_relu_0_at_0_pass_and_the_same_ties_doubled_never_do():
+    # zoo draw 26: integer data and weights tie several examples at once; ReLU'(0) = 0 puts some
+    # elements outside the one-sided slopes, yet it is backprop's value in a region a step away,
+    # so it is cleared. Doubling the ties matches no value a step away: never a pass
+    from zoo import relu_at_zero
+
+    cost, grad, params = relu_at_zero(np.random.default_rng(26))
+    rng = np.random.default_rng(26)  # the draw's data, as relu_at_zero draws them
+    X = rng.integers(-1, 2, (3, 8)).astype(float)
+    Y = rng.standard_normal((1, 8))
+
+    def doubled(p):
+        Z1 = np.dot(p["W1"], X) + p["b1"]
+        A1 = np.maximum(0, Z1)
+        dA2 = np.dot(p["W2"], A1) - Y
+        dA1 = np.dot(p["W2"].T, dA2)
+        dZ1 = dA1 * (Z1 > 0) + 2 * dA1 * (Z1 == 0)
+        return {"W1": np.dot(dZ1, X.T), "b1": np.sum(dZ1, axis=1, keepdims=True), "W2": np.dot(dA2, A1.T)}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert check(cost, grad, params, seed=26).ok
+        assert check(cost, doubled, params, seed=26).status == "inconclusive"

@@ -77,10 +77,11 @@ def settle_kinks(
     handled wrongly, ``dx[x == 0] = 2 * dout``, agrees there). Yet with several examples tied
     at once (``relu(z) + relu(-z)`` through data holding x and -x) a correct backward's
     convention (ReLU'(0) = 0 in each) can lie outside them too, and the cost alone cannot tell
-    the two apart. So where ``g`` (the hand-written gradient here) lies outside them and
-    backprop's own values at :data:`SIDES` seeded nearby points are each one of the two slopes
-    (both seen: a kink that looks single), the element is left undecided, never cleared; where
-    other values show up (several ties, split other ways) the nearby point decides as above.
+    the two apart. So where ``g`` (the hand-written gradient here) lies outside them, it goes on
+    to the nearby point only when backprop's own value at one of :data:`SIDES` seeded nearby
+    points matches it (a convention is the gradient of a region next to the tie) or those
+    values show several ties; otherwise it is left undecided, never cleared
+    (:func:`_unwitnessed`).
 
     Returns the elements agreeing at a nearby point, those left undecided, and the nearby
     point's own report when it found wrong elements there (None when no element was at a
@@ -97,7 +98,8 @@ def settle_kinks(
     outside = _outside_slopes(g, centered_estimate, open_)
     if outside.size:
         assert centered_estimate is not None
-        outside = outside[_single_kinks(grad, objective, outside, centered_estimate, rng)]
+        assert g is not None
+        outside = outside[_unwitnessed(grad, objective, outside, g, centered_estimate, rng)]
         verdicts.verdict[outside] = UNDECIDED
         open_ = np.setdiff1d(open_, outside)
         if not open_.size:
@@ -148,8 +150,13 @@ def settle_kinks(
     return settled, open_, elsewhere
 
 
-#: Seeded nearby points at which backprop's own values tell a single kink from several ties.
-SIDES = 8
+#: Seeded nearby points at which backprop's own values are taken for a tie outside the slopes
+#: (backward calls only, no cost evaluations: cheap next to the check).
+SIDES = 16
+
+#: How far a smooth gradient's element may move, relative to its scale, between here and a point
+#: moved by ``NEARBY[0]`` of each parameter's scale: that move times a curvature factor of 16.
+DRIFT = 16 * NEARBY[0]
 
 
 def _outside_slopes(g: np.ndarray | None, estimate: Estimate | None, elements: np.ndarray) -> np.ndarray:
@@ -168,35 +175,41 @@ def _outside_slopes(g: np.ndarray | None, estimate: Estimate | None, elements: n
     return at[apart & outside]
 
 
-def _single_kinks(
+def _unwitnessed(
     grad: Callable[[Any], Any],
     objective: Objective,
     elements: np.ndarray,
+    g: np.ndarray,
     estimate: Estimate,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Per element, whether backprop's values at :data:`SIDES` seeded nearby points (moves of
-    ``NEARBY[0]`` of each parameter's scale) are each the left or the right slope here, and both
-    are seen: one kink, whose subgradients are exactly the values between its slopes. With
-    several ties, other sums of their terms show up and nothing is concluded."""
+    """Per element, whether nothing a step away vouches for ``g`` here (outside the slopes).
+
+    A valid subgradient at a tie is a limit of true gradients from a smooth region next to it,
+    and a convention (ReLU'(0) = 0, argmax's first) gives the backward's own value in one such
+    region. So backprop is run at :data:`SIDES` seeded nearby points (moves of ``NEARBY[0]`` of
+    each parameter's scale): ``g`` matching its value at one of them, within the slopes' error,
+    a twentieth of the jump and the drift of a smooth gradient over the move (:data:`DRIFT` of
+    the element's scale), is vouched for. So is any element whose nearby values are not each
+    the left or the right slope here (several ties, other sums of their terms, where the
+    nearby centred check decides). What is left (``dx[x == 0] = 2 * dout``, where the values
+    a step away are 0 or dout) is unwitnessed: left undecided, never cleared, never convicted.
+    """
     assert estimate.lo is not None and estimate.hi is not None and estimate.interval_error is not None
-    lo, hi = estimate.lo[elements], estimate.hi[elements]
-    # the points are a step away: the slopes move by about that step times the curvature
-    tol = estimate.interval_error[elements] + 0.05 * (hi - lo)
+    lo, hi, here = estimate.lo[elements], estimate.hi[elements], g[elements]
+    scale = np.maximum(np.maximum(np.abs(lo), np.abs(hi)), np.abs(here))
+    tol = estimate.interval_error[elements] + 0.05 * (hi - lo) + DRIFT * scale
     layout, theta = objective.layout, objective.theta0
-    scale = np.maximum(np.abs(theta), objective.step_scale)
-    seen_lo = np.zeros(elements.size, dtype=bool)
-    seen_hi = np.zeros(elements.size, dtype=bool)
+    step = np.maximum(np.abs(theta), objective.step_scale)
+    matched = np.zeros(elements.size, dtype=bool)
     single = np.ones(elements.size, dtype=bool)
     for _ in range(SIDES):
-        moved = theta + NEARBY[0] * scale * rng.standard_normal(theta.size)
+        moved = theta + NEARBY[0] * step * rng.standard_normal(theta.size)
         try:
             values = layout.flatten_like(grad(layout.unflatten(moved)), argument="grad")[0][elements]
-        except Exception:  # the backward cannot run there: nothing is concluded
-            return np.zeros(elements.size, dtype=bool)
-        with np.errstate(invalid="ignore"):
-            at_lo, at_hi = np.abs(values - lo) <= tol, np.abs(values - hi) <= tol
-        seen_lo |= at_lo
-        seen_hi |= at_hi
-        single &= at_lo | at_hi
-    return single & seen_lo & seen_hi
+        except Exception:  # the backward cannot run there: nothing is vouched for
+            return ~matched
+        with np.errstate(invalid="ignore"):  # NaN values vouch for nothing
+            matched |= np.abs(values - here) <= tol
+            single &= (np.abs(values - lo) <= tol) | (np.abs(values - hi) <= tol)
+    return ~matched & single

@@ -80,26 +80,23 @@ def _check(args: argparse.Namespace) -> int:
     from .. import validate
     from .adapters import STYLES as ADAPTERS
     from .adapters import from_globals, style_of
-    from .loading import load_module
+    from .loading import load_module, split_target
     from .store import load_reference
 
     if args.html:
         validate.output_path(args.html, "--html")
-    path, sep, names = args.target.rpartition(":")
-    functions = names.split(",")
     in_globals = args.cost is not None or args.grad is not None
     if in_globals:
-        if not sep or not path or len(functions) != 1 or not names.strip().isidentifier():
-            raise InputError(
-                f"`TARGET`: with --cost and --grad, expected path/to/module.py:GLOBAL, got {args.target!r}."
-            )
+        path, functions = split_target(
+            args.target, (1,), "TARGET", "with --cost and --grad, path/to/module.py:GLOBAL"
+        )
         if args.cost is None or args.grad is None or args.data is not None or args.style is not None:
             raise InputError(
                 "`--cost` and `--grad` go together, without --data or --style (the module holds its data)."
             )
-    elif not sep or not path or len(functions) != 2 or not all(f.strip() for f in functions):
-        raise InputError(f"`TARGET`: expected path/to/module.py:FORWARD,BACKWARD, got {args.target!r}.")
-    elif args.data is None:
+    else:
+        path, functions = split_target(args.target, (2,), "TARGET", "path/to/module.py:FORWARD,BACKWARD")
+    if not in_globals and args.data is None:
         raise InputError(
             "`--data` is required with TARGET module.py:FORWARD,BACKWARD (X, Y and the parameters)."
         )
@@ -109,7 +106,7 @@ def _check(args: argparse.Namespace) -> int:
     style = "globals"
     if in_globals:
         module = load_module(path)
-        cost, grad, params = from_globals(module, names.strip(), args.cost, args.grad)
+        cost, grad, params = from_globals(module, functions[0], args.cost, args.grad)
     else:
         data = load_reference(str(args.data), argument="--data")
         module = load_module(path)
@@ -148,18 +145,14 @@ def _layer(args: argparse.Namespace) -> int:
 
     from .. import validate
     from .layer_check import check_layer
-    from .loading import load_module
+    from .loading import load_module, split_target
     from .store import layer_inputs
 
     if args.html:
         validate.output_path(args.html, "--html")
-    path, sep, names = args.target.rpartition(":")
-    functions = [f.strip() for f in names.split(",")]
-    if not sep or not path or len(functions) not in (1, 2) or not all(functions):
-        raise InputError(
-            "`TARGET`: expected path/to/layers.py:FORWARD,BACKWARD or path/to/layers.py:LOSS,"
-            f" got {args.target!r}."
-        )
+    path, functions = split_target(
+        args.target, (1, 2), "TARGET", "path/to/layers.py:FORWARD,BACKWARD or path/to/layers.py:LOSS"
+    )
     methods = validate.methods(_names(args.methods, "--methods"), "--methods")
     seed = validate.seed(args.seed, "--seed")
     given = layer_inputs(args.inputs, args.const)
@@ -194,16 +187,12 @@ def _layer(args: argparse.Namespace) -> int:
 
 def _objects(args: argparse.Namespace) -> int:
     from .. import validate
-    from .loading import load_module
+    from .loading import load_module, split_target
     from .objects import check_objects
 
-    path, sep, names = args.target.rpartition(":")
-    functions = [f.strip() for f in names.split(",")]
-    if not sep or not path or len(functions) not in (1, 2) or not all(functions):
-        raise InputError(
-            "`TARGET`: expected path/to/glue.py:FORWARD,BACKWARD or path/to/glue.py:FORWARD,"
-            f" got {args.target!r}."
-        )
+    path, functions = split_target(
+        args.target, (1, 2), "TARGET", "path/to/glue.py:FORWARD,BACKWARD or path/to/glue.py:FORWARD"
+    )
     methods = validate.methods(_names(args.methods, "--methods"), "--methods")
     seed = validate.seed(args.seed, "--seed")
     module = load_module(path)

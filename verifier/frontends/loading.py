@@ -10,6 +10,16 @@ from types import ModuleType
 from ..errors import InputError
 
 
+def split_target(target: str, counts: tuple[int, ...], argument: str, expected: str) -> tuple[str, list[str]]:
+    """``path.py:NAME[,NAME]`` -> the path and the names, or an error naming ``argument`` and the
+    ``expected`` form (``counts``: how many names the command takes)."""
+    path, sep, names = str(target).rpartition(":")
+    functions = [f.strip() for f in names.split(",")]
+    if not sep or not path or len(functions) not in counts or not all(f.isidentifier() for f in functions):
+        raise InputError(f"`{argument}`: expected {expected}, got {target!r}.")
+    return path, functions
+
+
 def load_module(path: str) -> ModuleType:
     """Import a Python file by path (its folder goes on ``sys.path`` so its own imports work)."""
     file = Path(path)

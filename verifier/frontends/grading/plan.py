@@ -17,7 +17,7 @@ from ... import validate
 from ...errors import InputError
 from ..adapters import STYLES as ADAPTERS
 from ..adapters import style_of
-from ..loading import load_module
+from ..loading import load_module, split_target
 from ..store import load_reference
 from .runner import parse_memory
 from .submissions import Submission, find
@@ -181,17 +181,9 @@ def _cases(loaded: list[tuple[str, dict[str, Any]]], seeds: list[int]) -> list[C
 
 def _target(reference: Any, argument: str) -> tuple[Path, str, str]:
     """``path.py:FORWARD,BACKWARD`` -> (path, forward, backward)."""
-    text = str(reference) if isinstance(reference, (str, Path)) else None
-    path, sep, names = (text or "").rpartition(":")
-    functions = [n.strip() for n in names.split(",")]
-    if (
-        text is None
-        or not sep
-        or not path
-        or len(functions) != 2
-        or not all(f.isidentifier() for f in functions)
-    ):
+    if not isinstance(reference, (str, Path)):
         raise InputError(f"`{argument}`: expected path/to/reference.py:FORWARD,BACKWARD, got {reference!r}.")
+    path, functions = split_target(str(reference), (2,), argument, "path/to/reference.py:FORWARD,BACKWARD")
     if not Path(path).is_file():
         raise InputError(f"`{argument}`: no file {path!r}.")
     return Path(path), functions[0], functions[1]

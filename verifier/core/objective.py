@@ -52,14 +52,20 @@ NOISE_FACTOR = 4.0
 NOT_MEASURED = "floor 4 eps |J|, not measured"
 
 
-def step_sizes(theta: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
-    """The per-element step ``eps**(1/3) * max(|theta_i|, scale_i)``.
+def element_scales(theta: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """The per-element scale ``max(|theta_i|, scale_i)`` that every move of a parameter is a
+    part of (the differences' steps, the nearby points' moves, the round-off probes).
 
     ``scale`` is the scale of the element's tensor (:attr:`Objective.step_scale`: its largest
     magnitude, capped at 1): parameters of size 1e-6 take steps of their own size, not 1e-6
     times bigger; an input of size 1e5 moves by a step it can feel.
     """
-    return CBRT_EPS * np.maximum(np.abs(theta), scale)
+    return np.maximum(np.abs(theta), scale)
+
+
+def step_sizes(theta: np.ndarray, scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """The per-element step ``eps**(1/3) * max(|theta_i|, scale_i)`` (:func:`element_scales`)."""
+    return CBRT_EPS * element_scales(theta, scale)
 
 
 class Objective:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.objective import EPS, Objective
+from ..core.objective import EPS, Objective, element_scales
 from .base import Estimate
 from .centered import WIDER
 from .five_point import POINTS, FivePoint, five_point
@@ -44,7 +44,7 @@ def extended_centered(
     assert j0 is not None
     delta64, _ = objective.noise()
     delta = max(delta64 * LD_EPS / EPS, 4 * LD_EPS * abs(float(j0)))
-    unit = (LD_EPS ** (1 / 3)) * np.maximum(np.abs(objective.theta0[idx]), objective.step_scale[idx])
+    unit = (LD_EPS ** (1 / 3)) * element_scales(objective.theta0[idx], objective.step_scale[idx])
     x = base.copy()
 
     def five(steps: np.ndarray) -> FivePoint:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.objective import Objective
+from ..core.objective import Objective, element_scales
 
 #: Units of round-off a backward that ran narrower than float64 is allowed, relative to each
 #: element plus its tensor's largest (as autograd's bound for a cost that casts to float32).
@@ -57,7 +57,7 @@ def _narrow_noise(grad: Callable[[Any], Any], objective: Objective, g: np.ndarra
     the steps makes it large: the elements are then left undecided, never convicted."""
     layout, theta = objective.layout, objective.theta0
     rng = np.random.default_rng(20)  # a fixed direction: the report does not depend on the run
-    step = 16 * eps * np.maximum(np.abs(theta), objective.step_scale) * rng.choice([-1.0, 1.0], theta.size)
+    step = 16 * eps * element_scales(theta, objective.step_scale) * rng.choice([-1.0, 1.0], theta.size)
     values = []
     try:
         for t in (-2, -1, 1, 2):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.objective import NOT_MEASURED, Objective
+from ..core.objective import NOT_MEASURED, Objective, element_scales
 from ..estimators.base import Estimate
 from ..estimators.centered import centered
 from ..estimators.run import hand_gradient
@@ -107,10 +107,11 @@ def settle_kinks(
     layout, theta = objective.layout, objective.theta0
     agreed: list[np.ndarray] = []
     elsewhere: Report | None = None
-    tensors = np.unique(np.searchsorted(layout.offsets, open_, side="right") - 1)
+    tensors = np.unique(layout.tensor_of(open_))
     around = np.concatenate([np.arange(layout.offsets[t], layout.offsets[t + 1]) for t in tensors])
+    scale = element_scales(theta, objective.step_scale)
+    level, how = objective.noise(measure=False)
     for size in NEARBY:
-        scale = np.maximum(np.abs(theta), objective.step_scale)  # as the steps are (step_sizes)
         moved = theta + size * scale * rng.standard_normal(theta.size)
         try:
             near = Objective(
@@ -124,7 +125,6 @@ def settle_kinks(
             g_near, _ = layout.flatten_like(hand_gradient(grad, near), argument="grad", slips=[])
         except Exception:  # the cost or backprop cannot run there: leave the elements as they are
             break
-        level, how = objective.noise(measure=False)
         if how != NOT_MEASURED:  # a step away the cost loses precision as it does here
             near.raise_noise(level, how, measure=False)
         wide = size == NEARBY[0] and 4 * around.size <= budget
@@ -200,7 +200,7 @@ def _unwitnessed(
     scale = np.maximum(np.maximum(np.abs(lo), np.abs(hi)), np.abs(here))
     tol = estimate.interval_error[elements] + 0.05 * (hi - lo) + DRIFT * scale
     layout, theta = objective.layout, objective.theta0
-    step = np.maximum(np.abs(theta), objective.step_scale)
+    step = element_scales(theta, objective.step_scale)
     matched = np.zeros(elements.size, dtype=bool)
     single = np.ones(elements.size, dtype=bool)
     for _ in range(SIDES):

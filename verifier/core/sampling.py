@@ -65,9 +65,7 @@ def sample_indices(
 
 def describe_sample(layout: Layout, indices: np.ndarray) -> str:
     """``"32 of 32768 elements of W1, ..."``: what a sampled method checked."""
-    counts = np.bincount(
-        np.searchsorted(layout.offsets, indices, side="right") - 1, minlength=len(layout.names)
-    )
+    counts = np.bincount(layout.tensor_of(indices), minlength=len(layout.names))
     parts = [
         f"{c} of {layout.offsets[t + 1] - layout.offsets[t]} in {name}"
         for t, (name, c) in enumerate(zip(layout.names, counts, strict=True))

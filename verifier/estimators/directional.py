@@ -62,12 +62,6 @@ LOCALISE_BUDGET = 600
 RETRIES = 3
 #: Before a slope convicts, it is taken again with a step this many times wider.
 WIDE = 256.0
-#: A bound within this part of the largest gradient in the direction's tensors decides a slope
-#: near zero (as the per-element rule's 1e-6 of the tensor's largest).
-ABSOLUTE = TENSOR_FLOOR
-#: A bound within this part of the largest gradient over all parameters decides a slope near
-#: zero too (the per-element rule's 1e-9 of the largest over all).
-GLOBAL = GLOBAL_FLOOR
 #: The RMS of the weights' magnitudes 64 .. 191 (see Directions._vector).
 WEIGHT_RMS = float(np.sqrt(np.mean(np.arange(64, 192) ** 2.0)))
 #: The smallest weight's magnitude over the RMS: every element of a support moves by at least this
@@ -205,29 +199,34 @@ class Directions:
         self._largest: np.ndarray | None = None
         self._floors: np.ndarray | None = None
 
+    def _tensors(self, start: int, stop: int) -> tuple[int, int]:
+        """The first and last tensor that the flat range ``start:stop`` touches."""
+        first, last = self.layout.tensor_of(np.array([start, stop - 1]))
+        return int(first), int(last)
+
     def largest(self, start: int, stop: int) -> float:
         """The largest |g| in the tensors ``start:stop`` touches (made on first use: a pass over g)."""
         if self._largest is None:
             self._largest = np.array(
                 [np.max(np.abs(self.g[self.layout.slice(t)])) for t in range(len(self.layout.names))]
             )
-        first = int(np.searchsorted(self.layout.offsets, start, side="right")) - 1
-        last = int(np.searchsorted(self.layout.offsets, stop - 1, side="right")) - 1
+        first, last = self._tensors(start, stop)
         return float(np.max(self._largest[first : last + 1]))
 
     def floor(self, start: int, stop: int) -> float:
         """The absolute bound that decides a slope near zero on ``start:stop``: the per-element
-        rule's floors (:mod:`verifier.judge.compare`): :data:`ABSOLUTE` of the largest gradient in the
-        tensors it touches, :data:`GLOBAL` of the largest over all parameters (a tensor whose
+        rule's floors (:mod:`verifier.judge.compare`): :data:`~verifier.core.tolerance.TENSOR_FLOOR`
+        of the largest gradient in the tensors it touches,
+        :data:`~verifier.core.tolerance.GLOBAL_FLOOR` of the largest over all parameters (a tensor whose
         gradient is all zero, dead units, has no scale of its own), and twice the round-off
         floor from the computation's scale (:func:`verifier.core.tolerance.scale_floors`)."""
         largest = self.largest(start, stop)
         everywhere = self.largest(0, self.layout.size)
         if self._floors is None:
             self._floors = scale_floors(self.layout, self.objective.theta0, self.g, self.objective.value0)
-        first = int(np.searchsorted(self.layout.offsets, start, side="right")) - 1
-        last = int(np.searchsorted(self.layout.offsets, stop - 1, side="right")) - 1
-        return max(ABSOLUTE * largest, GLOBAL * everywhere, 2 * float(np.max(self._floors[first : last + 1])))
+        first, last = self._tensors(start, stop)
+        scale_floor = 2 * float(np.max(self._floors[first : last + 1]))
+        return max(TENSOR_FLOOR * largest, GLOBAL_FLOOR * everywhere, scale_floor)
 
     def _vector(self, start: int, stop: int, h: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """The step ``h v`` on ``start:stop``: random signs and magnitudes, each tensor's part
@@ -411,8 +410,8 @@ def _verdict(
     """A direction's verdict: True (agrees), False (disagrees) or None (cannot decide), and its bound.
 
     Agreement within a bound wider than :data:`RESOLUTION` of the slope (and than ``floor``,
-    :data:`ABSOLUTE` of the largest gradient in the tensors, for slopes near zero: the
-    per-element rule's clause) is no verdict: a wrong gradient would agree too. A
+    :data:`~verifier.core.tolerance.TENSOR_FLOOR` of the largest gradient in the tensors, for slopes
+    near zero: the per-element rule's clause) is no verdict: a wrong gradient would agree too. A
     disagreement beyond ten times the bound convicts even then.
 
     ``allowance``: what besides the bound is agreement, the round-off of ``v . g`` (a

@@ -85,7 +85,7 @@ def settle_kinks(
 
     Returns the elements agreeing at a nearby point, those left undecided, and the nearby
     point's own report when it found wrong elements there (None when no element was at a
-    kink); :func:`~verifier.explain.diagnose.nearby_findings` words them.
+    kink); :func:`~verifier.explain.artefacts.nearby_findings` words them.
     """
     kink = verdicts.verdict == KINK
     if centered_estimate is not None and centered_estimate.kink is not None:

@@ -447,7 +447,7 @@ def _rms(theta: np.ndarray) -> float:
 
 def _five_point(objective: Objective, f: np.ndarray, h: float, *, measure: bool) -> tuple[float, float, bool]:
     """Value, bound and kink flag of the centred difference from the stencil -2h, -h, h, 2h
-    (the per-element method's rule, :func:`~.centered.five_point`); ``measure``: with the
+    (the per-element method's rule, :func:`~.five_point.five_point`); ``measure``: with the
     cost's measured noise rather than its floor (see :meth:`Objective.noise`)."""
     if not np.all(np.isfinite(f)):
         return float("nan"), float("inf"), False

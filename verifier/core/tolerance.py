@@ -1,5 +1,5 @@
-r"""What a pass certifies: the resolution, the floors, and the one rule that says whether a
-bound can decide.
+r"""What a pass certifies: the resolution, the floors, the one rule that says whether a
+bound can decide, and the agreement test.
 
 Notes
 -----
@@ -94,3 +94,27 @@ def decides(bound: Any, magnitude: Any, floor: Any) -> Any:
     bounds, or within the absolute ``floor`` (for values near zero). Elementwise on arrays
     (a bool array), or on floats (a numpy bool)."""
     return bound <= np.maximum(RESOLUTION * magnitude, floor)
+
+
+def agreement(
+    g: np.ndarray,
+    values: np.ndarray,
+    error: np.ndarray,
+    g_error: np.ndarray | float = 0.0,
+    accepted: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
+    """The rule's agreement test, per element: ``|g - r| <= e + b + m max(|g|, |r|)``, plus the
+    user's accepted tolerance ``atol + rtol |r|`` (``accepted = (rtol, atol)``, as numpy's
+    ``isclose`` with the reference as ``b``).
+
+    True where the reference has no finite value or bound (it says nothing there).
+    """
+    rtol, atol = accepted
+    with np.errstate(invalid="ignore"):
+        have = np.isfinite(values) & np.isfinite(error)
+        d = np.abs(g - values)
+        # (where the value is not finite the test is True whatever this is)
+        material = MATERIAL * np.maximum(np.abs(g), np.where(have, np.abs(values), 0.0))
+        if rtol or atol:
+            material = material + atol + rtol * np.where(have, np.abs(values), 0.0)
+        return ~have | (d <= error + g_error + material)

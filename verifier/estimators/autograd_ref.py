@@ -20,7 +20,7 @@ precision the value is :math:`g^{64}` and the first term is :math:`10^{-7} |g_i|
 
 The re-run is paid only where a verdict needs it. Given the hand-written gradient, if
 every element of it agrees with :math:`g^{64}` under the comparison rule
-(:func:`verifier.judge.compare.agreement`) with the floors alone as the bound, which is the
+(:func:`verifier.core.tolerance.agreement`) with the floors alone as the bound, which is the
 tightest bound autograd ever has, no element's verdict can depend on autograd's
 round-off, and :math:`g^{64}` is reported with the floors as its bound.
 
@@ -42,9 +42,8 @@ from autograd import grad as autograd_grad
 
 from ..core.objective import Objective
 from ..core.params import Layout
-from ..core.tolerance import autograd_floor
+from ..core.tolerance import agreement, autograd_floor
 from ..errors import ReferenceUnavailable
-from ..judge.compare import agreement
 from ..trace.recording import LAYER_VALUE, backward, loss_beside_gradients, traced_locals
 from ..trace.refusal import refusal
 from ..trace.statements import cite

@@ -45,7 +45,7 @@ import time
 import numpy as np
 
 from ..core.objective import Objective
-from ..judge.compare import agreement
+from ..core.tolerance import agreement
 from .base import Estimate
 
 #: SciPy's default step for ``approx_fprime`` and ``check_grad``.

@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.params import Layout, chunk_segments, chunks
-from ..core.tolerance import GLOBAL_FLOOR, MATERIAL, RESOLUTION, TENSOR_FLOOR
+from ..core.tolerance import GLOBAL_FLOOR, MATERIAL, RESOLUTION, TENSOR_FLOOR, agreement
 from ..core.tolerance import decides as resolves
 
 __all__ = ["MATERIAL", "RESOLUTION", "agreement", "compare", "relative_error", "relative_errors"]
@@ -131,30 +131,6 @@ def relative_errors(
         out = np.where(denom == 0, 0.0, norm_d / denom)
     out[count == 0] = np.nan
     return out
-
-
-def agreement(
-    g: np.ndarray,
-    values: np.ndarray,
-    error: np.ndarray,
-    g_error: np.ndarray | float = 0.0,
-    accepted: tuple[float, float] = (0.0, 0.0),
-) -> np.ndarray:
-    """The rule's agreement test, per element: ``|g - r| <= e + b + m max(|g|, |r|)``, plus the
-    user's accepted tolerance ``atol + rtol |r|`` (``accepted = (rtol, atol)``, as numpy's
-    ``isclose`` with the reference as ``b``).
-
-    True where the reference has no finite value or bound (it says nothing there).
-    """
-    rtol, atol = accepted
-    with np.errstate(invalid="ignore"):
-        have = np.isfinite(values) & np.isfinite(error)
-        d = np.abs(g - values)
-        # (where the value is not finite the test is True whatever this is)
-        material = MATERIAL * np.maximum(np.abs(g), np.where(have, np.abs(values), 0.0))
-        if rtol or atol:
-            material = material + atol + rtol * np.where(have, np.abs(values), 0.0)
-        return ~have | (d <= error + g_error + material)
 
 
 @dataclass

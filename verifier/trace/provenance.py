@@ -153,9 +153,9 @@ class _Recorder:
             statements = self.codes[code]
         else:
             file = code.co_filename
-            # expressions given as text (``--grad "…"``) run from pseudo-files such as ``<grad>``
-            pseudo = file.startswith("<") and not file.startswith("<frozen")
-            user = (pseudo or is_user_file(file)) and code.co_name not in _SKIPPED
+            # expressions given as text (``--grad "…"``) run from pseudo-files such as ``<grad>``,
+            # which is_user_file counts as the user's
+            user = is_user_file(file) and code.co_name not in _SKIPPED
             inline = code.co_name in _INLINE
             if not user or inline or code.co_name == "<lambda>":
                 statements = self.codes[code] = {} if user else None

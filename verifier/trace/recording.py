@@ -91,7 +91,7 @@ class ForwardTrace:
 
 
 @contextmanager
-def _frames_making_boxes(seen: dict[int, types.FrameType]) -> Iterator[None]:
+def frames_making_boxes(seen: dict[int, types.FrameType]) -> Iterator[None]:
     """While the context lasts, put in ``seen`` (by ``id``) every user frame on the stack when a
     traced array is made, up to the frame that opened the context.
 
@@ -146,7 +146,7 @@ def traced_locals(
     try:
         with (
             autograd_session(cost, resolve=resolve, tolerant=tolerant) as session,
-            _frames_making_boxes(seen),
+            frames_making_boxes(seen),
         ):
             inputs: list[Any] = []
 
@@ -158,13 +158,13 @@ def traced_locals(
 
             value, end_node = trace(start, traced, list(parts))
         # (no frame in a local of this function: through f_back it would reach this frame)
-        frames = [(f.f_code, held) for f in seen.values() if (held := _traced_arrays(f))]
+        frames = [(f.f_code, held) for f in seen.values() if (held := traced_arrays(f))]
     finally:
         seen.clear()
     return ForwardTrace(value, end_node, frames, start, list(session.modules), session.low_precision, inputs)
 
 
-def _traced_arrays(frame: types.FrameType) -> dict[str, Any]:
+def traced_arrays(frame: types.FrameType) -> dict[str, Any]:
     """The traced arrays a finished frame held by name: its locals, and the str-keyed entries of
     a dict local (a forward's ``cache``)."""
     held: dict[str, Any] = {}

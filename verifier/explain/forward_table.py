@@ -13,12 +13,12 @@ from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.core import VJPNode, add_outgrads
+from autograd.core import VJPNode
 from autograd.numpy.numpy_boxes import ArrayBox
-from autograd.tracer import toposort, trace
+from autograd.tracer import trace
 
 from ..core.params import Layout
-from ..trace.recording import frames_making_boxes, traced_arrays
+from ..trace.recording import backpropagate, frames_making_boxes, traced_arrays
 from ..trace.tracing import autograd_session
 
 #: Relative distance (of norms) under which a backward array equals a traced value.
@@ -160,18 +160,15 @@ def forward_table(
                 return None
             grads: dict[Any, np.ndarray] = {}
             parent_uses: dict[Any, list[np.ndarray]] = {}
-            outgrads: dict[Any, tuple[Any, bool]] = {end: (np.ones_like(value), False)}
-            for node in toposort(end):
-                g = outgrads.pop(node)[0]
+            for node, g, passed in backpropagate(end, value):
                 if node in values:
                     grads[node] = np.array(np.broadcast_to(g, values[node].shape), dtype=np.float64)
-                for parent, ingrad in zip(node.parents, node.vjp(g), strict=False):
+                for parent, ingrad in passed:
                     if parent in values and len(parent_uses.setdefault(parent, [])) < 64:
                         with contextlib.suppress(Exception):
                             term = np.asarray(ingrad, dtype=np.float64)
                             if term.shape == values[parent].shape:
                                 parent_uses[parent].append(term)
-                    outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
     except Exception:
         return None
     table = Table(ties=bool(ties))

@@ -194,17 +194,26 @@ def backward(forward: ForwardTrace, names: list[str]) -> tuple[Any, dict[str, np
             watch.setdefault(held[name]._node, []).append(name)
     out: dict[str, np.ndarray] = {}
     params = None
-    outgrads: dict[Any, tuple[Any, bool]] = {forward.end_node: (np.ones_like(forward.value), False)}
-    for node in toposort(forward.end_node):
-        grad = outgrads.pop(node)[0]
+    for node, grad, _ in backpropagate(forward.end_node, forward.value):
         if node is forward.start:
             params = grad
         for name in watch.get(node, ()):
             out[name] = np.array(np.broadcast_to(grad, np.shape(held[name]._value)), dtype=np.float64)
-        # strict=False: a traced constant's node hangs from the parameters and returns no gradient
-        for parent, ingrad in zip(node.parents, node.vjp(grad), strict=False):
-            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
     for name in names:
         if name in held and name not in out:
             out[name] = np.zeros(np.shape(held[name]._value))
     return params, out
+
+
+def backpropagate(end_node: Any, value: Any) -> Iterator[tuple[Any, Any, list[tuple[Any, Any]]]]:
+    """Autograd's backward pass over the traced graph that ends at ``end_node`` (the cost,
+    ``value``): each node in turn, the cost's gradient with respect to it, and the term of that
+    gradient it passes each of its parents, as ``(parent, term)`` pairs."""
+    outgrads: dict[Any, tuple[Any, bool]] = {end_node: (np.ones_like(value), False)}
+    for node in toposort(end_node):
+        grad = outgrads.pop(node)[0]
+        # strict=False: a traced constant's node hangs from the parameters and returns no gradient
+        passed = list(zip(node.parents, node.vjp(grad), strict=False))
+        yield node, grad, passed
+        for parent, ingrad in passed:
+            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)

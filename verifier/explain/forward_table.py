@@ -13,12 +13,12 @@ from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.core import VJPNode, add_outgrads
+from autograd.core import VJPNode
 from autograd.numpy.numpy_boxes import ArrayBox
-from autograd.tracer import toposort, trace
+from autograd.tracer import trace
 
 from ..core.params import Layout
-from ..trace.recording import _frames_making_boxes, _traced_arrays
+from ..trace.recording import backpropagate, frames_making_boxes, traced_arrays
 from ..trace.tracing import autograd_session
 
 #: Relative distance (of norms) under which a backward array equals a traced value.
@@ -46,28 +46,28 @@ class Table:
 
     def is_parameter_gradient(self, a: np.ndarray) -> bool:
         stack = self.parameters.get(a.shape)
-        return stack is not None and bool(np.any(a)) and bool(np.any(_close(stack, a)))
+        return stack is not None and bool(np.any(a)) and bool(np.any(rows_close(stack, a)))
 
     def term_scales(self, a: np.ndarray, scales: list[float]) -> set[float]:
         """The conventions ``c`` under which ``a / c`` is one term of a forward value's gradient."""
         stack = self.terms.get(a.shape)
         if stack is None or not np.any(a):
             return set()
-        return {c for c in scales if np.any(_close(stack, a / c))}
+        return {c for c in scales if np.any(rows_close(stack, a / c))}
 
     def matches_value(self, a: np.ndarray) -> bool:
         stack = self.values.get(a.shape)
-        return stack is not None and bool(np.any(_close(stack, a)))
+        return stack is not None and bool(np.any(rows_close(stack, a)))
 
     def gradient_scales(self, a: np.ndarray, scales: list[float]) -> set[float]:
         """The conventions ``c`` under which ``a / c`` is the gradient of a forward value."""
         stack = self.gradients.get(a.shape)
         if stack is None or not np.any(a):
             return set()
-        return {c for c in scales if np.any(_close(stack, a / c))}
+        return {c for c in scales if np.any(rows_close(stack, a / c))}
 
 
-def _close(stack: np.ndarray, a: np.ndarray) -> np.ndarray:
+def rows_close(stack: np.ndarray, a: np.ndarray) -> np.ndarray:
     flat = stack.reshape(len(stack), -1)
     b = a.reshape(-1)
     distance = np.linalg.norm(flat - b, axis=1)
@@ -138,7 +138,7 @@ def forward_table(
                 frames: dict[int, types.FrameType] = {}
                 with (
                     autograd_session(cost, resolve=resolve) as session,
-                    _frames_making_boxes(frames),
+                    frames_making_boxes(frames),
                     _ties_seen(ties),
                 ):
                     value, end = trace(
@@ -147,7 +147,7 @@ def forward_table(
                 # a name the forward's frames give one value only: the backward's dNAME is its gradient
                 by_name: dict[str, list[Any]] = {}
                 for f in frames.values():
-                    for name, box in _traced_arrays(f).items():
+                    for name, box in traced_arrays(f).items():
                         by_name.setdefault(name, []).append(box._node)
                 named = {n: nodes[0] for n, nodes in by_name.items() if len(set(nodes)) == 1}
             finally:
@@ -160,18 +160,15 @@ def forward_table(
                 return None
             grads: dict[Any, np.ndarray] = {}
             parent_uses: dict[Any, list[np.ndarray]] = {}
-            outgrads: dict[Any, tuple[Any, bool]] = {end: (np.ones_like(value), False)}
-            for node in toposort(end):
-                g = outgrads.pop(node)[0]
+            for node, g, passed in backpropagate(end, value):
                 if node in values:
                     grads[node] = np.array(np.broadcast_to(g, values[node].shape), dtype=np.float64)
-                for parent, ingrad in zip(node.parents, node.vjp(g), strict=False):
+                for parent, ingrad in passed:
                     if parent in values and len(parent_uses.setdefault(parent, [])) < 64:
                         with contextlib.suppress(Exception):
                             term = np.asarray(ingrad, dtype=np.float64)
                             if term.shape == values[parent].shape:
                                 parent_uses[parent].append(term)
-                    outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
     except Exception:
         return None
     table = Table(ties=bool(ties))

@@ -29,6 +29,7 @@ from ..core.params import Layout, is_intermediate_key, layout_of
 from ..core.tolerance import autograd_floor
 from ..estimators.base import Estimate
 from ..judge.compare import compare, relative_error
+from ..judge.kinks import NEARBY
 from ..judge.verdict import verdict_report
 from ..trace.provenance import EVENT_BUDGET, Recording, record
 from ..trace.statements import cite
@@ -170,10 +171,6 @@ def explain(
     return out
 
 
-#: Relative sizes of the seeded moves to a point where no maximum is tied (as the check's kinks).
-_NEARBY = (1e-3, 1e-2)
-
-
 def _observe(
     grad: Callable[[Any], Any],
     cost: Callable[[Any], Any],
@@ -200,7 +197,7 @@ def _observe(
     rng = np.random.default_rng(0)
     largest = layout.tensor_max(theta)  # each tensor's scale, as the check's steps (step_scale)
     scale = np.maximum(np.abs(theta), np.where(largest > 0, np.minimum(largest, 1.0), 1.0))
-    for size in _NEARBY:
+    for size in NEARBY:  # the check's own moves to a point where a kink is cleared
         moved = theta + size * scale * rng.standard_normal(theta.size)
         near = record(grad, layout.unflatten(moved))
         if near is None or near.events > EVENT_BUDGET:

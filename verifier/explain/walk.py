@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core.params import Layout
 from ..trace.provenance import Event, Recording
-from .forward_table import Table, _close
+from .forward_table import Table, rows_close
 
 
 @dataclass
@@ -112,7 +112,7 @@ class _Walk:
         scales = [self.scale] if self.scale is not None else list(self.scales)
         if self.parameter(key):
             scales.append(1.0)  # a parameter's gradient is returned at scale 1 under any convention
-        if any(np.any(_close(ref[None], a / c)) for c in scales):
+        if any(np.any(rows_close(ref[None], a / c)) for c in scales):
             return "right"
         naming = self.named_here(key, text, before)
         if naming is not None and any(naming.seq < w.seq < before for w in self.rec.arrays[key].writes):

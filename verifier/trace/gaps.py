@@ -214,7 +214,8 @@ def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
     )
 
 
-_METHODS: dict[str, Any] = {
+#: The methods a traced array gets during a session (plain numpy given one refuses it).
+ARRAY_METHODS: dict[str, Any] = {
     "__array__": _refuse,
     "__setitem__": None,  # per session (it counts the session's writes)
     "dot": lambda self, other: anp.dot(self, other),
@@ -226,7 +227,7 @@ _METHODS: dict[str, Any] = {
 
 
 class _FloatType(type):
-    """The metaclass of :class:`_traced_float`: ``isinstance(x, float)`` still means a Python float."""
+    """The metaclass of :class:`traced_float`: ``isinstance(x, float)`` still means a Python float."""
 
     def __instancecheck__(cls, value: Any) -> bool:
         return isinstance(value, builtins.float)
@@ -235,7 +236,7 @@ class _FloatType(type):
         return issubclass(other, builtins.float)
 
 
-class _traced_float(builtins.float, metaclass=_FloatType):  # noqa: N801 (it stands for `float`)
+class traced_float(builtins.float, metaclass=_FloatType):  # noqa: N801 (it stands for `float`)
     """``float`` as the user's code sees it during a trace: ``float(traced)`` stays traced, and
     ``float`` still works as numpy's dtype argument (``np.zeros(n, dtype=float)``,
     ``np.finfo(float)``, ``x.astype(float)``: numpy reads the class's ``dtype``)."""
@@ -453,7 +454,7 @@ class TracedNumpy(types.ModuleType):
         return value
 
 
-class _DataArray(np.ndarray):
+class DataArray(np.ndarray):
     """A plain data array of the user's (``X``, a global or a closure's) during a trace: its
     ``.dot`` takes a traced argument (``X.dot(W1)``, which plain numpy cannot trace)."""
 
@@ -463,10 +464,10 @@ class _DataArray(np.ndarray):
         return np.asarray(self).dot(other, *args, **kwargs)
 
 
-def _replacement(value: Any, traced: TracedNumpy) -> Any:
+def replacement(value: Any, traced: TracedNumpy) -> Any:
     """What the user's code gets instead of a numpy object during a trace (None: keep it)."""
     if type(value) is np.ndarray and value.dtype.kind in "fiu" and value.ndim >= 1:
-        return value.view(_DataArray)
+        return value.view(DataArray)
     if value is np:
         return traced
     if value is np.linalg:

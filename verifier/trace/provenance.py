@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import is_user_file
-from .statements import Statement, _compile, _functions, _root, _statements, cite
+from .statements import Statement, cite, compile_expression, functions_by_line, root_name, statements_by_line
 
 #: Code objects whose frames are not statements of their own (their values reach the
 #: enclosing statement).
@@ -153,17 +153,17 @@ class _Recorder:
             statements = self.codes[code]
         else:
             file = code.co_filename
-            # expressions given as text (``--grad "…"``) run from pseudo-files such as ``<grad>``
-            pseudo = file.startswith("<") and not file.startswith("<frozen")
-            user = (pseudo or is_user_file(file)) and code.co_name not in _SKIPPED
+            # expressions given as text (``--grad "…"``) run from pseudo-files such as ``<grad>``,
+            # which is_user_file counts as the user's
+            user = is_user_file(file) and code.co_name not in _SKIPPED
             inline = code.co_name in _INLINE
             if not user or inline or code.co_name == "<lambda>":
                 statements = self.codes[code] = {} if user else None
             else:
                 if file not in self.files:
-                    self.files[file] = _functions(file)
+                    self.files[file] = functions_by_line(file)
                 function = self.files[file].get(code.co_firstlineno)
-                statements = self.codes[code] = _statements(code, function)
+                statements = self.codes[code] = statements_by_line(code, function)
         if statements is None:
             return None
         if event == "call":
@@ -262,14 +262,18 @@ class _Recorder:
         for target in statement.targets:
             self._target(target, frame, state, statement, local)
         if statement.add_at is not None:
-            buffer = self._evaluate(self._code(statement.add_at[0]), _root(statement.add_at[0]), frame, local)
+            buffer = self._evaluate(
+                self._code(statement.add_at[0]), root_name(statement.add_at[0]), frame, local
+            )
             index = self._evaluate(self._code(statement.add_at[1]), None, frame, local)
             if isinstance(buffer, np.ndarray):
                 self._write(
                     buffer, frame, state, statement, ast.unparse(statement.add_at[0]), _index_copy(index)
                 )
         if statement.scanned is not None:
-            container = self._evaluate(self._code(statement.scanned), _root(statement.scanned), frame, local)
+            container = self._evaluate(
+                self._code(statement.scanned), root_name(statement.scanned), frame, local
+            )
             if not isinstance(container, np.ndarray):
                 for a in _arrays_in(container, 2):
                     if id(a) not in self.out.arrays:
@@ -292,7 +296,7 @@ class _Recorder:
             return
         text = ast.unparse(target)
         if isinstance(target, ast.Subscript):
-            base = self._evaluate(self._code(target.value), _root(target.value), frame, local)
+            base = self._evaluate(self._code(target.value), root_name(target.value), frame, local)
             if isinstance(base, np.ndarray):
                 index = self._index(target, frame, local)
                 self._write(base, frame, state, statement, text, _index_copy(index))
@@ -300,7 +304,7 @@ class _Recorder:
         if isinstance(target, ast.Name):
             value = local.get(target.id, None)
         else:
-            value = self._evaluate(self._code(target), _root(target), frame, local)
+            value = self._evaluate(self._code(target), root_name(target), frame, local)
         if isinstance(value, np.ndarray):
             if id(value) not in self.out.arrays:
                 self._made(value, frame, state, statement, text)
@@ -319,16 +323,17 @@ class _Recorder:
         """The index of a subscript target (``dx[:, :, t]``: ``(slice(None), slice(None), 3)``)."""
         if id(target.slice) not in self.compiled:
             grab = ast.Subscript(value=ast.Name("_index_", ast.Load()), slice=target.slice, ctx=ast.Load())
-            self.compiled[id(target.slice)] = _compile(grab)
+            self.compiled[id(target.slice)] = compile_expression(grab)
         code = self.compiled[id(target.slice)]
         if code is None:
             return None
         return self._evaluate(code, None, frame, {**local, "_index_": _Grab()})
 
     def _code(self, node: ast.expr) -> Any:
-        """:func:`_compile`, once per expression of the user's code (the statements live as long)."""
+        """:func:`compile_expression`, once per expression of the user's code (the statements
+        live as long)."""
         if id(node) not in self.compiled:
-            self.compiled[id(node)] = _compile(node)
+            self.compiled[id(node)] = compile_expression(node)
         return self.compiled[id(node)]
 
     def _evaluate(self, code: Any, root: str | None, frame: types.FrameType, local: Any) -> Any:

@@ -16,13 +16,13 @@ import numpy as np
 from ..errors import in_package_networks, is_user_file
 from .gaps import (
     TracedNumpy,
-    _replacement,
-    _traced_float,
+    replacement,
+    traced_float,
 )
 
 
 @dataclass
-class _Patches:
+class Patches:
     """Module globals and closure cells rebound for a trace, with their old values."""
 
     globals_: list[tuple[dict[str, Any], str, Any]] = field(default_factory=list)
@@ -172,8 +172,11 @@ def _user_module(module: types.ModuleType, resolvable: _Resolvable) -> bool:
     return False
 
 
-def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
-    patches = _Patches()
+def resolve_numpy(root: Any, traced: TracedNumpy) -> Patches:
+    """Rebind, for a trace, the globals and closure cells of the user's functions reachable from
+    ``root``: numpy to ``traced``, data arrays to :class:`DataArray`, ``float`` to
+    :class:`traced_float` (see :func:`replacement`); the patches say how to undo it."""
+    patches = Patches()
     resolvable = _Resolvable()
     functions, found = _user_functions(root, resolvable)
     namespaces: dict[int, dict[str, Any]] = {id(n): n for n in found}
@@ -185,22 +188,22 @@ def _resolve_numpy(root: Any, traced: TracedNumpy) -> _Patches:
                     value = cell.cell_contents
                 except ValueError:
                     continue
-                new = _replacement(value, traced)
+                new = replacement(value, traced)
                 if new is not None:
                     patches.cells.append((cell, value))
                     cell.cell_contents = new
     for namespace in namespaces.values():
         for name, value in list(namespace.items()):
-            new = None if name.startswith("__") else _replacement(value, traced)
+            new = None if name.startswith("__") else replacement(value, traced)
             if new is not None:
                 patches.globals_.append((namespace, name, value))
                 namespace[name] = new
         if "float" in namespace:
             if namespace["float"] is builtins.float:
                 patches.globals_.append((namespace, "float", builtins.float))
-                namespace["float"] = _traced_float
+                namespace["float"] = traced_float
         else:
             patches.added.append((namespace, "float"))
-            namespace["float"] = _traced_float
+            namespace["float"] = traced_float
         patches.modules.append(str(namespace.get("__name__", "?")))
     return patches

@@ -91,7 +91,7 @@ class ForwardTrace:
 
 
 @contextmanager
-def _frames_making_boxes(seen: dict[int, types.FrameType]) -> Iterator[None]:
+def frames_making_boxes(seen: dict[int, types.FrameType]) -> Iterator[None]:
     """While the context lasts, put in ``seen`` (by ``id``) every user frame on the stack when a
     traced array is made, up to the frame that opened the context.
 
@@ -146,7 +146,7 @@ def traced_locals(
     try:
         with (
             autograd_session(cost, resolve=resolve, tolerant=tolerant) as session,
-            _frames_making_boxes(seen),
+            frames_making_boxes(seen),
         ):
             inputs: list[Any] = []
 
@@ -158,13 +158,13 @@ def traced_locals(
 
             value, end_node = trace(start, traced, list(parts))
         # (no frame in a local of this function: through f_back it would reach this frame)
-        frames = [(f.f_code, held) for f in seen.values() if (held := _traced_arrays(f))]
+        frames = [(f.f_code, held) for f in seen.values() if (held := traced_arrays(f))]
     finally:
         seen.clear()
     return ForwardTrace(value, end_node, frames, start, list(session.modules), session.low_precision, inputs)
 
 
-def _traced_arrays(frame: types.FrameType) -> dict[str, Any]:
+def traced_arrays(frame: types.FrameType) -> dict[str, Any]:
     """The traced arrays a finished frame held by name: its locals, and the str-keyed entries of
     a dict local (a forward's ``cache``)."""
     held: dict[str, Any] = {}
@@ -194,17 +194,26 @@ def backward(forward: ForwardTrace, names: list[str]) -> tuple[Any, dict[str, np
             watch.setdefault(held[name]._node, []).append(name)
     out: dict[str, np.ndarray] = {}
     params = None
-    outgrads: dict[Any, tuple[Any, bool]] = {forward.end_node: (np.ones_like(forward.value), False)}
-    for node in toposort(forward.end_node):
-        grad = outgrads.pop(node)[0]
+    for node, grad, _ in backpropagate(forward.end_node, forward.value):
         if node is forward.start:
             params = grad
         for name in watch.get(node, ()):
             out[name] = np.array(np.broadcast_to(grad, np.shape(held[name]._value)), dtype=np.float64)
-        # strict=False: a traced constant's node hangs from the parameters and returns no gradient
-        for parent, ingrad in zip(node.parents, node.vjp(grad), strict=False):
-            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
     for name in names:
         if name in held and name not in out:
             out[name] = np.zeros(np.shape(held[name]._value))
     return params, out
+
+
+def backpropagate(end_node: Any, value: Any) -> Iterator[tuple[Any, Any, list[tuple[Any, Any]]]]:
+    """Autograd's backward pass over the traced graph that ends at ``end_node`` (the cost,
+    ``value``): each node in turn, the cost's gradient with respect to it, and the term of that
+    gradient it passes each of its parents, as ``(parent, term)`` pairs."""
+    outgrads: dict[Any, tuple[Any, bool]] = {end_node: (np.ones_like(value), False)}
+    for node in toposort(end_node):
+        grad = outgrads.pop(node)[0]
+        # strict=False: a traced constant's node hangs from the parameters and returns no gradient
+        passed = list(zip(node.parents, node.vjp(grad), strict=False))
+        yield node, grad, passed
+        for parent, ingrad in passed:
+            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)

@@ -77,7 +77,8 @@ def _safe(node: ast.AST) -> bool:
     return True
 
 
-def _compile(node: ast.expr) -> Any:
+def compile_expression(node: ast.expr) -> Any:
+    """``node`` compiled to be evaluated in a frame, or None if evaluating it could have effects."""
     if not _safe(node):
         return None
     try:  # from its text: a target's nodes are in Store context
@@ -86,7 +87,8 @@ def _compile(node: ast.expr) -> Any:
         return None
 
 
-def _root(node: ast.expr) -> str | None:
+def root_name(node: ast.expr) -> str | None:
+    """The name an attribute, subscript or starred expression starts from (``cache`` of ``cache["Z1"]``)."""
     while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
         node = node.value
     return node.id if isinstance(node, ast.Name) else None
@@ -103,11 +105,11 @@ def _reads(nodes: list[ast.expr]) -> tuple[Read, ...]:
             base: ast.expr = node
             while isinstance(base, ast.Attribute) and base.attr in ("T", "real", "imag", "flat"):
                 base = base.value
-            root = _root(base)
+            root = root_name(base)
             text = ast.unparse(base)
             if root is not None and text not in seen:
                 seen.add(text)
-                out.append(Read(text, _compile(base), root))
+                out.append(Read(text, compile_expression(base), root))
             inner: ast.expr = node
             while isinstance(inner, (ast.Attribute, ast.Subscript)):
                 if isinstance(inner, ast.Subscript):  # ``da[:, :, t]`` reads t as well
@@ -133,7 +135,7 @@ def _reads(nodes: list[ast.expr]) -> tuple[Read, ...]:
     )
 
 
-def _functions(file: str) -> dict[int, ast.AST]:
+def functions_by_line(file: str) -> dict[int, ast.AST]:
     """The functions of a source file by their code's first line (a decorator's, if decorated)."""
     try:
         tree = ast.parse("".join(linecache.getlines(file)))
@@ -146,7 +148,7 @@ def _functions(file: str) -> dict[int, ast.AST]:
     return out
 
 
-def _statements(code: types.CodeType, function: ast.AST | None) -> dict[int, Statement]:
+def statements_by_line(code: types.CodeType, function: ast.AST | None) -> dict[int, Statement]:
     """Each line of a function's source, mapped to the innermost statement that holds it."""
     if function is None:
         try:  # source without a file of its own (a notebook cell): read it through inspect

@@ -43,12 +43,12 @@ from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.tracer import Box
 
 from .gaps import (
-    _METHODS,
+    ARRAY_METHODS,
+    DataArray,
     Session,
     TracedNumpy,
-    _DataArray,
 )
-from .rebinding import _Patches, _resolve_numpy
+from .rebinding import Patches, resolve_numpy
 
 # ---------------------------------------------------------------------------------------------
 # the gaps: primitives and methods real code needs on traced values
@@ -59,8 +59,8 @@ from .rebinding import _Patches, _resolve_numpy
 
 
 # autograd looks its boxes and vector spaces up by exact type: a data array is an ndarray to it
-Box.type_mappings[_DataArray] = ArrayBox
-VSpace.mappings[_DataArray] = VSpace.mappings[np.ndarray]
+Box.type_mappings[DataArray] = ArrayBox
+VSpace.mappings[DataArray] = VSpace.mappings[np.ndarray]
 
 
 @contextmanager
@@ -84,7 +84,7 @@ def autograd_session(root: Any = None, *, resolve: bool = False, tolerant: bool 
         Its ``modules`` are those whose numpy was resolved (none without ``resolve``);
         the traced function calls its :meth:`Session.start` on its argument.
     """
-    saved = {name: ArrayBox.__dict__.get(name) for name in _METHODS}
+    saved = {name: ArrayBox.__dict__.get(name) for name in ARRAY_METHODS}
     session = Session(tolerant=tolerant)
 
     def setitem(box: Any, index: Any, value: Any) -> None:  # a function: a slot binds no method
@@ -109,16 +109,16 @@ def autograd_session(root: Any = None, *, resolve: bool = False, tolerant: bool 
         return astype(box, dtype, *args, **kwargs)
 
     saved["astype"] = ArrayBox.__dict__.get("astype")
-    replaced = {**_METHODS, "__setitem__": setitem, "astype": narrowing}
+    replaced = {**ARRAY_METHODS, "__setitem__": setitem, "astype": narrowing}
     if tolerant:
         saved["__init__"] = ArrayBox.__dict__.get("__init__")
         replaced.update({"__array__": array, "__init__": counted})
     for name, method in replaced.items():
         setattr(ArrayBox, name, method)
-    patches = _Patches()
+    patches = Patches()
     try:
         if resolve:
-            patches = _resolve_numpy(root, TracedNumpy(session))
+            patches = resolve_numpy(root, TracedNumpy(session))
             session.modules = patches.modules
         yield session
     finally:

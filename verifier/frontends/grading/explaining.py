@@ -149,16 +149,8 @@ def request(
     if point is None:
         return None
     failing, at = point
-    code = failing.elements["verdict_code"]
-    tensors = failing.tensors
-    wrong: dict[str, np.ndarray] = {}
-    start = 0
-    for t in tensors:
-        size = int(np.prod(t.shape, dtype=np.int64))
-        mask = code[start : start + size] == WRONG
-        if mask.any():
-            wrong[t.name] = mask.reshape(t.shape)
-        start += size
+    masks = failing.layout.split(failing.elements["verdict_code"] == WRONG)
+    wrong = {name: mask for name, mask in masks.items() if mask.any()}
     if not wrong:
         return None
     factor = next(

@@ -28,6 +28,11 @@ def _print_report(report: Any, args: argparse.Namespace) -> int:
     if args.html:
         with open(args.html, "w", encoding="utf-8") as page:
             page.write(report.to_html(verbose=args.verbose))
+    return _exit_code(report)
+
+
+def _exit_code(report: Any) -> int:
+    """The exit code of a command that checked: pass, bug found, or inconclusive."""
     return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
 
 
@@ -207,7 +212,7 @@ def _objects(args: argparse.Namespace) -> int:
         forward, backward, seed=seed, methods=methods, progress=False if args.quiet else None, **held
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
-    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
+    return _exit_code(report)
 
 
 def _reference(args: argparse.Namespace) -> int:

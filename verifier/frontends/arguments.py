@@ -120,9 +120,7 @@ def _check_parser(sub: Any, common: dict[str, Any]) -> None:
         help="how FORWARD and BACKWARD are called (default: read from FORWARD's first parameter:"
         " `params`, `theta`, ... means functions, anything else notebook)",
     )
-    mine.add_argument(
-        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
-    )
+    _methods_option(mine)
     mine.add_argument(
         "--mode",
         choices=("full", "fast"),
@@ -176,9 +174,7 @@ def _layer_parser(sub: Any, common: dict[str, Any]) -> None:
         help='an input given inline, e.g. conv_param=\'{"stride": 1, "pad": 1}\' (repeatable)',
     )
     layer.add_argument("--wrt", help="comma-separated inputs to differentiate (default: every float array)")
-    layer.add_argument(
-        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
-    )
+    _methods_option(layer)
     layer.add_argument("--seed", type=int, default=0, help="seed of dout and of every random choice")
     layer.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     _report_options(layer)
@@ -202,9 +198,7 @@ def _objects_parser(sub: Any, common: dict[str, Any]) -> None:
     objects.add_argument(
         "objects", metavar="OBJECT", nargs="+", help="the file's objects holding the parameters"
     )
-    objects.add_argument(
-        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
-    )
+    _methods_option(objects)
     objects.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     objects.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     objects.add_argument("--quiet", action="store_true", help="no progress line")
@@ -334,15 +328,20 @@ def _grade_parser(sub: Any, common: dict[str, Any]) -> None:
         help="a course file copied beside every submission (a helper it imports; repeatable)",
     )
     grade.add_argument("--style", choices=sorted(STYLES), default=None, help="as for `verifier check`")
-    grade.add_argument(
-        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
-    )
+    _methods_option(grade)
     grade.add_argument("--jobs", type=int, help="submissions graded at once (default: the cores)")
     grade.add_argument("--json", metavar="PATH", help="write every submission's score, status and feedback")
     grade.add_argument(
         "--gradescope", metavar="DIR", help="write DIR/<submission>/results.json for Gradescope"
     )
     grade.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def _methods_option(command: argparse.ArgumentParser) -> None:
+    """``--methods`` of the commands that run a check."""
+    command.add_argument(
+        "--methods", default=DEFAULT_METHODS, help="comma-separated, among centered,scipy,autograd,complex"
+    )
 
 
 def _report_options(command: argparse.ArgumentParser) -> None:

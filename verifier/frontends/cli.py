@@ -28,6 +28,11 @@ def _print_report(report: Any, args: argparse.Namespace) -> int:
     if args.html:
         with open(args.html, "w", encoding="utf-8") as page:
             page.write(report.to_html(verbose=args.verbose))
+    return _exit_code(report)
+
+
+def _exit_code(report: Any) -> int:
+    """The exit code of a command that checked: pass, bug found, or inconclusive."""
     return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
 
 
@@ -80,7 +85,7 @@ def _check(args: argparse.Namespace) -> int:
     from .. import validate
     from .adapters import STYLES as ADAPTERS
     from .adapters import from_globals, style_of
-    from .loading import load_module, split_target
+    from .loading import function_of, load_module, split_target
     from .store import load_reference
 
     if args.html:
@@ -110,7 +115,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         data = load_reference(str(args.data), argument="--data")
         module = load_module(path)
-        forward, backward = (_function(module, path, name.strip()) for name in functions)
+        forward, backward = (function_of(module, path, name.strip(), "TARGET") for name in functions)
         style = args.style or style_of(forward)
         cost, grad = ADAPTERS[style](forward, backward, data["X"], data["Y"])
         params = data["params"]
@@ -145,7 +150,7 @@ def _layer(args: argparse.Namespace) -> int:
 
     from .. import validate
     from .layer_check import check_layer
-    from .loading import load_module, split_target
+    from .loading import function_of, load_module, split_target
     from .store import layer_inputs
 
     if args.html:
@@ -157,8 +162,8 @@ def _layer(args: argparse.Namespace) -> int:
     seed = validate.seed(args.seed, "--seed")
     given = layer_inputs(args.inputs, args.const)
     module = load_module(path)
-    forward = _function(module, path, functions[0])
-    backward = _function(module, path, functions[1]) if len(functions) == 2 else None
+    forward = function_of(module, path, functions[0], "TARGET")
+    backward = function_of(module, path, functions[1], "TARGET") if len(functions) == 2 else None
     inputs = []
     for p in inspect.signature(forward).parameters.values():
         if p.name in given:
@@ -187,7 +192,7 @@ def _layer(args: argparse.Namespace) -> int:
 
 def _objects(args: argparse.Namespace) -> int:
     from .. import validate
-    from .loading import load_module, split_target
+    from .loading import function_of, load_module, split_target
     from .objects import check_objects
 
     path, functions = split_target(
@@ -196,8 +201,8 @@ def _objects(args: argparse.Namespace) -> int:
     methods = validate.methods(_names(args.methods, "--methods"), "--methods")
     seed = validate.seed(args.seed, "--seed")
     module = load_module(path)
-    forward = _function(module, path, functions[0])
-    backward = _function(module, path, functions[1]) if len(functions) == 2 else None
+    forward = function_of(module, path, functions[0], "TARGET")
+    backward = function_of(module, path, functions[1], "TARGET") if len(functions) == 2 else None
     held = {}
     for name in args.objects:
         if not hasattr(module, name):
@@ -207,15 +212,7 @@ def _objects(args: argparse.Namespace) -> int:
         forward, backward, seed=seed, methods=methods, progress=False if args.quiet else None, **held
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
-    return {"pass": PASS, "fail": BUG}.get(report.status, INCONCLUSIVE)
-
-
-def _function(module: Any, path: str, name: str) -> Callable[..., Any]:
-    value = getattr(module, name, None)
-    if not callable(value):
-        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
-        raise InputError(f"`TARGET`: {path} has no function {name!r}; it has {found}.")
-    return value
+    return _exit_code(report)
 
 
 def _reference(args: argparse.Namespace) -> int:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from ..errors import InputError
 
@@ -37,3 +39,13 @@ def load_module(path: str) -> ModuleType:
     finally:
         sys.path.pop(0)
     return module
+
+
+def function_of(module: ModuleType, path: str | Path, name: str, argument: str) -> Callable[..., Any]:
+    """The function ``name`` of the module loaded from ``path``, or an error naming ``argument``
+    and the functions the file has."""
+    value = getattr(module, name, None)
+    if not callable(value):
+        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
+        raise InputError(f"`{argument}`: {path} has no function {name!r}; it has {found}.")
+    return value

@@ -9,13 +9,12 @@ import numpy as np
 from . import Report
 from .text import (
     LEGEND,
+    _about_lines,
     _artefacts_line,
     _columns,
-    _direction_line,
     _fmt,
-    _method_lines,
+    _headline,
     quiet_artefact,
-    render_text,
 )
 
 GREEN, RED, AMBER = "#1a7f37", "#cf222e", "#9a6700"
@@ -31,7 +30,7 @@ def render_html(report: Report, worst: int = 10, verbose: bool = False) -> str:
     other points; short unless ``verbose``, as the text is."""
     colour = _COLOURS.get(report.status, "#57606a")
     methods = _columns(report)
-    head = escape(render_text(report).splitlines()[0])
+    head = escape(_headline(report))
     cells = "".join(f"<th>vs {escape(m)}</th>" for m in methods)
     rows = []
     for t in report.tensors:
@@ -73,17 +72,7 @@ def render_html(report: Report, worst: int = 10, verbose: bool = False) -> str:
             f"<p>elements not agreeing (first {worst}):</p><table {table_style}><tr><th>element</th>"
             f"<th>backprop</th>{ref_cells}<th>verdict</th><th>odd one out</th></tr>{element_rows}</table>"
         )
-    about = [*_method_lines(report, verbose)]
-    directions = _direction_line(report, verbose)
-    if directions:
-        about.append(directions)
-    if report.unchecked_keys:
-        about.append(f"ignored gradient keys (not parameters): {', '.join(report.unchecked_keys)}")
-    if report.unchecked:
-        about.append(f"unchecked gradients: {'; '.join(report.unchecked)}")
-    if report.intermediates is not None:
-        checked = ", ".join(f"d{t.name}: {t.verdict}" for t in report.intermediates.tensors)
-        about.append(f"intermediate gradients checked against autograd: {checked}")
+    about = _about_lines(report, verbose)
     parts.append(
         "<p>relative error per tensor: ||backprop - method|| / (||backprop|| + ||method||)</p><ul>"
         + "".join(f"<li>{escape(line)}</li>" for line in about)

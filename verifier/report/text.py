@@ -78,6 +78,34 @@ def _direction_line(report: Report, verbose: bool) -> str | None:
     return "random directions (v.g vs the slope along v): " + "; ".join(parts)
 
 
+def _headline(report: Report) -> str:
+    """The report's first line: its status, and the wrong tensors."""
+    n_wrong = len(report.wrong_tensors)
+    return {
+        "pass": "PASS: backprop agrees with the references everywhere"
+        + (f" (at {len(report.points) + 1} points)" if report.points else ""),
+        "fail": f"FAIL: backprop is wrong in {n_wrong} of {len(report.tensors)} tensors"
+        f" ({', '.join(report.wrong_tensors)})",
+        "inconclusive": "INCONCLUSIVE: some elements could not be decided",
+    }[report.status]
+
+
+def _about_lines(report: Report, verbose: bool) -> list[str]:
+    """What ran: the methods, the random directions, what went unchecked, the intermediates."""
+    out = _method_lines(report, verbose)
+    directions = _direction_line(report, verbose)
+    if directions:
+        out.append(directions)
+    if report.unchecked_keys:
+        out.append(f"ignored gradient keys (not parameters): {', '.join(report.unchecked_keys)}")
+    if report.unchecked:
+        out.append(f"unchecked gradients: {'; '.join(report.unchecked)}")
+    if report.intermediates is not None:
+        checked = ", ".join(f"d{t.name}: {t.verdict}" for t in report.intermediates.tensors)
+        out.append(f"intermediate gradients checked against autograd: {checked}")
+    return out
+
+
 def render_text(report: Report, verbose: bool = False) -> str:
     """The readable table: a status line, one row per tensor, the methods, the findings.
 
@@ -85,14 +113,7 @@ def render_text(report: Report, verbose: bool = False) -> str:
     backprop agrees with a trusted one, each method's how, the agreeing random directions) is
     summed up in a line; the JSON (:meth:`Report.to_dict`) always holds all of it."""
     methods = _columns(report)
-    n_wrong = len(report.wrong_tensors)
-    head = {
-        "pass": "PASS: backprop agrees with the references everywhere"
-        + (f" (at {len(report.points) + 1} points)" if report.points else ""),
-        "fail": f"FAIL: backprop is wrong in {n_wrong} of {len(report.tensors)} tensors"
-        f" ({', '.join(report.wrong_tensors)})",
-        "inconclusive": "INCONCLUSIVE: some elements could not be decided",
-    }[report.status]
+    head = _headline(report)
     cols = ["tensor", "shape", "size"] + [f"vs {m}" for m in methods] + ["wrong", "kink", "verdict"]
     rows = [
         [t.name, str(t.shape), str(int(np.prod(t.shape)))]
@@ -105,18 +126,7 @@ def render_text(report: Report, verbose: bool = False) -> str:
     out = [head, "", line(cols)] + [line(r) for r in rows]
     out.append("")
     out.append("relative error per tensor: ||backprop - method|| / (||backprop|| + ||method||)")
-    out.extend("  " + line for line in _method_lines(report, verbose))
-    directions = _direction_line(report, verbose)
-    if directions:
-        out.append("  " + directions)
-    if report.unchecked_keys:
-        out.append(f"  ignored gradient keys (not parameters): {', '.join(report.unchecked_keys)}")
-    if report.unchecked:
-        out.append(f"  unchecked gradients: {'; '.join(report.unchecked)}")
-    if report.intermediates is not None:
-        inter = report.intermediates
-        checked = ", ".join(f"d{t.name}: {t.verdict}" for t in inter.tensors)
-        out.append(f"  intermediate gradients checked against autograd: {checked}")
+    out.extend("  " + line for line in _about_lines(report, verbose))
     mark = MARKS
     if report.findings:
         out.append("")

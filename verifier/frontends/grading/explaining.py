@@ -24,12 +24,16 @@ import io
 import re
 import warnings
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...explain.findings import Finding
 from ...judge.compare import WRONG
+
+if TYPE_CHECKING:
+    from ...report import Report
 
 #: Findings the worker may answer, and the characters of each string kept.
 MAX_FINDINGS = 64
@@ -145,16 +149,8 @@ def request(
     if point is None:
         return None
     failing, at = point
-    code = failing.elements["verdict_code"]
-    tensors = failing.tensors
-    wrong: dict[str, np.ndarray] = {}
-    start = 0
-    for t in tensors:
-        size = int(np.prod(t.shape, dtype=np.int64))
-        mask = code[start : start + size] == WRONG
-        if mask.any():
-            wrong[t.name] = mask.reshape(t.shape)
-        start += size
+    masks = failing.layout.split(failing.elements["verdict_code"] == WRONG)
+    wrong = {name: mask for name, mask in masks.items() if mask.any()}
     if not wrong:
         return None
     factor = next(
@@ -182,27 +178,49 @@ def request(
     return None if findings is None else (failing, findings)
 
 
-def merge(report: Any, failing: Any, findings: list[Finding]) -> None:
-    """Put the worker's line findings in the report of the point explained (``failing``: the
-    case's ``report`` or one of its points) in place of the ones the check could make of the
-    proxy, as the check itself merges its own (:func:`verifier.explain.line_findings.explain_lines`)."""
+def without(report: Report, patterns: tuple[str, ...]) -> Report:
+    """``report`` with the findings of ``patterns`` left out of it and of its points' reports
+    (a new report: the one built is not edited)."""
+
+    def kept(r: Report) -> Report:
+        return replace(r, findings=[f for f in r.findings if f.pattern not in patterns])
+
+    return replace(kept(report), points=[replace(p, report=kept(p.report)) for p in report.points])
+
+
+def merge(report: Report, failing: Report, findings: list[Finding]) -> Report:
+    """``report`` with the worker's line findings in the report of the point explained
+    (``failing``: ``report`` itself or one of its points' reports) in place of the ones the check
+    could make of the proxy, as the check itself merges its own
+    (:func:`verifier.explain.line_findings.explain_lines`); a new report, the one built is not edited."""
     from ...explain.line_findings import _insert_bug
 
-    if any(f.pattern == "line" for f in findings):
-        # the lines say more than the layer picture inferred from parameters alone
-        failing.findings = [f for f in failing.findings if f.pattern != "layer"]
-    if any(not f.tensor and f.pattern in ("line", "shared") for f in findings):
-        # where the shared factor enters: said once, from the point explained
-        for r in [report, *(p.report for p in report.points)]:
-            r.findings = [f for f in r.findings if f.pattern != "shared"]
-    for f in findings:
-        if f.pattern == "where":
-            for own in failing.findings:
-                if own.kind == "bug" and own.tensor == f.tensor and own.pattern not in ("line", "layer"):
-                    own.message += f"; {f.message}"
-                    break
-        else:
-            _insert_bug(failing.findings, f)
+    # the lines say more than the layer picture inferred from parameters alone
+    lines = any(f.pattern == "line" for f in findings)
+    # where the shared factor enters: said once, from the point explained
+    shared = any(not f.tensor and f.pattern in ("line", "shared") for f in findings)
+
+    def edited(r: Report) -> Report:
+        own = [f for f in r.findings if not (shared and f.pattern == "shared")]
+        if r is not failing:
+            return replace(r, findings=own)
+        if lines:
+            own = [f for f in own if f.pattern != "layer"]
+        for f in findings:
+            if f.pattern == "where":
+                for i, mine in enumerate(own):
+                    if (
+                        mine.kind == "bug"
+                        and mine.tensor == f.tensor
+                        and mine.pattern not in ("line", "layer")
+                    ):
+                        own[i] = replace(mine, message=f"{mine.message}; {f.message}")
+                        break
+            else:
+                _insert_bug(own, f)
+        return replace(r, findings=own)
+
+    return replace(edited(report), points=[replace(p, report=edited(p.report)) for p in report.points])
 
 
 def _failing_point(

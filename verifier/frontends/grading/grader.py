@@ -266,14 +266,13 @@ def _grade_case(
         return _error(case, worth, reason, tag)
     # what the check made of the proxy's lines says nothing of the submission's: the worker's
     # explanation (feedback only, after the verdicts) takes its place
-    for r in [report, *(p.report for p in report.points)]:
-        r.findings = [f for f in r.findings if f.pattern not in ("line", "region")]
+    report = explaining.without(report, ("line", "region"))
     if report.status == "fail":
         explained = explaining.request(
             worker, plan, case, report, calls, submission.script_name, submission.where
         )
         if explained is not None:
-            explaining.merge(report, *explained)
+            report = explaining.merge(report, *explained)
     return _case_grade(plan, case.name, report, worth, missing)
 
 

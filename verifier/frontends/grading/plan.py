@@ -17,7 +17,7 @@ from ... import validate
 from ...errors import InputError
 from ..adapters import STYLES as ADAPTERS
 from ..adapters import style_of
-from ..loading import load_module, split_target
+from ..loading import function_of, load_module, split_target
 from ..store import load_reference
 from .runner import parse_memory
 from .submissions import Submission, find
@@ -121,8 +121,8 @@ def prepare(
     found = find(submissions, arg("submissions"), exclude=[path, *datafiles, *extra])
 
     module = load_module(str(path))
-    forward = _function(module, path, forward_name, arg("reference"))
-    backward = _function(module, path, backward_name, arg("reference"))
+    forward = function_of(module, path, forward_name, arg("reference"))
+    backward = function_of(module, path, backward_name, arg("reference"))
     if style is not None and style not in ADAPTERS:
         raise InputError(f"`{arg('style')}`: expected one of {sorted(ADAPTERS)}, got {style!r}.")
     how = style or style_of(forward)
@@ -187,14 +187,6 @@ def _target(reference: Any, argument: str) -> tuple[Path, str, str]:
     if not Path(path).is_file():
         raise InputError(f"`{argument}`: no file {path!r}.")
     return Path(path), functions[0], functions[1]
-
-
-def _function(module: Any, path: Path, name: str, argument: str) -> Callable[..., Any]:
-    value = getattr(module, name, None)
-    if not callable(value):
-        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
-        raise InputError(f"`{argument}`: {path} has no function {name!r}; it has {found}.")
-    return value
 
 
 def _reference_passes(

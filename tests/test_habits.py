@@ -245,7 +245,7 @@ class _Terminal:
 
 
 def test_progress_shows_stages_on_a_terminal_only():
-    from verifier.frontends.progress import Progress
+    from verifier.core.progress import Progress
 
     term = _Terminal()
     show = Progress(2, stream=term)

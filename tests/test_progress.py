@@ -11,7 +11,7 @@ import pytest
 
 import verifier.estimators.run as harness
 from verifier import check
-from verifier.frontends.progress import Progress, interactive
+from verifier.core.progress import Progress, interactive
 from verifier.networks import DeepReLU
 
 
@@ -68,7 +68,7 @@ def test_a_check_shows_evaluations_and_an_estimate_in_a_terminal(monkeypatch):
     term = _Stream(tty=True)
     monkeypatch.setattr(sys, "stderr", term)
     cost, grad, params = _sampled_network()
-    monkeypatch.setattr("verifier.frontends.progress.REDRAW", 0.0)
+    monkeypatch.setattr("verifier.core.progress.REDRAW", 0.0)
     assert check(cost, grad, params, budget=2000, progress=True).ok
     assert "evaluations" in term.out and "centered: a sample of 2657" in term.out, term.out[-500:]
     assert term.out.endswith("\r\033[K")  # the line is cleared when the check ends

@@ -12,9 +12,9 @@ import numpy as np
 
 from ..core.objective import Objective, step_sizes
 from ..core.plan import Options, plan_methods, planned_evaluations
+from ..core.progress import Progress
 from ..core.sampling import per_tensor_within, sample_indices
 from ..explain.shapes import ShapeSlip
-from ..frontends.progress import Progress
 from .autograd_ref import autograd_ref
 from .base import Estimate
 from .centered import centered

@@ -244,8 +244,8 @@ def _bench(args: argparse.Namespace) -> int:
     if args.csv:
         validate.output_path(args.csv, "--csv")
     _needs_matplotlib(args.png, "--png")
+    from ..core.progress import Progress
     from .bench import bench, summarize
-    from .progress import Progress
     from .views import BENCH_HEADER, plot_bench, render_bench_row, render_bench_summary
 
     # each row goes out as it is measured, to the terminal and the CSV: a long run shows its
@@ -329,10 +329,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from .. import validate
+    from ..core.progress import Progress
     from .grading.grader import run
     from .grading.plan import prepare
     from .grading.scoring import grade_line, summary, write_gradescope, write_json
-    from .progress import Progress
 
     weights: dict[str, float] = {}
     for item in _names(args.weights, "--weights") if args.weights is not None else []:

@@ -67,7 +67,7 @@ def explain_lines(
         # the lines say more than the layer picture inferred from parameters alone
         findings = [f for f in findings if f.pattern != "layer"]
     for finding in explained.findings:
-        _insert_bug(findings, finding)
+        insert_bug(findings, finding)
     for name, text in explained.where.items():
         for f in findings:
             if f.kind == "bug" and f.tensor == name and f.pattern not in ("line", "layer"):
@@ -97,7 +97,7 @@ def unchecked_reasons(ignored: list[str], inter: Report | None) -> list[str]:
     return out
 
 
-def _insert_bug(findings: list[Finding], finding: Finding) -> None:
+def insert_bug(findings: list[Finding], finding: Finding) -> None:
     """Add a bug finding after the existing ones."""
     bugs = [i for i, f in enumerate(findings) if f.kind == "bug"]
     findings.insert(bugs[-1] + 1 if bugs else 0, finding)

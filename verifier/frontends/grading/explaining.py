@@ -193,7 +193,7 @@ def merge(report: Report, failing: Report, findings: list[Finding]) -> Report:
     (``failing``: ``report`` itself or one of its points' reports) in place of the ones the check
     could make of the proxy, as the check itself merges its own
     (:func:`verifier.explain.line_findings.explain_lines`); a new report, the one built is not edited."""
-    from ...explain.line_findings import _insert_bug
+    from ...explain.line_findings import insert_bug
 
     # the lines say more than the layer picture inferred from parameters alone
     lines = any(f.pattern == "line" for f in findings)
@@ -217,7 +217,7 @@ def merge(report: Report, failing: Report, findings: list[Finding]) -> Report:
                         own[i] = replace(mine, message=f"{mine.message}; {f.message}")
                         break
             else:
-                _insert_bug(own, f)
+                insert_bug(own, f)
         return replace(r, findings=own)
 
     return replace(edited(report), points=[replace(p, report=edited(p.report)) for p in report.points])
